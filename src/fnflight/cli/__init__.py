@@ -1,0 +1,1 @@
+"""The ``fnflight`` command line: ``fnflight train | eval | testset | enhance | bench``."""

@@ -1,0 +1,44 @@
+"""Entry point of the ``fnflight`` console script.
+
+Each sub-command lives in its own module with a ``run(argv) -> int`` function; they are imported only when
+called so that ``fnflight --help`` stays instant. Run arguments are OmegaConf dotlist overrides
+(``key=value``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# Sub-command name -> (module, one-line help). Listed explicitly: no registry, no scanning.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("fnflight.cli.train", "train a model: fnflight train [experiment=NAME] [key=value ...]"),
+    "eval": ("fnflight.cli.evaluate", "evaluate checkpoints: fnflight eval ckpt=PATH [ckpt=PATH ...] testset=DIR"),
+    "testset": ("fnflight.cli.testset", "write a deterministic test set: fnflight testset task=fnf out=DIR ..."),
+    "enhance": ("fnflight.cli.enhance", "run a checkpoint on your own images: fnflight enhance ckpt=PATH ..."),
+    "bench": ("fnflight.cli.bench", "benchmarks, JSON lines: fnflight bench ops|data [--json] [key=value ...]"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: fnflight <command> [args ...]", "", "commands:"]
+    lines += [f"  {name:<8} {text}" for name, (_, text) in COMMANDS.items()]
+    lines += ["", "Run `fnflight <command> --help` for the options of one command."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"fnflight: unknown command {name!r}; valid commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.run(rest) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
