@@ -4,21 +4,34 @@ A run config is a root file (``configs/train.yaml``) whose ``defaults`` map name
 (``model``, ``data``, ``trainer``, ``logger``). An override ``group=name`` picks another file of that group,
 ``experiment=name`` applies an experiment file (which may pick groups and set keys), and any other
 ``a.b=value`` sets a key. Keys are checked strictly: an unknown key or group file stops with a message
-that lists what is valid. Objects are named by ``class_path`` + ``init_args`` (no registries).
+that lists what is valid; a value that cannot take the type of the value it replaces (``trainer.max_steps=abc``)
+stops too, and so does a required value (``???`` in the YAML) left unset. Objects are named by
+``class_path`` + ``init_args`` (no registries); :func:`instantiate` builds nested objects recursively.
+
+Your own group files: set ``FNFLIGHT_CONFIG_PATH`` to one or more directories (``os.pathsep``-separated) laid
+out like ``configs/`` (``data/my_data.yaml``, ``model/...``); they are searched before the packaged configs, so
+``fnflight train data=my_data`` finds them.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
-from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+)
 
 GROUPS = ("model", "data", "trainer", "logger")
+ENV_PATH = "FNFLIGHT_CONFIG_PATH"
 
 
 class ConfigError(ValueError):
@@ -30,18 +43,40 @@ def config_dir() -> Path:
     return Path(str(resources.files("fnflight") / "configs"))
 
 
+def config_dirs() -> list[Path]:
+    """Directories searched for config files: those of ``$FNFLIGHT_CONFIG_PATH`` first, then the package's."""
+    extra = [Path(p) for p in os.environ.get(ENV_PATH, "").split(os.pathsep) if p.strip()]
+    return [*extra, config_dir()]
+
+
+def _find(group: str, name: str) -> Path | None:
+    for folder in config_dirs():
+        path = folder / group / f"{name}.yaml"
+        if path.is_file():
+            return path
+    return None
+
+
 def available(group: str) -> list[str]:
-    """Names of the files of one config group, e.g. ``available("model")``."""
-    folder = config_dir() / group
-    return sorted(p.stem for p in folder.glob("*.yaml"))
+    """Names of the files of one config group, e.g. ``available("model")``.
+
+    >>> "deepfnf" in available("model")
+    True
+    """
+    names = {p.stem for folder in config_dirs() for p in (folder / group).glob("*.yaml")}
+    return sorted(names)
 
 
 def _load(group: str, name: str) -> DictConfig:
-    path = config_dir() / group / f"{name}.yaml"
-    if not path.is_file():
+    path = _find(group, name)
+    if path is None:
         raise ConfigError(f"unknown {group} {name!r}; valid: {', '.join(available(group)) or '(none)'}")
-    cfg = OmegaConf.load(path)
-    assert isinstance(cfg, DictConfig)
+    try:
+        cfg = OmegaConf.load(path)
+    except Exception as err:  # a YAML syntax error names the file
+        raise ConfigError(f"cannot read {path}: {err}") from None
+    if not isinstance(cfg, DictConfig):
+        raise ConfigError(f"{path} must hold a mapping, got {type(cfg).__name__}")
     return cfg
 
 
@@ -66,26 +101,98 @@ def _valid_keys(cfg: Any, prefix: str = "") -> list[str]:
         for k in cfg.keys():
             path = f"{prefix}{k}"
             child = cfg._get_node(k)
-            if isinstance(child, DictConfig) and len(child) and not str(k).endswith("init_args_free"):
+            if isinstance(child, DictConfig) and len(child):
                 out += _valid_keys(child, path + ".")
             else:
                 out.append(path)
     return out
 
 
+def _kind(value: Any) -> type | None:
+    """The type an override must keep: bool, int/float (numbers) or None for anything (str, null, nodes)."""
+    if isinstance(value, bool):
+        return bool
+    if isinstance(value, (int, float)):
+        return float
+    return None
+
+
+def _check_types(before: DictConfig, after: DictConfig, keys: list[str]) -> None:
+    for item in keys:
+        key = item.split("=", 1)[0].lstrip("+")
+        try:
+            old = OmegaConf.select(before, key, throw_on_missing=False)
+            new = OmegaConf.select(after, key, throw_on_missing=False)
+        except OmegaConfBaseException:
+            continue
+        kind = _kind(old)
+        if kind is None or new is None:
+            continue
+        ok = isinstance(new, bool) if kind is bool else isinstance(new, (int, float)) and not isinstance(new, bool)
+        if not ok:
+            what = "true or false" if kind is bool else "a number"
+            raise ConfigError(f"bad value for {key!r}: expected {what} (like {old!r}), got {new!r}")
+
+
 def merge_overrides(cfg: DictConfig, keys: list[str]) -> DictConfig:
-    """Apply ``a.b=value`` overrides to ``cfg``; an unknown key raises :class:`ConfigError`."""
+    """Apply ``a.b=value`` overrides to ``cfg``; an unknown key raises :class:`ConfigError`.
+
+    A bad value for a number or boolean key raises too:
+
+    >>> cfg = OmegaConf.create({"trainer": {"max_steps": 3}})
+    >>> merge_overrides(cfg, ["trainer.max_step=4"])
+    Traceback (most recent call last):
+    ...
+    fnflight.config.ConfigError: unknown config key 'trainer.max_step'; valid keys here: trainer.max_steps
+    """
     OmegaConf.set_struct(cfg, True)
     try:
-        return OmegaConf.merge(cfg, OmegaConf.from_dotlist(keys))  # type: ignore[return-value]
+        merged = OmegaConf.merge(cfg, OmegaConf.from_dotlist(keys))
     except (ConfigAttributeError, ConfigKeyError) as err:
         bad = getattr(err, "full_key", None) or str(err)
         parent = str(bad).rsplit(".", 1)[0] if "." in str(bad) else ""
-        node = OmegaConf.select(cfg, parent) if parent else cfg
+        try:
+            node = OmegaConf.select(cfg, parent) if parent else cfg
+        except OmegaConfBaseException:
+            node = None
+        if not isinstance(node, DictConfig):  # e.g. a typo in a middle key: list what its parent holds
+            node, parent = cfg, ""
         valid = _valid_keys(node, parent + "." if parent else "")
         raise ConfigError(f"unknown config key {bad!r}; valid keys here: {', '.join(valid)}") from None
     except OmegaConfBaseException as err:
         raise ConfigError(f"bad override: {err}") from None
+    assert isinstance(merged, DictConfig)
+    _check_types(cfg, merged, keys)
+    return merged
+
+
+def missing_keys(cfg: DictConfig, prefix: str = "") -> list[str]:
+    """Keys still set to ``???`` (required values), as dotted paths.
+
+    >>> missing_keys(OmegaConf.create({"a": {"path": "???", "n": 1}}))
+    ['a.path']
+    """
+    out: list[str] = []
+    for k in cfg.keys():
+        path = f"{prefix}{k}"
+        if OmegaConf.is_missing(cfg, k):
+            out.append(path)
+            continue
+        child = cfg._get_node(k)
+        if isinstance(child, DictConfig):
+            out += missing_keys(child, path + ".")
+    return out
+
+
+def require_complete(cfg: DictConfig, section: str | None = None) -> None:
+    """Raise :class:`ConfigError` naming every required (``???``) value not set in ``cfg`` (or one section)."""
+    node = cfg if section is None else OmegaConf.select(cfg, section)
+    if not isinstance(node, DictConfig):
+        return
+    missing = missing_keys(node, "" if section is None else section + ".")
+    if missing:
+        sets = " ".join(f"{k}=..." for k in missing)
+        raise ConfigError(f"required value(s) not set: {', '.join(missing)}; set them, e.g. {sets}")
 
 
 def compose(root: str = "train", overrides: list[str] | None = None) -> DictConfig:
@@ -96,10 +203,11 @@ def compose(root: str = "train", overrides: list[str] | None = None) -> DictConf
     3
     """
     picks, keys = _split(list(overrides or []))
-    base_path = config_dir() / f"{root}.yaml"
-    if not base_path.is_file():
-        raise ConfigError(f"no root config {base_path}")
+    base_path = next((d / f"{root}.yaml" for d in config_dirs() if (d / f"{root}.yaml").is_file()), None)
+    if base_path is None:
+        raise ConfigError(f"no root config {root}.yaml in {', '.join(map(str, config_dirs()))}")
     base = OmegaConf.load(base_path)
+    assert isinstance(base, DictConfig)
     defaults = dict(base.pop("defaults", {}) or {})
     experiment = None
     if "experiment" in picks:
@@ -117,9 +225,10 @@ def compose(root: str = "train", overrides: list[str] | None = None) -> DictConf
             raise ConfigError(f"unknown group {group!r} in defaults; valid: {', '.join(GROUPS)}")
         parts.append(OmegaConf.create({group: _load(group, str(name))}))
     cfg = OmegaConf.merge(*parts)
-    cfg.choices = OmegaConf.create({**{str(k): str(v) for k, v in defaults.items()},
-                                    "experiment": picks.get("experiment")})
     assert isinstance(cfg, DictConfig)
+    cfg.choices = OmegaConf.create(
+        {**{str(k): str(v) for k, v in defaults.items()}, "experiment": picks.get("experiment")}
+    )
     if experiment is not None:
         cfg = merge_overrides(cfg, [])
         try:
@@ -138,16 +247,52 @@ def import_class(path: str) -> Any:
         raise ConfigError(f"cannot import class_path {path!r}: {err}") from None
 
 
-def instantiate(node: DictConfig | dict, **extra: Any) -> Any:
-    """Build ``class_path(**init_args, **extra)``, checking argument names against the signature."""
-    spec = OmegaConf.to_container(node, resolve=True) if isinstance(node, (DictConfig, ListConfig)) else node
-    assert isinstance(spec, dict)
+def to_container(node: DictConfig | ListConfig | dict | Any) -> Any:
+    """Plain Python containers from an OmegaConf node (resolved); a required value left unset raises."""
+    if not isinstance(node, (DictConfig, ListConfig)):
+        return node
+    try:
+        return OmegaConf.to_container(node, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as err:
+        key = getattr(err, "full_key", "?")
+        raise ConfigError(f"required value {key!r} is not set; set it with {key}=...") from None
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"bad config: {err}") from None
+
+
+def _build(value: Any, recursive: bool) -> Any:
+    if recursive and isinstance(value, dict) and "class_path" in value:
+        return instantiate(value)
+    if recursive and isinstance(value, list):
+        return [_build(v, recursive) for v in value]
+    return value
+
+
+def instantiate(node: DictConfig | dict, recursive: bool = True, **extra: Any) -> Any:
+    """Build ``class_path(**init_args, **extra)``, checking argument names against the signature.
+
+    With ``recursive`` (default), any ``init_args`` value that is itself a ``{class_path, init_args}`` mapping
+    is built first (e.g. a DataModule's ``source``).
+
+    >>> instantiate({"class_path": "datetime.timedelta", "init_args": {"days": 2}}).days
+    2
+    """
+    spec = to_container(node)
+    if not isinstance(spec, dict):
+        raise ConfigError(f"config node must be a mapping with class_path, got {type(spec).__name__}")
     if "class_path" not in spec:
         raise ConfigError(f"config node has no class_path: {sorted(spec)}")
+    unknown = sorted(set(spec) - {"class_path", "init_args"})
+    if unknown:
+        raise ConfigError(f"{spec['class_path']}: unknown field(s) {unknown}; valid: class_path, init_args")
     cls = import_class(spec["class_path"])
-    kwargs = {**(spec.get("init_args") or {}), **extra}
-    params = inspect.signature(cls).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+    kwargs = {k: _build(v, recursive) for k, v in (spec.get("init_args") or {}).items()}
+    kwargs.update(extra)
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         bad = sorted(set(kwargs) - set(params))
         if bad:
             raise ConfigError(

@@ -1,1 +1,55 @@
-"""fnflight.data"""
+"""fnflight.data: image sources, synthetic degradations and the task DataModules.
+
+Batch keys are documented in :mod:`fnflight.data.batch`. The short/long and raw DataModules live in
+``short_long.py`` and ``raw_lowlight.py`` (same base, :class:`~fnflight.data.base.LowLightDataModule`).
+"""
+
+from . import batch
+from .base import DEFAULT_NUM_WORKERS, CropDataset, LowLightDataModule, build_source, collate, sample_seed
+from .burst import BurstDataModule
+from .flash_synthesis import FlashSynthesis, blackbody_rgb, synthesize_flash_pair
+from .fnf import TEST_DIMS, TEST_STD_READ, TEST_STD_SHOT, FlashNoFlashDataModule
+from .sources import (
+    EMBEDDED_PHOTOS,
+    EMBEDDED_VAL,
+    EmbeddedPhotos,
+    FAIDPairs,
+    ImageFolder,
+    ImageSource,
+    SourceError,
+    probe_image,
+    read_linear,
+    write_png,
+)
+from .testset import TASKS, TestSet, write_testset
+
+__all__ = [
+    "DEFAULT_NUM_WORKERS",
+    "EMBEDDED_PHOTOS",
+    "EMBEDDED_VAL",
+    "TASKS",
+    "TEST_DIMS",
+    "TEST_STD_READ",
+    "TEST_STD_SHOT",
+    "BurstDataModule",
+    "CropDataset",
+    "EmbeddedPhotos",
+    "FAIDPairs",
+    "FlashNoFlashDataModule",
+    "FlashSynthesis",
+    "ImageFolder",
+    "ImageSource",
+    "LowLightDataModule",
+    "SourceError",
+    "TestSet",
+    "batch",
+    "blackbody_rgb",
+    "build_source",
+    "collate",
+    "probe_image",
+    "read_linear",
+    "sample_seed",
+    "synthesize_flash_pair",
+    "write_png",
+    "write_testset",
+]

@@ -27,17 +27,28 @@ Burst (paper 002, KPN)
     ``burst``          (B, N, 3, H, W) noisy frames, frame 0 is the reference
     ``noise_std``      (B, 1, H, W) noise estimate from the reference frame
     ``target``, ``gain``, ``color_matrix``, ``std_read``, ``std_shot`` as above; ``white_level`` (B,)
+    ``offsets``        (B, N, 2) the (dx, dy) pixel shift of each frame (frame 0: zero)
 
 Short / long exposure (paper 003, LSD2)
     ``short``          noisy, colour-distorted short exposure (brightness-matched)
     ``long``           blurred, saturated long exposure
     ``target``         sharp clean image aligned with the short exposure
+    ``gain``           (B,) ones: ``target`` is already at the (saturated) long-exposure brightness
+    ``saturation``     (B,) overexposure factor ``s`` (long = min(s * scene, 1), sec. 3.1.1)
+    ``exposure_long``  (B,) long exposure time (s); ``exposure_short`` (B,) short exposure time (s)
+    ``color_gain``     (B, 3) per-channel gains ``a_i`` of the short exposure (sec. 3.1.2)
+    ``color_offset``   (B, 3) per-channel offsets ``b_i`` of the short exposure (sec. 3.1.2)
+    ``short_gain``     (B,) brightness-matching gain applied to the noisy short exposure
+    ``std_shot``       (B,) shot-noise std of the long exposure (the short's is ``noise_factor`` x larger);
+                       ``std_read`` (B,) read-noise std (0 unless configured)
 
 Raw low light (paper 004, SID)
     ``raw``            (B, 4, H/2, W/2) packed Bayer (or (B, 9, H/3, W/3) X-Trans), black-level
                        subtracted, multiplied by ``ratio`` and clipped to 1
     ``ratio``          (B,) amplification ratio
     ``target``         (B, 3, H, W) sRGB ground truth (already rendered: ``color_matrix`` identity, gain 1)
+    ``std_read``, ``std_shot`` (B,) synthetic mode only: unprocessing noise stds of the dark capture
+                       (normalised raw units, before amplification)
 
 Every task also carries ``index`` (B,) the sample index in its source, for reproducible test sets.
 """
@@ -63,8 +74,15 @@ DISPLACEMENT = "displacement"
 BURST = "burst"
 NOISE_STD = "noise_std"
 WHITE_LEVEL = "white_level"
+OFFSETS = "offsets"
 SHORT = "short"
 LONG = "long"
 RAW = "raw"
 RATIO = "ratio"
 INDEX = "index"
+SATURATION = "saturation"
+EXPOSURE_LONG = "exposure_long"
+EXPOSURE_SHORT = "exposure_short"
+COLOR_GAIN = "color_gain"
+COLOR_OFFSET = "color_offset"
+SHORT_GAIN = "short_gain"

@@ -1,0 +1,287 @@
+r"""Synthetic flash / ambient pairs from one linear photograph.
+
+The public FAID download is dead (NOTES "DeepFnF"), so the flash/no-flash task must also train from ordinary
+photos. From one linear image ``I`` (an ordinary photo, i.e. a scene under soft ambient light) we make a
+pair that shares albedo but differs in illumination the way real captures do. All fields below are per
+sample; ``(x, y)`` are pixel coordinates, ``L`` is luminance, ``G_s`` a Gaussian-like low-pass of scale ``s``
+(computed cheaply at low resolution and upsampled bilinearly).
+
+Shading and albedo. The photo is taken as albedo times a soft shading: ``I = A * S``. The shading is
+estimated as a normalised low-pass of the luminance, ``S = clip(G_{H/8}(L) / mean(G_{H/8}(L)), 1/4, 4)``,
+and the albedo as ``A = clip(I / S, 0, 1)``.
+
+Ambient (soft, coloured, spatially varying).
+    ``ambient = I * E_a(x, y) * c(T_a) * t``
+where ``E_a`` is a smooth illumination field (a random 4x4 log-normal grid upsampled bicubically times a
+random linear ramp, normalised to max 1, so ``E_a in [e_min, 1]``), ``c(T)`` the linear-sRGB colour of a
+black body at ``T`` kelvin relative to D65 (Kim et al. cubic fit of the Planckian locus -> XYZ -> linear sRGB,
+normalised to max channel 1), ``T_a ~ logU(ambient_kelvin)`` (warm: tungsten to neutral) and ``t`` a small
+random green/magenta tint. Keeping ``I``'s own shading in the ambient image is deliberate: the photo *is* an
+ambient-lit capture.
+
+Flash (neutral, point light next to the lens).
+    ``flash_only = k * [A * c(T_f) * F(x, y) * cos(x, y) * (1 - s_h * Shadow(x, y)) + k_s * Gloss * Spec]``
+- depth proxy ``d = 1 + a_p * ramp(x, y) + a_l * (1 - Lb)``: a random plane (``ramp`` in [0, 1] along a random
+  direction) plus "bright is near" from the normalised blurred luminance ``Lb``; falloff ``F = (min d / d)^2``
+  (inverse square law, nearest point 1);
+- ``cos = n_z`` with the normal ``n ∝ (-b dLb/dx, -b dLb/dy, 1)`` of a luminance bump map (Lambert, light at
+  the camera); specular ``Spec = max(n . v, 0)^p`` with ``v`` the viewing ray of a 90-degree pinhole camera
+  through a plane tilted by a random normal -- the classic flash hot spot -- masked by a smooth random
+  glossiness field ``Gloss`` and coloured like the flash (not the albedo);
+- hard shadows: the near-object mask ``O = [Lb > mean + z std]`` is shifted by a few pixels (the flash sits
+  beside the lens) and ``Shadow = shift(O) * (1 - O)``: a binary band beside near objects that the ambient
+  image lacks (hard edges, no blur), darkened by ``s_h`` (some light still bounces in);
+- ``T_f ~ U(flash_kelvin)`` (neutral, slightly cool) and ``k`` normalises the mean flash luminance to
+  ``U(flash_mean)`` (the FAID flash images are well exposed); the result is clipped to ``[0, 1]``.
+
+Everything is batched ``(B, 3, H, W)``, runs on the input's device, and every random number comes from the
+given ``torch.Generator`` (sampled on the generator's device, then moved), so a pair is deterministic given
+the generator state. Parameters are returned for manifests and tests.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["FlashSynthesis", "blackbody_rgb", "synthesize_flash_pair"]
+
+_XYZ_TO_SRGB = torch.tensor(
+    [
+        [3.2404542, -1.5371385, -0.4985314],
+        [-0.9692660, 1.8760108, 0.0415560],
+        [0.0556434, -0.2040259, 1.0572252],
+    ],
+    dtype=torch.float64,
+)
+
+
+def _planck_xy(kelvin: Tensor) -> tuple[Tensor, Tensor]:
+    """CIE 1931 chromaticity of a black body (Kim et al. 2002 cubic fit, valid 1667-25000 K)."""
+    t = kelvin.to(torch.float64).clamp(1667.0, 25000.0)
+    x_low = -0.2661239e9 / t**3 - 0.2343589e6 / t**2 + 0.8776956e3 / t + 0.179910
+    x_high = -3.0258469e9 / t**3 + 2.1070379e6 / t**2 + 0.2226347e3 / t + 0.240390
+    x = torch.where(t <= 4000, x_low, x_high)
+    y1 = -1.1063814 * x**3 - 1.34811020 * x**2 + 2.18555832 * x - 0.20219683
+    y2 = -0.9549476 * x**3 - 1.37418593 * x**2 + 2.09137015 * x - 0.16748867
+    y3 = 3.0817580 * x**3 - 5.87338670 * x**2 + 3.75112997 * x - 0.37001483
+    y = torch.where(t <= 2222, y1, torch.where(t <= 4000, y2, y3))
+    return x, y
+
+
+def blackbody_rgb(kelvin: Tensor) -> Tensor:
+    r"""Linear-sRGB colour of a black body at ``kelvin``, relative to D65 (6504 K -> grey), max channel 1.
+
+    Args:
+        kelvin: ``(B,)`` colour temperatures.
+
+    Returns:
+        ``(B, 3)`` float32 colours.
+
+    Example:
+        >>> rgb = blackbody_rgb(torch.tensor([2800.0, 6504.0]))
+        >>> bool(rgb[0, 0] > rgb[0, 2]), torch.allclose(rgb[1], torch.ones(3), atol=2e-2)
+        (True, True)
+    """
+
+    def rgb(t: Tensor) -> Tensor:
+        x, y = _planck_xy(t)
+        xyz = torch.stack([x / y, torch.ones_like(x), (1 - x - y) / y], -1)
+        return xyz @ _XYZ_TO_SRGB.to(xyz.device).T
+
+    out = rgb(kelvin) / rgb(torch.tensor([6504.0], device=kelvin.device))
+    out = out.clamp(min=1e-3)
+    return (out / out.amax(-1, keepdim=True)).to(torch.float32)
+
+
+@dataclass
+class FlashSynthesis:
+    """Ranges of the synthetic flash/ambient model (see the module docstring); call it on a batch.
+
+    Attributes:
+        ambient_kelvin: log-uniform range of the ambient colour temperature (warm).
+        flash_kelvin: uniform range of the flash colour temperature (neutral, slightly cool).
+        tint: bound of the ambient green/magenta tint (log10 of the green gain).
+        ambient_min: range of the darkest value of the ambient illumination field ``E_a``.
+        plane_strength: range of the depth-plane slope ``a_p`` (far side at ``1 + a_p`` times the distance).
+        luma_depth: range of the "bright is near" depth term ``a_l``.
+        bump: range of the bump-map strength ``b`` (pixels of relief per unit luminance).
+        specular: range of the specular weight ``k_s``.
+        shininess: log-uniform range of the specular exponent ``p``.
+        shadow_shift: range of the shadow offset as a fraction of the image size.
+        shadow_strength: range of ``s_h``.
+        flash_mean: range of the mean flash-only luminance after normalisation.
+    """
+
+    ambient_kelvin: tuple[float, float] = (2300.0, 5500.0)
+    flash_kelvin: tuple[float, float] = (6000.0, 8000.0)
+    tint: float = 0.04
+    ambient_min: tuple[float, float] = (0.25, 0.8)
+    plane_strength: tuple[float, float] = (0.3, 2.0)
+    luma_depth: tuple[float, float] = (0.0, 1.0)
+    bump: tuple[float, float] = (5.0, 40.0)
+    specular: tuple[float, float] = (0.0, 0.6)
+    shininess: tuple[float, float] = (20.0, 300.0)
+    shadow_shift: tuple[float, float] = (0.02, 0.05)
+    shadow_strength: tuple[float, float] = (0.6, 0.95)
+    flash_mean: tuple[float, float] = (0.15, 0.35)
+
+    def __call__(self, image: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
+        return synthesize_flash_pair(image, generator, self)
+
+
+def _lowpass(x: Tensor, size: int) -> Tensor:
+    """Cheap smooth low-pass: area-downsample to ``size`` on the short side, blur 3x3 twice, upsample."""
+    h, w = x.shape[-2:]
+    s = size / min(h, w)
+    small = F.interpolate(x, size=(max(2, round(h * s)), max(2, round(w * s))), mode="area")
+    k = torch.tensor([0.25, 0.5, 0.25], device=x.device, dtype=x.dtype)
+    k2 = (k[:, None] * k[None, :]).expand(x.shape[1], 1, 3, 3)
+    for _ in range(2):
+        small = F.conv2d(F.pad(small, (1, 1, 1, 1), mode="replicate"), k2, groups=x.shape[1])
+    return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+
+
+def _shift(mask: Tensor, dx: int, dy: int) -> Tensor:
+    """Integer shift of a ``(1, H, W)`` map, zeros enter (content moves by +dx, +dy)."""
+    h, w = mask.shape[-2:]
+    out = torch.zeros_like(mask)
+    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    out[..., yd, xd] = mask[..., ys, xs]
+    return out
+
+
+def synthesize_flash_pair(
+    image: Tensor, generator: torch.Generator, config: FlashSynthesis | None = None
+) -> dict[str, Tensor]:
+    r"""Make a synthetic ``(ambient, flash_only)`` pair from linear photos (model in the module docstring).
+
+    Args:
+        image: ``(B, 3, H, W)`` linear RGB in ``[0, 1]``.
+        generator: random generator (any device; numbers are drawn on its device).
+        config: the ranges; defaults to :class:`FlashSynthesis` ``()``.
+
+    Returns:
+        dict with ``ambient``, ``flash_only`` ``(B, 3, H, W)`` in ``[0, 1]``, ``shadow`` ``(B, 1, H, W)`` (the
+        hard shadow mask), ``falloff`` ``(B, 1, H, W)`` and the sampled ``ambient_kelvin``,
+        ``flash_kelvin`` (B,).
+
+    Example:
+        >>> out = synthesize_flash_pair(torch.rand(2, 3, 32, 32), torch.Generator().manual_seed(0))
+        >>> out["ambient"].shape, out["flash_only"].shape
+        (torch.Size([2, 3, 32, 32]), torch.Size([2, 3, 32, 32]))
+    """
+    if not isinstance(image, Tensor) or image.ndim != 4 or image.shape[1] != 3:
+        raise ValueError(f"image must be a (B, 3, H, W) tensor, got {getattr(image, 'shape', type(image))}")
+    cfg = config or FlashSynthesis()
+    b, _, h, w = image.shape
+    dev, dt = image.device, image.dtype
+    gdev = generator.device
+
+    def u(lo: float, hi: float, *shape: int) -> Tensor:
+        r = torch.rand((b, *shape), generator=generator, device=gdev, dtype=torch.float32)
+        return (lo + (hi - lo) * r).to(dev, dt)
+
+    def logu(lo: float, hi: float, *shape: int) -> Tensor:
+        return torch.exp(u(math.log(lo), math.log(hi), *shape))
+
+    # smooth fields live on a quarter-resolution grid and are upsampled once (cheap on CPU and GPU)
+    hl, wl = max(2, (h + 3) // 4), max(2, (w + 3) // 4)
+
+    def up(x: Tensor) -> Tensor:
+        return F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
+
+    def ramp() -> Tensor:  # (B, 1, hl, wl) linear ramp in [0, 1] along a random direction
+        theta = u(0.0, 2 * math.pi)
+        ys = torch.linspace(-1, 1, hl, device=dev, dtype=dt)[:, None]
+        xs = torch.linspace(-1, 1, wl, device=dev, dtype=dt)[None, :]
+        r = torch.cos(theta)[:, None, None] * xs + torch.sin(theta)[:, None, None] * ys
+        lo, hi = r.amin((1, 2), keepdim=True), r.amax((1, 2), keepdim=True)
+        return ((r - lo) / (hi - lo).clamp(min=1e-6))[:, None]
+
+    def smooth_field(sigma: float) -> Tensor:  # (B, 1, hl, wl) positive log-normal field from a 4x4 grid
+        grid = torch.exp(sigma * torch.randn((b, 1, 4, 4), generator=generator, device=gdev)).to(dev, dt)
+        return F.interpolate(grid, size=(hl, wl), mode="bicubic", align_corners=True).clamp(min=1e-3)
+
+    def col(v: Tensor) -> Tensor:
+        return v[:, None, None, None]
+
+    img = image.clamp(0, 1)
+    lum_full = 0.2126 * img[:, 0:1] + 0.7152 * img[:, 1:2] + 0.0722 * img[:, 2:3]
+    lum = F.interpolate(lum_full, size=(hl, wl), mode="area").clamp(min=1e-4)
+
+    # shading / albedo: I = A * S
+    shading = _lowpass(lum, 8)
+    shading = (shading / shading.mean((2, 3), keepdim=True)).clamp(0.25, 4.0)
+
+    # ambient: soft coloured illumination field
+    ambient_kelvin = logu(*cfg.ambient_kelvin)
+    c_a = blackbody_rgb(ambient_kelvin).to(dev, dt)
+    tint = 10 ** u(-cfg.tint, cfg.tint)
+    c_a = c_a * torch.stack([torch.ones_like(tint), tint, torch.ones_like(tint)], 1)
+    c_a = c_a / c_a.amax(1, keepdim=True)
+    e_a = smooth_field(0.5) * (0.5 + ramp())
+    e_a = e_a / e_a.amax((2, 3), keepdim=True)
+    e_min = col(u(*cfg.ambient_min))
+    e_a = e_min + (1 - e_min) * e_a
+
+    # flash: depth proxy, inverse-square falloff
+    lb = _lowpass(lum, 32)
+    lo, hi = lb.amin((2, 3), keepdim=True), lb.amax((2, 3), keepdim=True)
+    lb = (lb - lo) / (hi - lo).clamp(min=1e-6)
+    depth = 1 + col(u(*cfg.plane_strength)) * ramp() + col(u(*cfg.luma_depth)) * (1 - lb)
+    falloff = (depth.amin((2, 3), keepdim=True) / depth) ** 2
+
+    # Lambert term and specular hot spot from a bump map (light at the camera); gradients in full-res pixels
+    bump = _lowpass(lum, max(8, min(hl, wl))) * col(u(*cfg.bump))
+    sy, sx = h / hl, w / wl
+    gx = F.pad(bump[..., :, 2:] - bump[..., :, :-2], (1, 1, 0, 0), mode="replicate") / (2 * sx)
+    gy = F.pad(bump[..., 2:, :] - bump[..., :-2, :], (0, 0, 1, 1), mode="replicate") / (2 * sy)
+    tilt = u(-0.3, 0.3, 2)  # tilt of the base plane normal
+    nx, ny = -gx + col(tilt[:, 0]), -gy + col(tilt[:, 1])
+    norm = torch.sqrt(nx**2 + ny**2 + 1)
+    cos = 1 / norm
+    f = max(h, w) / 2  # 90-degree field of view
+    ys = ((torch.arange(hl, device=dev, dtype=dt) + 0.5) * sy - h / 2)[:, None]
+    xs = ((torch.arange(wl, device=dev, dtype=dt) + 0.5) * sx - w / 2)[None, :]
+    vnorm = torch.sqrt(xs**2 + ys**2 + f**2)
+    n_dot_v = ((-nx * xs - ny * ys + f) / vnorm / norm).clamp(min=0)  # normal . direction to the camera
+    gloss = smooth_field(1.0)
+    gloss = gloss / gloss.amax((2, 3), keepdim=True)
+    spec = col(u(*cfg.specular)) * gloss * n_dot_v ** col(logu(*cfg.shininess))
+
+    # hard shadows beside near objects, on the side away from the flash (full resolution, binary)
+    lb_full = up(lb)
+    z = col(u(0.0, 1.0))
+    near = (lb_full > lb.mean((2, 3), keepdim=True) + z * lb.std((2, 3), keepdim=True)).to(dt)
+    shift_mag = u(*cfg.shadow_shift) * min(h, w)
+    shift_dir = u(0.0, 2 * math.pi)
+    dxs = torch.round(shift_mag * torch.cos(shift_dir)).to(torch.int64).tolist()
+    dys = torch.round(shift_mag * torch.sin(shift_dir)).to(torch.int64).tolist()
+    shadow = torch.cat([_shift(near[i], int(dxs[i]), int(dys[i]))[None] for i in range(b)]) * (1 - near)
+    shadow_strength = col(u(*cfg.shadow_strength))
+
+    flash_kelvin = u(*cfg.flash_kelvin)
+    c_f = blackbody_rgb(flash_kelvin).to(dev, dt)[:, :, None, None]
+    fields = up(torch.cat([shading, e_a, falloff * cos, spec * falloff, falloff], 1))
+    shading_f, e_a_f, diffuse_f, spec_f, falloff_f = fields.split(1, 1)
+    ambient = (img * e_a_f * c_a[:, :, None, None]).clamp(0, 1)
+    albedo = (img / shading_f).clamp(0, 1)
+    flash = c_f * (albedo * diffuse_f * (1 - shadow_strength * shadow) + spec_f * (1 - shadow))
+    flash_lum = 0.2126 * flash[:, 0:1] + 0.7152 * flash[:, 1:2] + 0.0722 * flash[:, 2:3]
+    target_mean = col(u(*cfg.flash_mean))
+    flash = (flash * (target_mean / flash_lum.mean((2, 3), keepdim=True).clamp(min=1e-6))).clamp(0, 1)
+    falloff = falloff_f
+    return {
+        "ambient": ambient,
+        "flash_only": flash,
+        "shadow": shadow,
+        "falloff": falloff,
+        "ambient_kelvin": ambient_kelvin,
+        "flash_kelvin": flash_kelvin,
+    }

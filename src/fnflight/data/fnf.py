@@ -1,0 +1,239 @@
+"""Flash / no-flash DataModule: the DeepFnF data protocol (paper 000 sec. 3.1, 4.1, 4.2; NOTES "DeepFnF").
+
+Per sample, on the device (:meth:`FlashNoFlashDataModule.degrade`):
+
+1. clean pair ``ambient``, ``flash_only`` from the source, or synthesised from one photo
+   (:mod:`fnflight.data.flash_synthesis`) when the source has no flash image (``synthesize_flash="auto"``);
+2. dimming ``alpha = 10**U(log10 0.02, log10 0.2)`` (sec. 4.1: factor in [5, 50]); validation / test use the
+   fixed dims ``[100, 50, 25, 12.5]`` (sec. 4.2), each image once per dim, ``alpha = 1 / dim``;
+3. clean no-flash ``alpha * ambient`` and flash ``2 * flash_only + alpha * ambient`` (sec. 4.1, eq. 1);
+4. camera shake: a DeepFnF homography (:func:`fnflight.imaging.sample_homography`, 90-degree FOV, rotations
+   U(-0.5, 0.5) deg, scale U(0.98, 1.02), translation U(-2, 2) px) applied to the NON-reference image only;
+   the reference image and the ``target`` stay unwarped, so the target is aligned with the reference
+   (sec. 3.1: ``T_ref = identity``, ``Y = S_a`` in the reference frame);
+5. noise shared by both images (same ISO): ``std_read = 10**U(-3, -2)``, ``std_shot = 10**U(-2, -1.3)``
+   (sec. 4.1 writes the shot term as a log10 variance, NOTES); test ``std_read = 10**-2.6``,
+   ``std_shot = 10**-1.8`` (sec. 4.2 "log sigma_r = -2.6, log sigma_s = -3.6", same reading);
+   ``noisy = x + std_shot sqrt(x) N + std_read N``, no clipping; std maps from the NOISY images;
+6. ``target = alpha * ambient``, ``gain = dim = 1 / alpha`` (sec. 4.1 "Losses and metrics").
+
+Extra no-flash frames (supplement, Table 6): with ``extra_noflash = M`` the capture is a sequence of
+``M + 1`` no-flash frames followed by the flash frame. Consecutive frames differ by their own random
+homography ``H_k`` (frame k -> k+1) and the warps are composed sequentially, so far frames are more
+misaligned.
+The reference is the middle no-flash frame (index ``M // 2``; supplement: "the image in the middle of the
+sequence") or the flash frame with ``reference="flash"``. ``noflash`` is the reference no-flash frame (with a
+flash reference: the no-flash frame next to the flash); ``extra_noflash`` the other no-flash frames in
+capture order. Each frame has its own noise realisation. With ``M = 0`` this is exactly steps 1-6, and the
+first sampled homography is the one the flash gets, so a 2-frame no-flash burst (``M = 1``) warps its second
+frame with the same homography as the flash of the pair protocol (sec. 4.2).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from fnflight import imaging
+
+from . import batch as K
+from .base import DEFAULT_NUM_WORKERS, LowLightDataModule
+from .flash_synthesis import FlashSynthesis, synthesize_flash_pair
+
+__all__ = ["FlashNoFlashDataModule", "TEST_DIMS", "TEST_STD_READ", "TEST_STD_SHOT"]
+
+TEST_DIMS = (100.0, 50.0, 25.0, 12.5)  # paper 000 sec. 4.2
+TEST_STD_READ = 10**-2.6  # paper 000 sec. 4.2, log sigma_r = -2.6
+TEST_STD_SHOT = 10**-1.8  # paper 000 sec. 4.2, log sigma_s^2 = -3.6 (NOTES)
+
+
+class FlashNoFlashDataModule(LowLightDataModule):
+    """Flash / no-flash pairs with the DeepFnF degradation (module docstring); keys: ``fnflight.data.batch``.
+
+    Args:
+        source, val_source, test_source, crop, batch_size, val_batch_size, num_workers, seed, augment,
+            limit_val: see :class:`~fnflight.data.base.LowLightDataModule` (crop 448 as the authors' code;
+            the paper says 440).
+        alpha_range: ``(low, high)`` of the dimming ``alpha``, sampled log-uniformly.
+        flash_gain: exposure factor of the flash-only image (2).
+        reference: ``"noflash"`` (paper default) or ``"flash"``: the geometric reference (unwarped) image.
+        fov_deg, max_rotation_deg, scale_range, max_translation: homography ranges (sec. 4.1).
+        read_range, shot_range: log10 ranges of the read / shot noise std for training.
+        test_dims: validation / test dims (each image once per dim).
+        test_std_read, test_std_shot: validation / test noise std.
+        extra_noflash: number ``M`` of extra no-flash frames (Table 6 variant; 0 = the pair protocol).
+        synthesize_flash: ``"auto"`` (synthesise when the source has no ``flash_only``), ``True`` or
+            ``False``.
+        flash_synthesis: keyword ranges of :class:`~fnflight.data.flash_synthesis.FlashSynthesis`.
+    """
+
+    def __init__(
+        self,
+        source: Any = None,
+        val_source: Any = None,
+        test_source: Any = None,
+        crop: int = 448,
+        batch_size: int = 1,
+        val_batch_size: int | None = None,
+        num_workers: int = DEFAULT_NUM_WORKERS,
+        seed: int = 0,
+        augment: bool = True,
+        limit_val: int | None = None,
+        alpha_range: Sequence[float] = (0.02, 0.2),
+        flash_gain: float = 2.0,
+        reference: str = "noflash",
+        fov_deg: float = 90.0,
+        max_rotation_deg: float = 0.5,
+        scale_range: Sequence[float] = (0.98, 1.02),
+        max_translation: float = 2.0,
+        read_range: Sequence[float] = (-3.0, -2.0),
+        shot_range: Sequence[float] = (-2.0, -1.3),
+        test_dims: Sequence[float] = TEST_DIMS,
+        test_std_read: float = TEST_STD_READ,
+        test_std_shot: float = TEST_STD_SHOT,
+        extra_noflash: int = 0,
+        synthesize_flash: bool | str = "auto",
+        flash_synthesis: dict[str, Any] | None = None,
+    ) -> None:
+        if reference not in ("noflash", "flash"):
+            raise ValueError(f"reference must be 'noflash' or 'flash', got {reference!r}")
+        if synthesize_flash not in ("auto", True, False):
+            raise ValueError(f"synthesize_flash must be 'auto', true or false, got {synthesize_flash!r}")
+        if int(extra_noflash) < 0:
+            raise ValueError(f"extra_noflash must be >= 0, got {extra_noflash}")
+        if not 0 < alpha_range[0] <= alpha_range[1]:
+            raise ValueError(f"alpha_range must be 0 < low <= high, got {tuple(alpha_range)}")
+        super().__init__(
+            source,
+            val_source,
+            test_source,
+            crop,
+            batch_size,
+            val_batch_size,
+            num_workers,
+            seed,
+            augment,
+            limit_val,
+        )
+        self.alpha_range = (float(alpha_range[0]), float(alpha_range[1]))
+        self.flash_gain, self.reference = float(flash_gain), reference
+        self.homography_args = {
+            "fov_deg": float(fov_deg),
+            "max_rotation_deg": float(max_rotation_deg),
+            "scale_range": (float(scale_range[0]), float(scale_range[1])),
+            "max_translation": float(max_translation),
+        }
+        self.read_range = (float(read_range[0]), float(read_range[1]))
+        self.shot_range = (float(shot_range[0]), float(shot_range[1]))
+        self.test_dims = [float(d) for d in test_dims]
+        self.test_std_read, self.test_std_shot = float(test_std_read), float(test_std_shot)
+        self.extra_noflash = int(extra_noflash)
+        self.synthesize_flash = synthesize_flash
+        self.flash_synthesis = FlashSynthesis(**(flash_synthesis or {}))
+
+    def eval_variants(self) -> dict[str, Sequence[float]]:
+        return {K.DIM: self.test_dims}
+
+    def protocol(self) -> dict[str, Any]:
+        """The degradation parameters (for test-set manifests)."""
+        return {
+            "paper": "000 (DeepFnF) sec. 4.1 / 4.2",
+            "alpha_range": list(self.alpha_range),
+            "flash_gain": self.flash_gain,
+            "reference": self.reference,
+            "homography": {
+                k: list(v) if isinstance(v, tuple) else v for k, v in self.homography_args.items()
+            },
+            "read_range_log10": list(self.read_range),
+            "shot_range_log10": list(self.shot_range),
+            "test_dims": self.test_dims,
+            "test_std_read": self.test_std_read,
+            "test_std_shot": self.test_std_shot,
+            "extra_noflash": self.extra_noflash,
+            "synthesize_flash": self.synthesize_flash,
+        }
+
+    def degrade(self, batch: dict[str, Tensor], generator: torch.Generator, stage: str) -> dict[str, Tensor]:
+        """Add ``noflash``, ``flash``, std maps, ``target``, ``gain``, ``dim``, noise and warp parameters."""
+        out = dict(batch)
+        ambient = batch[K.AMBIENT]
+        b, _, h, w = ambient.shape
+        dev, gdev = ambient.device, generator.device
+        synth = self.synthesize_flash is True or (
+            self.synthesize_flash == "auto" and K.FLASH_ONLY not in batch
+        )
+        if synth:
+            pair = synthesize_flash_pair(ambient, generator, self.flash_synthesis)
+            ambient, flash_only = pair["ambient"], pair["flash_only"]
+            out[K.AMBIENT], out[K.FLASH_ONLY] = ambient, flash_only
+        elif K.FLASH_ONLY not in batch:
+            raise KeyError("synthesize_flash=False but the source gives no 'flash_only' image")
+        else:
+            flash_only = batch[K.FLASH_ONLY]
+
+        # dimming (sec. 4.1): train log-uniform, val/test the fixed dims carried by the samples
+        if stage != "train" and K.DIM in batch:
+            dim = batch[K.DIM].to(dev, ambient.dtype).reshape(b)
+            alpha = 1.0 / dim
+        else:
+            lo, hi = math.log10(self.alpha_range[0]), math.log10(self.alpha_range[1])
+            alpha = imaging.sample_log_uniform(lo, hi, (b,), generator, gdev).to(dev, ambient.dtype)
+            dim = 1.0 / alpha
+        a4 = alpha[:, None, None, None]
+
+        # capture sequence: M + 1 no-flash frames then the flash; relative homographies composed sequentially
+        m = self.extra_noflash
+        rel = [
+            imaging.sample_homography(b, h, w, generator, gdev, **self.homography_args).to(dev, ambient.dtype)
+            for _ in range(m + 1)
+        ]
+        ref = m // 2 if self.reference == "noflash" else m + 1
+        eye = torch.eye(3, device=dev, dtype=ambient.dtype).expand(b, 3, 3)
+        warps: list[Tensor] = [eye] * (m + 2)
+        for j in range(ref + 1, m + 2):
+            warps[j] = rel[j - 1] @ warps[j - 1]
+        for j in range(ref - 1, -1, -1):
+            warps[j] = torch.linalg.inv(rel[j]) @ warps[j + 1]
+
+        if stage == "train":
+            std_read, std_shot = imaging.sample_noise_params(
+                b, self.read_range, self.shot_range, generator, gdev
+            )
+            std_read, std_shot = std_read.to(dev, ambient.dtype), std_shot.to(dev, ambient.dtype)
+        else:
+            std_read = torch.full((b,), self.test_std_read, device=dev, dtype=ambient.dtype)
+            std_shot = torch.full((b,), self.test_std_shot, device=dev, dtype=ambient.dtype)
+
+        clean_nf = a4 * ambient
+        clean_f = self.flash_gain * flash_only + a4 * ambient
+
+        def capture(clean: Tensor, j: int) -> Tensor:
+            x = clean if j == ref else imaging.warp_image(clean, warps[j])
+            return imaging.add_heteroscedastic_noise(x, std_read, std_shot, generator)
+
+        main_nf = ref if self.reference == "noflash" else m
+        flash = capture(clean_f, m + 1)
+        noflash = capture(clean_nf, main_nf)
+        extra_idx = [j for j in range(m + 1) if j != main_nf]
+        extras = [capture(clean_nf, j) for j in extra_idx]
+
+        out[K.NOFLASH], out[K.FLASH] = noflash, flash
+        out[K.NOFLASH_STD] = imaging.noise_std_map(noflash, std_read, std_shot)
+        out[K.FLASH_STD] = imaging.noise_std_map(flash, std_read, std_shot)
+        if m:
+            out[K.EXTRA_NOFLASH] = torch.stack(extras, 1)
+            out[K.EXTRA_NOFLASH_STD] = torch.stack(
+                [imaging.noise_std_map(x, std_read, std_shot) for x in extras], 1
+            )
+        out[K.TARGET] = clean_nf
+        out[K.GAIN] = dim
+        out[K.DIM] = dim
+        out[K.STD_READ], out[K.STD_SHOT] = std_read, std_shot
+        nonref = m + 1 if self.reference == "noflash" else main_nf
+        out[K.HOMOGRAPHY] = warps[nonref]
+        out[K.DISPLACEMENT] = imaging.mean_displacement(warps[nonref], h, w)
+        return out

@@ -1,0 +1,424 @@
+"""SID raw captures (paper 004 sec. 3.2-4; NOTES "SID"): short-exposure raw inputs, long-exposure references.
+
+:class:`SIDRawPairs` reads the dataset's list files (``Sony_train_list.txt``, ``Fuji_test_list.txt``, ...),
+one pair per line::
+
+    ./Sony/short/00001_00_0.04s.ARW ./Sony/long/00001_00_10s.ARW ISO200 F8
+
+(input file, reference file, then optional ISO and f-number; paths relative to ``root``). Per pair:
+
+- exposure times come from the file names (``..._0.04s.ARW`` -> 0.04 s); the amplification ratio is
+  ``min(t_reference / t_input, 300)`` (:func:`fnflight.imaging.amplification_ratio`, NOTES "SID");
+- the input raw is read with rawpy, its black and white levels taken from the file
+  (``raw.black_level_per_channel`` per CFA colour, ``raw.white_level``; SID's code hard-codes Sony
+  512 / 16383 and Fuji 1024 / 16383, which is what those files report; ``black_level`` / ``white_level``
+  override), normalised ``max(raw - black, 0) / (white - black)`` and packed: Bayer -> 4 channels at half
+  resolution (:func:`fnflight.imaging.pack_bayer`, raster order R, G, G, B by default), X-Trans (6x6 CFA)
+  -> 9 channels at a third (:func:`fnflight.imaging.pack_xtrans`). Before packing the mosaic is shifted (its
+  first rows / columns dropped) so it starts at the canonical phase (RGGB, or
+  :data:`fnflight.imaging.XTRANS_CFA`): packed channels then always mean the same colours, whatever the
+  camera's CFA phase;
+- the ground truth is the reference raw rendered by LibRaw as SID does (``use_camera_wb=True``,
+  ``no_auto_bright=True``, ``output_bps=16``; plus ``user_flip=0`` so it stays pixel-aligned with the raw
+  mosaic even for portrait shots) -> sRGB float32 ``/ 65535``, cropped by the same phase shift.
+
+Decoded arrays (the integer mosaic of every input, the 16-bit rendering of every reference, which several
+inputs share) are kept in an in-memory cache of up to ``cache_mb`` per process. Errors are
+:class:`SourceError` naming the file and the problem: missing list file, malformed line, missing listed
+file, exposure time not in the name, file rawpy cannot read, unsupported colour filter array.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .sources import SourceError
+
+__all__ = ["SIDRawPairs", "exposure_from_name", "read_sid_list"]
+
+_EXPOSURE = re.compile(r"_(\d+(?:\.\d*)?|\.\d+)s\.[A-Za-z0-9]+$")
+_SPLIT = re.compile(r"_(train|val|test)_list")
+
+
+def exposure_from_name(path: str | Path) -> float:
+    """Exposure time in seconds from a SID file name ``<scene>_<shot>_<time>s.<ext>``.
+
+    >>> exposure_from_name("./Sony/short/00001_00_0.04s.ARW"), exposure_from_name("10003_00_10s.RAF")
+    (0.04, 10.0)
+    """
+    match = _EXPOSURE.search(Path(path).name)
+    if match is None:
+        raise SourceError(f"{path}: no exposure time in the file name (expected '..._<seconds>s.<ext>')")
+    value = float(match.group(1))
+    if value <= 0:
+        raise SourceError(f"{path}: exposure time in the file name must be > 0, got {value}")
+    return value
+
+
+def read_sid_list(list_file: str | Path) -> list[dict[str, Any]]:
+    """Parse a SID list file into ``[{"input", "reference", "iso", "fnumber", "line"}]`` (paths as written).
+
+    Blank lines and lines starting with ``#`` are skipped. ``ISO200`` / ``F8`` fields are optional.
+    """
+    path = Path(list_file)
+    if not path.is_file():
+        raise SourceError(f"SID list file {path} does not exist")
+    entries = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        if len(fields) < 2:
+            raise SourceError(
+                f"{path}, line {number}: expected '<input raw> <reference raw> [ISO<n>] [F<n>]', got {line!r}"
+            )
+        iso = fnumber = float("nan")
+        for extra in fields[2:]:
+            try:
+                if extra.upper().startswith("ISO"):
+                    iso = float(extra[3:])
+                elif extra.upper().startswith("F"):
+                    fnumber = float(extra[1:])
+            except ValueError:
+                raise SourceError(
+                    f"{path}, line {number}: cannot parse {extra!r} (expected ISO<n> or F<n>)"
+                ) from None
+        entries.append(
+            {"input": fields[0], "reference": fields[1], "iso": iso, "fnumber": fnumber, "line": number}
+        )
+    if not entries:
+        raise SourceError(f"SID list file {path} lists no pairs")
+    return entries
+
+
+def _rawpy_errors() -> tuple[type[BaseException], ...]:
+    import rawpy
+
+    return (rawpy.LibRawError, OSError, ValueError, RuntimeError)
+
+
+class SIDRawPairs(Dataset):
+    """Short-exposure raw inputs and rendered long-exposure references of SID (module docstring).
+
+    ``dataset[i]`` gives ``raw`` float32 ``(C, h, w)`` (packed, black-level subtracted, multiplied by
+    ``ratio`` and clipped to 1: :mod:`fnflight.data.batch`), ``target`` float32 ``(3, H, W)`` sRGB with
+    ``H = f h``, ``W = f w`` (``f`` = :meth:`factor`: 2 Bayer, 3 X-Trans), ``ratio`` (float), ``index`` and
+    ``name``.
+    :meth:`read` crops in packed coordinates.
+
+    Args:
+        root: dataset root; list-file paths are relative to it (SID: the folder holding ``Sony/``).
+        list_file: the list file (absolute, or relative to ``root`` if not found as given).
+        ratio_cap: the cap of the amplification ratio (300, SID's code).
+        black_level, white_level: override the levels read from the files (e.g. 512 / 16383 for Sony).
+        bayer_order: packed channel order of :func:`fnflight.imaging.pack_bayer` (``"raster"`` or ``"sid"``).
+        demosaic: LibRaw demosaic algorithm name for the references (``rawpy.DemosaicAlgorithm``, e.g.
+            ``"LINEAR"``); ``None`` is LibRaw's default, as SID.
+        cache_mb: decoded-array cache budget per process.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        list_file: str | Path,
+        ratio_cap: float = 300.0,
+        black_level: float | None = None,
+        white_level: float | None = None,
+        bayer_order: str = "raster",
+        demosaic: str | None = None,
+        cache_mb: float = 2048.0,
+    ) -> None:
+        self.root = Path(root).expanduser()
+        if not self.root.is_dir():
+            raise SourceError(f"SID root {self.root} does not exist or is not a directory")
+        given = Path(list_file).expanduser()
+        self.list_file = given if given.is_file() or given.is_absolute() else self.root / given
+        if bayer_order not in ("raster", "sid"):
+            raise SourceError(f"bayer_order must be 'raster' or 'sid', got {bayer_order!r}")
+        self.ratio_cap, self.bayer_order, self.demosaic = float(ratio_cap), bayer_order, demosaic
+        self.black_level = None if black_level is None else float(black_level)
+        self.white_level = None if white_level is None else float(white_level)
+        self.cache_mb = float(cache_mb)
+        split = _SPLIT.search(self.list_file.name)
+        self.split = split.group(1) if split else "all"
+        from fnflight.imaging import amplification_ratio
+
+        self.items: list[dict[str, Any]] = []
+        for entry in read_sid_list(self.list_file):
+            files = {}
+            for key in ("input", "reference"):
+                p = Path(entry[key])
+                p = p if p.is_absolute() else self.root / p
+                if not p.is_file():
+                    raise SourceError(
+                        f"{self.list_file}, line {entry['line']}: listed {key} file {p} does not exist"
+                    )
+                files[key] = p
+            t_in, t_ref = exposure_from_name(files["input"]), exposure_from_name(files["reference"])
+            self.items.append(
+                {
+                    "name": files["input"].stem,
+                    "files": files,
+                    "in_exposure": t_in,
+                    "gt_exposure": t_ref,
+                    "ratio": float(amplification_ratio(t_in, t_ref, self.ratio_cap)),
+                    "iso": entry["iso"],
+                    "fnumber": entry["fnumber"],
+                }
+            )
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._cached_bytes = 0
+
+    # ------------------------------------------------------------------ metadata
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def name(self, index: int) -> str:
+        return str(self.items[index]["name"])
+
+    def files(self, index: int) -> dict[str, Path]:
+        return dict(self.items[index]["files"])
+
+    def ratio(self, index: int) -> float:
+        return float(self.items[index]["ratio"])
+
+    def with_split(self, split: str) -> SIDRawPairs:
+        """The same dataset with the ``<camera>_<split>_list.txt`` list file next to this one."""
+        if self.split == "all":
+            raise SourceError(
+                f"{self.list_file}: not a '<camera>_<split>_list' file, cannot derive a {split!r} split"
+            )
+        other = self.list_file.with_name(_SPLIT.sub(f"_{split}_list", self.list_file.name, count=1))
+        return SIDRawPairs(
+            self.root,
+            other,
+            self.ratio_cap,
+            self.black_level,
+            self.white_level,
+            self.bayer_order,
+            self.demosaic,
+            self.cache_mb,
+        )
+
+    # ------------------------------------------------------------------ decoding
+    def _cached(self, key: tuple[str, str], make: Any) -> Any:
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        value = make()
+        size = sum(v.nbytes for v in value.values() if isinstance(v, np.ndarray))
+        if self._cached_bytes + size <= self.cache_mb * 2**20:
+            self._cache[key] = value
+            self._cached_bytes += size
+        return value
+
+    def _open(self, path: Path) -> Any:
+        import rawpy
+
+        if not path.is_file():
+            raise SourceError(f"{path}: no such raw file")
+        try:
+            return rawpy.imread(str(path))
+        except _rawpy_errors() as err:
+            raise SourceError(
+                f"{path}: rawpy cannot read this file ({type(err).__name__}: {_msg(err)})"
+            ) from None
+
+    def _decode_input(self, index: int) -> dict[str, Any]:
+        path = self.items[index]["files"]["input"]
+
+        def make() -> dict[str, Any]:
+            with self._open(path) as raw:
+                try:
+                    mosaic = np.array(raw.raw_image_visible, dtype=np.uint16, copy=True)
+                    pattern = raw.raw_pattern
+                    desc = raw.color_desc.decode("ascii", "replace")
+                    black = np.asarray(raw.black_level_per_channel, dtype=np.float32)
+                    white = float(raw.white_level)
+                except _rawpy_errors() as err:
+                    raise SourceError(
+                        f"{path}: rawpy cannot decode the raw data ({type(err).__name__}: {_msg(err)})"
+                    ) from None
+            if pattern is None:
+                raise SourceError(f"{path}: no colour filter array (not a Bayer or X-Trans raw)")
+            pattern = np.asarray(pattern)
+            colors = _cfa_colors(pattern, desc, path)
+            cfa, (dy, dx) = _canonical_phase(colors, path)
+            tile = (
+                black[pattern]
+                if self.black_level is None
+                else np.full(pattern.shape, self.black_level, np.float32)
+            )
+            tile = np.roll(tile, (-dy, -dx), (0, 1))
+            white = white if self.white_level is None else self.white_level
+            if white <= float(tile.max()):
+                raise SourceError(
+                    f"{path}: white level {white} is not above the black level {float(tile.max())}"
+                )
+            period = 2 if cfa == "bayer" else 6
+            h = (mosaic.shape[0] - dy) // period * period
+            w = (mosaic.shape[1] - dx) // period * period
+            if h < period or w < period:
+                raise SourceError(f"{path}: raw image {mosaic.shape} is too small for its {cfa} pattern")
+            return {
+                "mosaic": np.ascontiguousarray(mosaic[dy : dy + h, dx : dx + w]),
+                "black": tile,
+                "white": white,
+                "cfa": cfa,
+                "offset": (dy, dx),
+            }
+
+        return self._cached(("input", str(path)), make)
+
+    def _decode_reference(self, index: int) -> np.ndarray:
+        path = self.items[index]["files"]["reference"]
+
+        def make() -> dict[str, Any]:
+            import rawpy
+
+            kwargs: dict[str, Any] = {
+                "use_camera_wb": True,
+                "no_auto_bright": True,
+                "output_bps": 16,
+                "user_flip": 0,
+            }
+            if self.demosaic is not None:
+                try:
+                    kwargs["demosaic_algorithm"] = getattr(
+                        rawpy.DemosaicAlgorithm, str(self.demosaic).upper()
+                    )
+                except AttributeError:
+                    raise SourceError(
+                        "demosaic must name a rawpy.DemosaicAlgorithm (e.g. 'AHD', 'LINEAR'), "
+                        f"got {self.demosaic!r}"
+                    ) from None
+            with self._open(path) as raw:
+                try:
+                    rgb = raw.postprocess(**kwargs)
+                except _rawpy_errors() as err:
+                    raise SourceError(
+                        f"{path}: LibRaw cannot render this reference ({type(err).__name__}: {_msg(err)})"
+                    ) from None
+            return {"rgb": np.ascontiguousarray(rgb, dtype=np.uint16)}
+
+        return self._cached(("reference", str(path)), make)["rgb"]
+
+    @property
+    def cfa(self) -> str:
+        """``"bayer"`` or ``"xtrans"``: the colour filter array of the first input (decodes it)."""
+        return str(self._decode_input(0)["cfa"]) if self.items else "bayer"
+
+    def factor(self, index: int = 0) -> int:
+        """Full-resolution pixels per packed pixel: 2 (Bayer) or 3 (X-Trans)."""
+        return 2 if self._decode_input(index)["cfa"] == "bayer" else 3
+
+    def channels(self, index: int = 0) -> int:
+        return 4 if self._decode_input(index)["cfa"] == "bayer" else 9
+
+    def size(self, index: int) -> tuple[int, int]:
+        """Packed ``(h, w)`` of pair ``index`` (inputs and references must cover it)."""
+        dec = self._decode_input(index)
+        f = 2 if dec["cfa"] == "bayer" else 3
+        return dec["mosaic"].shape[0] // f, dec["mosaic"].shape[1] // f
+
+    def read(
+        self, index: int, box: tuple[int, int, int, int] | None = None, amplify: bool = True
+    ) -> dict[str, np.ndarray]:
+        """``raw`` float32 ``(h, w, C)`` and ``target`` float32 ``(f h, f w, 3)`` of pair ``index``.
+
+        ``box = (top, left, height, width)`` in PACKED pixels (X-Trans: ``top``, ``left``, ``height`` and
+        ``width`` even, so crops keep the 6x6 phase). ``amplify``: multiply by the ratio and clip to 1.
+        """
+        from fnflight import imaging
+
+        dec = self._decode_input(index)
+        f = 2 if dec["cfa"] == "bayer" else 3
+        ph, pw = dec["mosaic"].shape[0] // f, dec["mosaic"].shape[1] // f
+        top, left, h, w = box if box is not None else (0, 0, ph, pw)
+        path = self.items[index]["files"]["input"]
+        if top < 0 or left < 0 or h < 1 or w < 1 or top + h > ph or left + w > pw:
+            raise SourceError(f"{path}: crop box {(top, left, h, w)} outside the packed image ({ph}x{pw})")
+        if f == 3 and (top % 2 or left % 2 or h % 2 or w % 2):
+            raise SourceError(
+                f"{path}: X-Trans crop boxes must be even in packed pixels, got {(top, left, h, w)}"
+            )
+        mosaic = dec["mosaic"][top * f : (top + h) * f, left * f : (left + w) * f].astype(np.float32)
+        black = np.tile(dec["black"], (h * f // dec["black"].shape[0], w * f // dec["black"].shape[1]))
+        norm = np.maximum(mosaic - black, 0.0) / (dec["white"] - black)
+        tensor = torch.from_numpy(np.ascontiguousarray(norm))[None, None]
+        packed = imaging.pack_bayer(tensor, self.bayer_order) if f == 2 else imaging.pack_xtrans(tensor)
+        raw = packed[0].permute(1, 2, 0).numpy()
+        if amplify:
+            raw = np.minimum(raw * np.float32(self.ratio(index)), 1.0)
+
+        ref = self._decode_reference(index)
+        dy, dx = dec["offset"]
+        ref = ref[dy + top * f : dy + (top + h) * f, dx + left * f : dx + (left + w) * f]
+        if ref.shape[:2] != (h * f, w * f):
+            rpath = self.items[index]["files"]["reference"]
+            raise SourceError(
+                f"{rpath}: rendered reference {self._decode_reference(index).shape[:2]} does not cover "
+                f"the crop {(top, left, h, w)} of input {path.name} (packed {ph}x{pw}, factor {f})"
+            )
+        target = ref.astype(np.float32) * np.float32(1.0 / 65535.0)
+        return {"raw": np.ascontiguousarray(raw, dtype=np.float32), "target": target}
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for a source of {len(self)} pairs")
+        arrays = self.read(index)
+        return {
+            "raw": torch.from_numpy(np.ascontiguousarray(arrays["raw"].transpose(2, 0, 1))),
+            "target": torch.from_numpy(np.ascontiguousarray(arrays["target"].transpose(2, 0, 1))),
+            "ratio": self.ratio(index),
+            "index": index,
+            "name": self.name(index),
+        }
+
+    def __getstate__(self) -> dict[str, Any]:  # do not ship a full cache to worker processes
+        state = dict(self.__dict__)
+        state["_cache"], state["_cached_bytes"] = {}, 0
+        return state
+
+
+def _msg(err: BaseException) -> str:
+    text = err.args[0] if err.args else str(err)
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+
+
+def _cfa_colors(pattern: np.ndarray, desc: str, path: Path) -> np.ndarray:
+    """rawpy's ``raw_pattern`` (indices into ``color_desc``) -> colour indices 0 R, 1 G, 2 B."""
+    lookup = {"R": 0, "G": 1, "B": 2}
+    try:
+        table = np.array([lookup[c] for c in desc])
+        return table[pattern]
+    except (KeyError, IndexError):
+        raise SourceError(f"{path}: unsupported colour filter colours {desc!r} (need R, G, B)") from None
+
+
+def _canonical_phase(colors: np.ndarray, path: Path) -> tuple[str, tuple[int, int]]:
+    """``("bayer" | "xtrans", (dy, dx))``: the shift that brings the CFA to RGGB / ``XTRANS_CFA``."""
+    from fnflight.imaging import XTRANS_CFA
+
+    if colors.shape == (2, 2):
+        target = np.array([[0, 1], [1, 2]])
+    elif colors.shape == (6, 6):
+        target = XTRANS_CFA.numpy()
+    else:
+        raise SourceError(
+            f"{path}: unsupported colour filter array of period {colors.shape} (need 2x2 or 6x6)"
+        )
+    th, tw = colors.shape
+    for dy in range(th):
+        for dx in range(tw):
+            if np.array_equal(np.roll(colors, (-dy, -dx), (0, 1)), target):
+                return ("bayer" if th == 2 else "xtrans"), (dy, dx)
+    raise SourceError(
+        f"{path}: colour filter array {colors.tolist()} is neither a Bayer nor the X-Trans layout"
+    )

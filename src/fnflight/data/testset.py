@@ -1,0 +1,274 @@
+"""Deterministic test sets: written once from a seed, read back bit-exactly (``fnflight testset`` / ``eval``).
+
+The writer builds the task's DataModule, takes its *test* dataset (fixed centre crops; for ``fnf`` every image
+at the dims 100, 50, 25, 12.5) and degrades every sample with the DataModule's own ``degrade`` through
+:meth:`~fnflight.data.base.LowLightDataModule.degrade_seeded`: one ``torch.Generator`` per image seeded from
+``(seed, image index)``, so the result depends neither on order nor on batching, and the dims of one image
+share their homography and noise draws (paper 000 sec. 4.2: "a random homography for each pair").
+Computation runs on the CPU in float32 with one intra-op thread (reduction order fixed), under
+``torch.no_grad``.
+
+Layout of ``OUT/``::
+
+    manifest.json        every parameter: task, DataModule class and protocol, seed, crop, source files,
+                         per-sample parameters (dim, noise stds, homography, ...), file names, SHA-256s
+    samples/00000.npz    one sample: the degraded batch keys (float32 / int64, batch dimension removed)
+
+Files are byte-identical across runs: arrays are written with a fixed-date zip writer (no timestamps), keys
+and JSON are sorted, floats are written by ``repr``.
+
+Adding a task: add a line to :data:`TASKS` mapping the task name to the DataModule class path and its
+default arguments. The DataModule must subclass :class:`~fnflight.data.base.LowLightDataModule` (its
+``make_dataset("test")`` gives the clean samples, its ``degrade(batch, generator, "test")`` the degradation),
+and may define ``protocol() -> dict`` for the manifest. ``shortlong`` and ``raw`` are listed already and
+become available as soon as their modules exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from . import batch as K
+from .base import LowLightDataModule, collate
+
+__all__ = ["FORMAT", "TASKS", "TestSet", "TestSetError", "task_class", "write_npz", "write_testset"]
+
+FORMAT = "fnflight-testset"
+VERSION = 1
+
+# task name -> (DataModule class path, default keyword arguments for the test protocol)
+TASKS: dict[str, tuple[str, dict[str, Any]]] = {
+    "fnf": ("fnflight.data.fnf.FlashNoFlashDataModule", {}),
+    "burst": ("fnflight.data.burst.BurstDataModule", {}),
+    "shortlong": ("fnflight.data.short_long.ShortLongDataModule", {}),
+    "raw": ("fnflight.data.raw_lowlight.RawLowLightDataModule", {}),
+}
+
+# clean inputs are not stored (the degraded inputs and the target are what evaluation needs)
+_NOT_STORED = (K.AMBIENT, K.FLASH_ONLY)
+
+
+class TestSetError(ValueError):
+    """A bad test-set request or a damaged test set."""
+
+    __test__ = False  # not a pytest class
+
+
+def task_class(task: str) -> type:
+    """The DataModule class of ``task``; an unknown or not yet available task lists the valid ones."""
+    from fnflight.config import ConfigError, import_class
+
+    if task not in TASKS:
+        raise TestSetError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
+    try:
+        return import_class(TASKS[task][0])
+    except ConfigError as err:
+        raise TestSetError(f"task {task!r} is not available in this install ({err})") from None
+
+
+def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` as a ``.npz`` (readable by ``np.load``) whose bytes depend only on the arrays."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key in sorted(arrays):
+            buf = io.BytesIO()
+            arr = np.asarray(arrays[key])  # (np.ascontiguousarray would turn 0-d into 1-d)
+            np.lib.format.write_array(
+                buf, arr if arr.flags.c_contiguous else arr.copy(order="C"), allow_pickle=False
+            )
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            zf.writestr(info, buf.getvalue(), compresslevel=6)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _params(sample: dict[str, Tensor]) -> dict[str, Any]:
+    """Small per-sample values (scalars, 3x3 matrices, offsets) for the manifest."""
+    out: dict[str, Any] = {}
+    for key in sorted(sample):
+        value = sample[key]
+        if value.numel() <= 64:
+            out[key] = value.tolist()
+    return out
+
+
+def write_testset(
+    task: str,
+    source: Any,
+    out: str | Path,
+    seed: int = 0,
+    crop: int | None = None,
+    limit: int | None = None,
+    datamodule_args: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Write a deterministic test set (see the module docstring); returns the manifest path.
+
+    Args:
+        task: a key of :data:`TASKS` (``fnf``, ``burst``, ...).
+        source: the images: an ImageSource instance or ``{class_path, init_args}``.
+        out: output folder (created; must not hold a test set unless ``overwrite``).
+        seed: the seed of every random draw.
+        crop: centre-crop size (default: the DataModule's).
+        limit: use only the first ``limit`` images of the source (sorted order).
+        datamodule_args: further DataModule arguments (e.g. ``{"extra_noflash": 1}``).
+        overwrite: replace an existing test set in ``out``.
+        progress: show a tqdm progress bar.
+    """
+    cls = task_class(task)
+    if out is None or str(out) == "":
+        raise TestSetError("no output folder given: pass out=DIR")
+    out = Path(out)
+    if (out / "manifest.json").exists() and not overwrite:
+        raise TestSetError(
+            f"{out} already holds a test set (manifest.json); pass overwrite=true to replace it"
+        )
+    kwargs: dict[str, Any] = {**TASKS[task][1], **(datamodule_args or {})}
+    kwargs.update(source=source, val_source=source, test_source=source, num_workers=0, seed=int(seed))
+    kwargs["limit_val"] = None if limit is None else int(limit)
+    if crop is not None:
+        kwargs["crop"] = int(crop)
+    dm = cls(**kwargs)
+    if not isinstance(dm, LowLightDataModule):
+        raise TestSetError(f"{TASKS[task][0]} is not a LowLightDataModule")
+    dataset = dm.make_dataset("test")
+    src = dm.test_source
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    for old in (out / "samples").glob("*.npz"):
+        old.unlink()
+
+    from tqdm import tqdm
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    samples: list[dict[str, Any]] = []
+    keys: dict[str, Any] = {}
+    try:
+        with torch.no_grad():
+            for i in tqdm(range(len(dataset)), desc=f"testset {task}", disable=not progress, unit="sample"):
+                clean = collate([dataset[i]])
+                degraded = dm.degrade_seeded(clean, int(seed), "test")
+                one = {
+                    k: v[0].detach().cpu().contiguous() for k, v in degraded.items() if k not in _NOT_STORED
+                }
+                name = f"{i:05d}.npz"
+                write_npz(out / "samples" / name, {k: v.numpy() for k, v in one.items()})
+                keys = {
+                    k: {"shape": list(v.shape), "dtype": str(v.dtype).replace("torch.", "")}
+                    for k, v in one.items()
+                }
+                index = int(one[K.INDEX])
+                samples.append(
+                    {
+                        "file": f"samples/{name}",
+                        "sha256": _sha256(out / "samples" / name),
+                        "index": index,
+                        "name": src.name(index) if hasattr(src, "name") else str(index),
+                        "params": _params(one),
+                    }
+                )
+    finally:
+        torch.set_num_threads(threads)
+    source_info: dict[str, Any] = {"class": f"{type(src).__module__}.{type(src).__qualname__}"}
+    for attr in ("path", "split", "recursive"):
+        if hasattr(src, attr):
+            source_info[attr] = str(getattr(src, attr))
+    count = dataset.count if hasattr(dataset, "count") else len(dataset)
+    if hasattr(src, "files"):
+        source_info["files"] = [
+            {k: Path(p).name for k, p in sorted(src.files(i).items())} for i in range(count)
+        ]
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "task": task,
+        "datamodule": TASKS[task][0],
+        "datamodule_args": {k: v for k, v in sorted((datamodule_args or {}).items())},
+        "seed": int(seed),
+        "crop": int(dm.crop),
+        "limit": limit,
+        "protocol": dm.protocol() if hasattr(dm, "protocol") else {},
+        "seeding": "torch.Generator per image seeded with fnflight.data.base.sample_seed(seed, index)",
+        "source": source_info,
+        "keys": keys,
+        "samples": samples,
+    }
+    path = out / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+class TestSet(Dataset):
+    """Reader of a test set written by :func:`write_testset`: yields the stored samples as tensor dicts.
+
+    Samples have no batch dimension; batch them with :meth:`loader` (or any DataLoader with
+    :func:`~fnflight.data.base.collate`). ``verify=True`` checks every file's SHA-256 against the manifest.
+
+    Args:
+        path: the test-set folder (or its ``manifest.json``).
+        verify: check hashes when loading.
+    """
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, path: str | Path, verify: bool = False) -> None:
+        path = Path(path)
+        self.root = path.parent if path.name == "manifest.json" else path
+        manifest_path = self.root / "manifest.json"
+        if not manifest_path.is_file():
+            raise TestSetError(
+                f"{self.root} is not a test set: no manifest.json (write one with `fnflight testset`)"
+            )
+        try:
+            self.manifest = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError as err:
+            raise TestSetError(f"{manifest_path}: not valid JSON ({err})") from None
+        if self.manifest.get("format") != FORMAT:
+            raise TestSetError(
+                f"{manifest_path}: not an fnflight test set (format {self.manifest.get('format')!r})"
+            )
+        self.task: str = self.manifest["task"]
+        self.samples: list[dict[str, Any]] = self.manifest["samples"]
+        self.verify = verify
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> dict[str, Tensor]:
+        entry = self.samples[i]
+        file = self.root / entry["file"]
+        if not file.is_file():
+            raise TestSetError(f"{file}: missing sample file of the test set")
+        if self.verify and _sha256(file) != entry["sha256"]:
+            raise TestSetError(f"{file}: SHA-256 differs from the manifest (file changed or damaged)")
+        with np.load(file, allow_pickle=False) as data:
+            return {k: torch.from_numpy(data[k].copy()) for k in data.files}
+
+    def name(self, i: int) -> str:
+        return str(self.samples[i]["name"])
+
+    def loader(self, batch_size: int = 1, num_workers: int = 0) -> DataLoader:
+        """A DataLoader in file order yielding batch dicts (keys of :mod:`fnflight.data.batch`)."""
+        return DataLoader(
+            self, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collate
+        )
+
+    def __iter__(self) -> Iterator[dict[str, Tensor]]:
+        for i in range(len(self)):
+            yield self[i]

@@ -1,0 +1,203 @@
+"""DeepFnF: deep denoising of flash / no-flash pairs (paper 000, sec. 3.2 and supplement Table 3).
+
+The network predicts a global basis of J pairs of per-colour K x K kernels ``(A_j, B_j)`` and per-pixel
+coefficients ``c_j`` plus a 3-channel scale map ``G``; only the noisy no-flash image is filtered with the
+two-scale kernels ``A_j + B_j (upsampled by d)`` (eq. 3-4, done by ``fnflight.ops.two_scale_basis_filter``)
+and the result is multiplied by ``G`` (eq. 5).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from fnflight import ops
+from fnflight.nets.unet import EncoderDecoder, crop_padding, init_weights, pad_min_size
+
+__all__ = ["DeepFnF", "check_fnf_inputs"]
+
+
+def _check_image(name: str, x: object, like: Tensor | None = None) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"{name} must have shape (B, 3, H, W), got {tuple(x.shape)}")
+    if like is not None and x.shape != like.shape:
+        raise ValueError(f"{name} must have the shape of noflash {tuple(like.shape)}, got {tuple(x.shape)}")
+
+
+def check_fnf_inputs(
+    noflash: Tensor,
+    flash: Tensor,
+    noflash_std: Tensor,
+    flash_std: Tensor,
+    extra_noflash: Tensor | None = None,
+    extra_noflash_std: Tensor | None = None,
+    extra_needed: int = 0,
+) -> None:
+    """Validate the flash/no-flash forward arguments shared by every FnF net (DEVELOPING.md "nets").
+
+    ``noflash``, ``flash``, ``noflash_std``, ``flash_std``: ``(B, 3, H, W)``; ``extra_noflash`` and
+    ``extra_noflash_std``: ``(B, M, 3, H, W)`` with ``M >= extra_needed``. Raises ``TypeError`` /
+    ``ValueError`` naming the argument.
+
+    >>> x = torch.rand(1, 3, 8, 8)
+    >>> check_fnf_inputs(x, x, x, x)
+    >>> check_fnf_inputs(x, x[..., :4], x, x)
+    Traceback (most recent call last):
+    ...
+    ValueError: flash must have the shape of noflash (1, 3, 8, 8), got (1, 3, 8, 4)
+    """
+    _check_image("noflash", noflash)
+    _check_image("flash", flash, noflash)
+    _check_image("noflash_std", noflash_std, noflash)
+    _check_image("flash_std", flash_std, noflash)
+    if extra_needed <= 0:
+        return
+    b, _, h, w = noflash.shape
+    for name, t in (("extra_noflash", extra_noflash), ("extra_noflash_std", extra_noflash_std)):
+        if t is None:
+            raise ValueError(f"{name} is required: this net uses {extra_needed} extra no-flash frame(s)")
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dim() != 5 or t.shape[0] != b or t.shape[2] != 3 or t.shape[-2:] != (h, w):
+            raise ValueError(
+                f"{name} must have shape (B, M, 3, H, W) = ({b}, M, 3, {h}, {w}), got {tuple(t.shape)}"
+            )
+        if t.shape[1] < extra_needed:
+            raise ValueError(f"{name} must hold at least {extra_needed} frame(s), got {t.shape[1]}")
+
+
+class DeepFnF(nn.Module):
+    """Flash / no-flash denoiser of paper 000 (sec. 3.2, supplement Table 3).
+
+    Args:
+        num_basis: J, number of basis elements (paper: 90).
+        kernel_size: K, basis kernel size (paper: 15). K = 15 is Table 3 exactly; other K resize the basis
+            decoder's 16x16 map to (K+1)x(K+1) before its 2x2 valid conv (see ``BasisDecoder``).
+        dilation: d, upsampling factor of the coarse kernels B_j (paper: 4, footprint (K-1)d+1 = 57).
+        width: channel multiplier (1.0 = Table 3, 78,471,033 parameters for J=90, K=15; NOTES: ~78.5M).
+        reference: ``"noflash"`` or ``"flash"``: which input the output is geometrically aligned to. Metadata
+            only: the training data decides the alignment (sec. 3.1); the network is the same.
+        coarse: use the coarse kernels B_j (eq. 4). ``False`` is the Table 2 ablation without B_j (one-scale
+            basis of K x K kernels, ``basis_filter`` with A_j only). ``None`` (default) = the paper's choice:
+            ``True`` for a pair, ``False`` for the ``extra_noflash > 0`` variant (supplement, Table 6: "we do
+            not use kernel upsampling in these experiments").
+        extra_noflash: M, number of additional no-flash frames (Table 6 variant, flash + (M+1) no-flash
+            frames). Inputs are concatenated (12 + 6M channels); the basis has one K x K per-colour kernel
+            per no-flash frame, every no-flash frame is filtered and the results summed, then times the
+            scale map. ``coarse=True`` with M > 0 (not in the paper) applies the two-scale filter per frame.
+
+    Forward:
+        ``noflash, flash, noflash_std, flash_std``: ``(B, 3, H, W)`` linear images and their noise std maps
+        (any H, W; padded to a multiple of 32 internally); ``extra_noflash``, ``extra_noflash_std``:
+        ``(B, M', 3, H, W)``, required with ``M' >= M`` when ``extra_noflash = M > 0`` (the first M frames
+        are used) and ignored otherwise.
+
+    Returns:
+        dict with ``"output"`` ``(B, 3, H, W)`` (= filtered * scale_map, eq. 5), ``"filtered"``
+        ``(B, 3, H, W)`` (F of eq. 3-4) and ``"scale_map"`` ``(B, 3, H, W)`` (G of eq. 5).
+
+    Example:
+        >>> import torch
+        >>> net = DeepFnF(num_basis=4, width=1 / 16)
+        >>> x = torch.rand(1, 3, 37, 45)
+        >>> out = net(x, x, 0.1 * x, 0.1 * x)
+        >>> {k: tuple(v.shape) for k, v in out.items()}
+        {'output': (1, 3, 37, 45), 'filtered': (1, 3, 37, 45), 'scale_map': (1, 3, 37, 45)}
+    """
+
+    def __init__(
+        self,
+        num_basis: int = 90,
+        kernel_size: int = 15,
+        dilation: int = 4,
+        width: float = 1.0,
+        reference: str = "noflash",
+        coarse: bool | None = None,
+        extra_noflash: int = 0,
+    ):
+        super().__init__()
+        if reference not in ("noflash", "flash"):
+            raise ValueError(f"reference must be 'noflash' or 'flash', got {reference!r}")
+        if num_basis < 1:
+            raise ValueError(f"num_basis must be >= 1, got {num_basis}")
+        if dilation < 1:
+            raise ValueError(f"dilation must be >= 1, got {dilation}")
+        if extra_noflash < 0:
+            raise ValueError(f"extra_noflash must be >= 0, got {extra_noflash}")
+        self.num_basis = int(num_basis)
+        self.kernel_size = int(kernel_size)
+        self.dilation = int(dilation)
+        self.reference = reference
+        self.extra_noflash = int(extra_noflash)
+        self.coarse = (self.extra_noflash == 0) if coarse is None else bool(coarse)
+        self.frames = 1 + self.extra_noflash  # no-flash frames filtered
+        scales = 2 if self.coarse else 1
+        in_channels = 6 * (self.frames + 1)  # images then std maps: (no-flash frames, flash)
+        # Table 3 outputs: per-pixel decoder J + 3 (coefficients, scale map); basis decoder 3 x 2 x J
+        # (Table 6 variant: 3 x (M+1) x J; Table 2 "no B_j": 3 x J)
+        self.net = EncoderDecoder(
+            in_channels,
+            pixel_channels=self.num_basis + 3,
+            basis_channels=3 * scales * self.frames * self.num_basis,
+            kernel_size=self.kernel_size,
+            width=width,
+        )
+        self.stride = self.net.stride
+        init_weights(self, "fan_in_uniform")  # NOTES: U(+-sqrt(3/fan_in)), zero bias
+
+    def extra_repr(self) -> str:
+        return (
+            f"num_basis={self.num_basis}, kernel_size={self.kernel_size}, dilation={self.dilation}, "
+            f"coarse={self.coarse}, extra_noflash={self.extra_noflash}, reference={self.reference!r}"
+        )
+
+    def forward(
+        self,
+        noflash: Tensor,
+        flash: Tensor,
+        noflash_std: Tensor,
+        flash_std: Tensor,
+        extra_noflash: Tensor | None = None,
+        extra_noflash_std: Tensor | None = None,
+    ) -> dict[str, Tensor]:
+        m = self.extra_noflash
+        check_fnf_inputs(noflash, flash, noflash_std, flash_std, extra_noflash, extra_noflash_std, m)
+        images, stds = [noflash], [noflash_std]
+        if m > 0:
+            images += list(extra_noflash[:, :m].unbind(1))
+            stds += list(extra_noflash_std[:, :m].unbind(1))
+        # sec. 3.2.1: input = images and their per-pixel noise std maps (NOTES order: no-flash, flash, stds)
+        x = torch.cat(images + [flash] + stds + [flash_std], dim=1)
+        pixel, basis = self.net(x)
+        j, k = self.num_basis, self.kernel_size
+        coeffs, scale_map = pixel[:, :j], pixel[:, j:]  # Table 3 "Coeffs + Scale map"
+        b = basis.shape[0]
+        # the ops need H, W > kernel radius: tiny inputs are reflect-padded for filtering, then cropped
+        radius = max(self.dilation * (k - 1) // 2, self.dilation - 1) if self.coarse else (k - 1) // 2
+        padded, fpads = pad_min_size([*images, coeffs], radius + 1)
+        *images, coeffs = padded
+        noflash = images[0]
+        if m == 0 and self.coarse:
+            basis = basis.reshape(b, j, 2, 3, k, k)  # J pairs (A_j, B_j) of per-colour K x K kernels
+            # eq. 4: sum_j c_j ((x * A_j) + (tent(x) *_d B_j))
+            filtered = ops.two_scale_basis_filter(
+                noflash, basis[:, :, 0], basis[:, :, 1], coeffs, self.dilation
+            )
+        elif m == 0:
+            # Table 2 ablation: one-scale basis, eq. 3 without the B_j term
+            filtered = ops.basis_filter(noflash, basis.reshape(b, j, 3, k, k), coeffs)
+        elif not self.coarse:
+            # Table 6 variant: one K x K kernel per colour per no-flash frame, filter every frame and sum
+            frames = torch.stack(images, dim=1)
+            filtered = ops.basis_filter(frames, basis.reshape(b, j, self.frames, 3, k, k), coeffs)
+        else:
+            # extension (not in the paper): two-scale kernels per no-flash frame, summed over frames
+            basis = basis.reshape(b, j, self.frames, 2, 3, k, k)
+            filtered = sum(
+                ops.two_scale_basis_filter(img, basis[:, :, n, 0], basis[:, :, n, 1], coeffs, self.dilation)
+                for n, img in enumerate(images)
+            )
+        filtered = crop_padding(filtered, fpads)
+        return {"output": filtered * scale_map, "filtered": filtered, "scale_map": scale_map}

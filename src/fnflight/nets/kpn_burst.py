@@ -1,0 +1,98 @@
+"""Kernel prediction network for burst denoising (paper 002, Mildenhall et al. CVPR 2018; NOTES.md "KPN")."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from fnflight import ops
+from fnflight.nets.unet import (
+    Encoder,
+    PixelDecoder,
+    crop_padding,
+    init_weights,
+    pad_min_size,
+    pad_to_multiple,
+)
+
+__all__ = ["KPNBurst"]
+
+
+class KPNBurst(nn.Module):
+    """KPN burst denoiser (paper 002; NOTES "KPN").
+
+    Input: the burst ``(B, N, 3, H, W)`` (frame 0 = reference) and the noise-estimate channel ``(B, 1, H, W)``
+    stacked into ``3N + 1`` channels. A U-Net predicts per pixel one K x K kernel per frame, shared by the
+    three colour channels (no softmax, no bias; NOTES). Output (eq. in paper 002 "Basic concept", as in the
+    authors' code which drops the 1/N): ``Y = sum_i <f_i, V(X_i)>`` via ``kernel_field_filter``.
+
+    ``per_frame[:, i] = N * <f_i, V(X_i)>``: frame i filtered by its own kernel and scaled by N, so that
+    ``output = per_frame.mean(1)``; these are the ``f_i(X_i)`` terms of the annealed loss
+    ``l(output) + beta alpha^t sum_i l(per_frame_i)`` (NOTES: "weights each frame's N * f_i(X_i)").
+
+    Choices:
+        - the U-Net is the Table 3 body of paper 000 without the basis decoder (the paper-000 KPN baseline,
+          "this architecture without the global decoder"); paper 002 gives no layer table. Init
+          U(+-sqrt(3/fan_in)), zero bias, as that body.
+        - ``half_resolution``: NOTES says the original code predicts the kernels at half resolution and
+          upsamples them bilinearly; the paper text defines a filter per output pixel, so the default is full
+          resolution (``False``). ``True`` drops the last decoder up-block (PDec-1) and bilinearly upsamples
+          the ``N K^2`` kernel maps by 2 (align_corners=False) before cropping.
+
+    Args:
+        frames: N (paper: 8). kernel_size: K (paper: 5). width: channel multiplier.
+        half_resolution: predict kernels at half resolution (see above).
+
+    Forward: ``burst (B, N, 3, H, W)``, ``noise_std (B, 1, H, W)`` (any H, W) ->
+    ``{"output": (B, 3, H, W), "per_frame": (B, N, 3, H, W)}``.
+
+    >>> net = KPNBurst(frames=3, width=1 / 16)
+    >>> out = net(torch.rand(2, 3, 3, 37, 45), torch.rand(2, 1, 37, 45))
+    >>> tuple(out["output"].shape), tuple(out["per_frame"].shape)
+    ((2, 3, 37, 45), (2, 3, 3, 37, 45))
+    """
+
+    def __init__(
+        self, frames: int = 8, kernel_size: int = 5, width: float = 1.0, half_resolution: bool = False
+    ):
+        super().__init__()
+        if frames < 1:
+            raise ValueError(f"frames must be >= 1, got {frames}")
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
+        self.frames, self.kernel_size = int(frames), int(kernel_size)
+        self.half_resolution = bool(half_resolution)
+        self.encoder = Encoder(3 * self.frames + 1, width)
+        enc = self.encoder.channels
+        self.stride = self.encoder.stride
+        self.decoder = PixelDecoder(
+            enc[-1],
+            enc,
+            self.frames * self.kernel_size**2,
+            width,
+            levels=len(enc) - 1 if self.half_resolution else None,
+        )
+        init_weights(self, "fan_in_uniform")
+
+    def forward(self, burst: Tensor, noise_std: Tensor) -> dict[str, Tensor]:
+        if not isinstance(burst, Tensor) or burst.dim() != 5 or burst.shape[1:3] != (self.frames, 3):
+            raise ValueError(
+                f"burst must have shape (B, {self.frames}, 3, H, W), got {tuple(getattr(burst, 'shape', ()))}"
+            )
+        b, n, c, h, w = burst.shape
+        if not isinstance(noise_std, Tensor) or tuple(noise_std.shape) != (b, 1, h, w):
+            raise ValueError(
+                f"noise_std must have shape ({b}, 1, {h}, {w}), got {tuple(getattr(noise_std, 'shape', ()))}"
+            )
+        x, pads = pad_to_multiple(torch.cat([burst.reshape(b, n * c, h, w), noise_std], dim=1), self.stride)
+        kernels = self.decoder(*self.encoder(x))
+        if self.half_resolution:
+            kernels = F.interpolate(kernels, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        kk = self.kernel_size**2
+        kernels = crop_padding(kernels, pads).reshape(b * n, 1, 1, kk, h, w)
+        frames = burst.reshape(b * n, 1, c, h, w)
+        (frames, kernels), fpads = pad_min_size([frames, kernels], self.kernel_size // 2 + 1)  # tiny inputs
+        # f_i(X_i) for every frame at once: fold frames into the batch, N=1 kernel field each
+        filtered = crop_padding(ops.kernel_field_filter(frames, kernels), fpads).reshape(b, n, c, h, w)
+        return {"output": filtered.sum(dim=1), "per_frame": filtered * n}

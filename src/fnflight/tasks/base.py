@@ -1,0 +1,204 @@
+"""Shared LightningModule glue: loss, per-dim metrics, the paper's learning-rate drops, image logging.
+
+A task wraps a plain ``nn.Module`` net (built from the config and passed in) and a loss from
+:mod:`fnflight.tasks.losses`. Subclasses say how a batch feeds the net (:meth:`EnhancementTask.predict`) and
+which panels make a picture (:meth:`EnhancementTask.panels`).
+
+Optimisation (paper 000 sec. 3.3): Adam at ``lr`` with a plateau schedule on the validation PSNR: when
+``val/psnr`` has not improved by ``plateau_threshold`` dB for ``patience`` validations, the rate is multiplied
+by ``lr_drop_factor`` (``10**-0.5``), never below ``min_lr`` (``1e-5``): 1e-4 -> 1e-4/sqrt(10) -> 1e-5, the
+paper's "two learning rate drops every time validation loss saturates". The paper watches the validation loss;
+validation PSNR is used here because it is also what checkpoints are chosen by (it falls as the L2 term rises).
+The schedule is stepped by the task itself after each validation (not by Lightning, whose epoch/step intervals
+do not match "every validation") and its state travels in the checkpoint, so a resume continues it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+
+from fnflight.data import batch as keys
+from fnflight.tasks.image_logging import grid, log_grid
+from fnflight.tasks.metrics import PAPER_DIMS, DimMetrics, render_for_metrics
+
+__all__ = ["EnhancementTask"]
+
+
+class EnhancementTask(pl.LightningModule):
+    """Base class of the image-enhancement tasks (see the module docstring).
+
+    Args:
+        net: the network (``nn.Module``).
+        loss: a loss of :mod:`fnflight.tasks.losses` (called ``loss(outputs, batch, step)``).
+        lr: Adam learning rate (paper 000: 1e-4).
+        lr_drop_factor: factor of each plateau drop (``10**-0.5``).
+        min_lr: floor of the drops (1e-5: two drops from 1e-4).
+        patience: validations without improvement before a drop.
+        plateau_threshold: improvement of ``val/psnr`` in dB that counts as progress.
+        adam_eps: Adam's epsilon (torch default 1e-8). At initialisation most gradients of these nets are
+            below 1e-7, where Adam's first steps are sign-like; a larger epsilon damps that (tests use it).
+        log_images_every_n: log a picture of the first validation batch every n validations (0: never).
+        max_logged_images: rows of that picture.
+        dims: dimming levels the metrics are reported at.
+        model_config: the ``model`` section of the run config (name, net, loss, task); saved in the checkpoint's
+            hyperparameters so that :func:`fnflight.tasks.checkpoint.load_task` can rebuild the net.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        loss: nn.Module,
+        lr: float = 1e-4,
+        lr_drop_factor: float = 10**-0.5,
+        min_lr: float = 1e-5,
+        patience: int = 5,
+        plateau_threshold: float = 0.01,
+        adam_eps: float = 1e-8,
+        log_images_every_n: int = 1,
+        max_logged_images: int = 4,
+        dims: Sequence[float] = PAPER_DIMS,
+        model_config: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if lr <= 0 or min_lr < 0 or not 0 < lr_drop_factor <= 1:
+            raise ValueError(
+                f"need lr > 0, min_lr >= 0, 0 < lr_drop_factor <= 1; got {lr}, {min_lr}, {lr_drop_factor}"
+            )
+        self.save_hyperparameters(ignore=["net", "loss"])
+        self.net = net
+        self.loss = loss
+        self.val_metrics = DimMetrics(dims)
+        self.test_metrics = DimMetrics(dims)
+        self._plateau: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None
+        self._pending_plateau_state: dict[str, Any] | None = None
+        self._validations = 0
+
+    # ---------------------------------------------------------------- what subclasses provide
+    def predict(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Run the net on a batch; returns the net's output dict."""
+        raise NotImplementedError
+
+    def panels(self, batch: dict[str, Tensor], outputs: dict[str, Tensor]) -> tuple[list[Tensor], str]:
+        """sRGB panels ``(B, 3, H, W)`` in ``[0, 1]`` for the picture, and a caption naming them."""
+        raise NotImplementedError
+
+    def metric_images(self, batch: dict[str, Tensor], outputs: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """Prediction and target as the metrics see them: rendered sRGB clipped to [0, 1]."""
+        gain, cm = batch[keys.GAIN], batch[keys.COLOR_MATRIX]
+        return render_for_metrics(outputs["output"], gain, cm), render_for_metrics(batch[keys.TARGET], gain, cm)
+
+    def metric_dims(self, batch: dict[str, Tensor]) -> Tensor:
+        target = batch[keys.TARGET]
+        return batch.get(keys.DIM, torch.full((len(target),), float(self.val_metrics.levels[0])))
+
+    # ---------------------------------------------------------------- Lightning hooks
+    def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return self.predict(batch)
+
+    def _batch_size(self, batch: dict[str, Tensor]) -> int:
+        return len(batch[keys.TARGET])
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        outputs = self.predict(batch)
+        parts = self.loss(outputs, batch, step=int(self.global_step))
+        n = self._batch_size(batch)
+        self.log("train/loss", parts["loss"], prog_bar=True, batch_size=n)
+        for name, value in parts.items():
+            if name != "loss":
+                self.log(f"train/{name}", value, batch_size=n)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"], batch_size=n)  # type: ignore[union-attr]
+        return parts["loss"]
+
+    def _eval_step(self, batch: dict[str, Tensor], batch_idx: int, stage: str) -> dict[str, Tensor]:
+        outputs = self.predict(batch)
+        parts = self.loss(outputs, batch, step=int(self.global_step))
+        self.log(f"{stage}/loss", parts["loss"], batch_size=self._batch_size(batch), sync_dist=True)
+        metrics = self.val_metrics if stage == "val" else self.test_metrics
+        pred, target = self.metric_images(batch, outputs)
+        metrics.update(pred, target, self.metric_dims(batch))
+        return outputs
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        outputs = self._eval_step(batch, batch_idx, "val")
+        every = int(self.hparams.get("log_images_every_n", 1))
+        if (
+            batch_idx == 0
+            and every > 0
+            and not self.trainer.sanity_checking
+            and self._validations % every == 0
+        ):
+            self.log_picture(batch, outputs, "val/images")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        outputs = self._eval_step(batch, batch_idx, "test")
+        if batch_idx == 0:
+            self.log_picture(batch, outputs, "test/images")
+
+    def log_picture(self, batch: dict[str, Tensor], outputs: dict[str, Tensor], key: str) -> None:
+        with torch.no_grad():
+            panels, caption = self.panels(batch, outputs)
+            picture = grid(panels, max_rows=int(self.hparams.get("max_logged_images", 4)))
+        log_grid(self, picture, key, caption)
+
+    def _log_metrics(self, metrics: DimMetrics, stage: str) -> dict[str, Tensor]:
+        values = metrics.compute()
+        metrics.reset()
+        logged = {f"{stage}/{k}": v for k, v in values.items() if not k.startswith("count")}
+        # Already summed over processes by torchmetrics: every rank logs the same values.
+        self.log_dict(logged, prog_bar=False)
+        self.log(f"{stage}/psnr_pbar", values["psnr"], prog_bar=True, logger=False)
+        return values
+
+    def on_validation_epoch_end(self) -> None:
+        values = self._log_metrics(self.val_metrics, "val")
+        if self.trainer.sanity_checking:
+            return
+        self._validations += 1
+        fitting = self.trainer.state.fn == "fit"
+        if fitting and self._plateau is not None and float(values["count"]) > 0:
+            psnr = float(values["psnr"])
+            if math.isfinite(psnr):
+                self._plateau.step(psnr)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics(self.test_metrics, "test")
+
+    # ---------------------------------------------------------------- optimisation
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        hp = self.hparams
+        optimizer = torch.optim.Adam(self.parameters(), lr=float(hp["lr"]), eps=float(hp.get("adam_eps", 1e-8)))
+        self._plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer,
+            mode="max",
+            factor=float(hp["lr_drop_factor"]),
+            patience=int(hp["patience"]),
+            threshold=float(hp["plateau_threshold"]),
+            threshold_mode="abs",
+            min_lr=float(hp["min_lr"]),
+            eps=0.0,
+        )
+        if self._pending_plateau_state is not None:
+            self._plateau.load_state_dict(self._pending_plateau_state)
+            self._pending_plateau_state = None
+        return optimizer
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self._plateau is not None:
+            checkpoint["lr_plateau"] = self._plateau.state_dict()
+        checkpoint["validations"] = self._validations
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._validations = int(checkpoint.get("validations", 0))
+        state = checkpoint.get("lr_plateau")
+        if state is None:
+            return
+        if self._plateau is not None:
+            self._plateau.load_state_dict(state)
+        else:
+            self._pending_plateau_state = state

@@ -1,0 +1,72 @@
+"""Burst denoising (paper 002, KPN): a thin LightningModule around a burst net.
+
+Burst nets take ``net(burst, noise_std) -> {"output", "per_frame"}`` (frame 0 is the reference); the loss is
+:class:`~fnflight.tasks.losses.KPNAnnealedLoss` by default (basic L2 + gradient loss on sRGB after dividing by
+the white level, i.e. ``gain = 1 / white_level``, plus the annealed per-frame term). Burst data has no dimming
+levels: metrics are reported in a single bin (``val/psnr``, ``val/ssim``; the per-level key is ``dim1``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from fnflight.data import batch as keys
+from fnflight.imaging.color import render_srgb
+from fnflight.tasks.base import EnhancementTask
+from fnflight.tasks.losses import KPNAnnealedLoss
+
+__all__ = ["BurstTask"]
+
+
+class BurstTask(EnhancementTask):
+    """Train / validate / test a burst net (see the module docstring and :class:`EnhancementTask`)."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        loss: nn.Module | None = None,
+        lr: float = 1e-4,
+        lr_drop_factor: float = 10**-0.5,
+        min_lr: float = 1e-5,
+        patience: int = 5,
+        plateau_threshold: float = 0.01,
+        adam_eps: float = 1e-8,
+        log_images_every_n: int = 1,
+        max_logged_images: int = 4,
+        dims: Sequence[float] = (1.0,),
+        model_config: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            net,
+            loss if loss is not None else KPNAnnealedLoss(),
+            lr=lr,
+            lr_drop_factor=lr_drop_factor,
+            min_lr=min_lr,
+            patience=patience,
+            plateau_threshold=plateau_threshold,
+            adam_eps=adam_eps,
+            log_images_every_n=log_images_every_n,
+            max_logged_images=max_logged_images,
+            dims=dims,
+            model_config=model_config,
+        )
+
+    def predict(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return self.net(batch[keys.BURST], batch[keys.NOISE_STD])
+
+    def metric_dims(self, batch: dict[str, Tensor]) -> Tensor:
+        return torch.full((len(batch[keys.TARGET]),), float(self.val_metrics.levels[0]))
+
+    def panels(self, batch: dict[str, Tensor], outputs: dict[str, Tensor]) -> tuple[list[Tensor], str]:
+        gain, cm = batch[keys.GAIN], batch[keys.COLOR_MATRIX]
+
+        def show(x: Tensor) -> Tensor:
+            return render_srgb(x.float(), gain, cm, clip=True)
+
+        burst = batch[keys.BURST]
+        panels = [show(burst[:, 0]), show(burst[:, -1]), show(outputs["output"]), show(batch[keys.TARGET])]
+        return panels, "noisy reference frame | last frame | output | target"

@@ -1,0 +1,414 @@
+"""Build and run a training from a composed config: data, net, task, loggers, callbacks, Trainer.
+
+``fnflight train`` (:mod:`fnflight.cli.train`) is a thin wrapper around :func:`train`.
+
+Run directory: ``<out_dir>/<name>`` where ``name`` is the config's ``name`` or, when null, the experiment name,
+else the model file name (``runs/deepfnf_small`` for the default run). It is fixed by the config (no time stamp)
+so that ``ckpt_path=last`` with the same ``out_dir``/``name``/``experiment`` finds ``checkpoints/last.ckpt``.
+A fresh run into a directory that already holds checkpoints stops (resume with ``ckpt_path=last``, pick another
+``name=...``, or pass ``overwrite=true`` to delete the old run directory first). Layout::
+
+    <run dir>/config.yaml            the resolved config of the (latest) run
+    <run dir>/checkpoints/last.ckpt  refreshed every checkpoint.every_n_train_steps steps and at the end
+    <run dir>/checkpoints/best-step*.ckpt  best by val/psnr
+    <run dir>/logs/version_N/metrics.csv  every logged scalar (CSV logger, always on; N = session, +1 per resume)
+    <run dir>/wandb/                 the wandb run (logger=wandb or wandb_offline)
+    <run dir>/images/*.png           validation pictures (noisy | flash | output | target | filtered | scale)
+    <run dir>/metrics.json           validation metrics of the best checkpoint after training
+    <run dir>/sample.png             noisy input | output | target for the first validation images
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import secrets
+import shutil
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.utilities.rank_zero import rank_zero_only
+
+from fnflight.config import ConfigError, import_class, instantiate, require_complete, to_container
+
+__all__ = [
+    "PRECISIONS",
+    "RunResult",
+    "build_callbacks",
+    "build_datamodule",
+    "build_loggers",
+    "build_task",
+    "build_trainer",
+    "check_config",
+    "find_last_checkpoint",
+    "run_dir",
+    "run_name",
+    "train",
+    "write_sample",
+]
+
+PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "64")
+LAST = "last.ckpt"
+
+
+def _is_rank_zero() -> bool:
+    return getattr(rank_zero_only, "rank", 0) == 0
+
+
+def _say(*args: Any) -> None:
+    if _is_rank_zero():
+        print(*args, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- run dir
+def run_name(cfg: DictConfig) -> str:
+    """``name`` if set, else the experiment name, else the model file name."""
+    if cfg.get("name"):
+        return str(cfg.name)
+    choices = cfg.get("choices") or {}
+    return str(choices.get("experiment") or choices.get("model") or "run")
+
+
+def run_dir(cfg: DictConfig) -> Path:
+    """``<out_dir>/<run_name>``."""
+    return Path(str(cfg.out_dir)).expanduser() / run_name(cfg)
+
+
+def find_last_checkpoint(directory: str | Path) -> Path | None:
+    """``<run dir>/checkpoints/last.ckpt`` if it exists."""
+    path = Path(directory) / "checkpoints" / LAST
+    return path if path.is_file() else None
+
+
+def resolve_ckpt_path(cfg: DictConfig, directory: Path) -> str | None:
+    value = cfg.get("ckpt_path")
+    if value in (None, "", "null", "none"):
+        return None
+    if str(value) == "last":
+        found = find_last_checkpoint(directory)
+        if found is None:
+            raise ConfigError(
+                f"ckpt_path=last: no {directory / 'checkpoints' / LAST} to resume from (is the run name right? "
+                f"out_dir={cfg.out_dir!s}, name={run_name(cfg)}); start a fresh run without ckpt_path"
+            )
+        return str(found)
+    path = Path(str(value)).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"ckpt_path={value!s}: no such checkpoint file; valid: null, last, or a .ckpt path")
+    return str(path)
+
+
+# ---------------------------------------------------------------------------------------------- checks
+def check_config(cfg: DictConfig) -> None:
+    """Check values before anything is built: required keys set, precision / trainer keys valid."""
+    require_complete(cfg)
+    for section in ("model", "data", "logger"):
+        node = cfg.get(section)
+        if not isinstance(node, DictConfig) or "class_path" not in (node if section != "model" else node.net):
+            raise ConfigError(f"config section {section!r} must name a class_path")
+    for key in ("net", "loss", "task"):
+        if key not in cfg.model:
+            raise ConfigError(f"model config lacks {key!r}; a model file holds name, net, loss, task, data_args")
+    precision = str(cfg.trainer.get("precision", "32-true"))
+    if precision not in PRECISIONS:
+        raise ConfigError(f"trainer.precision={precision!r} is not valid; valid: {', '.join(PRECISIONS)}")
+    params = inspect.signature(pl.Trainer).parameters
+    bad = sorted(set(cfg.trainer) - set(params))
+    if bad:
+        raise ConfigError(f"trainer keys {bad} are not Trainer arguments; valid: {', '.join(params)}")
+    ckpt = cfg.get("ckpt_path")
+    if ckpt not in (None, "last") and not str(ckpt).endswith(".ckpt") and not Path(str(ckpt)).is_file():
+        raise ConfigError(f"ckpt_path={ckpt!s} is not valid; valid: null, last, or a .ckpt file")
+
+
+# ---------------------------------------------------------------------------------------------- builders
+def build_datamodule(cfg: DictConfig) -> pl.LightningDataModule:
+    """``cfg.data`` with the model's ``data_args`` merged into its ``init_args``."""
+    spec = to_container(cfg.data)
+    extra = to_container(cfg.model.get("data_args")) or {}
+    spec["init_args"] = {**(spec.get("init_args") or {}), **extra}
+    return instantiate(spec)
+
+
+def build_task(cfg: DictConfig) -> pl.LightningModule:
+    """Net and loss from ``cfg.model``; the task gets the optimiser and picture settings and the model config."""
+    model = to_container(cfg.model)
+    net = instantiate(model["net"])
+    loss = instantiate(model["loss"]) if model.get("loss") else None
+    optim = to_container(cfg.get("optim")) or {}
+    images = to_container(cfg.get("images")) or {}
+    extra: dict[str, Any] = dict(optim)
+    if "every_n" in images:
+        extra["log_images_every_n"] = images["every_n"]
+    if "max_rows" in images:
+        extra["max_logged_images"] = images["max_rows"]
+    task_spec = dict(model["task"])
+    extra.update(task_spec.get("init_args") or {})
+    task_spec["init_args"] = {}
+    return instantiate(task_spec, net=net, loss=loss, model_config=model, **extra)
+
+
+def _csv_logger(directory: Path):
+    from pytorch_lightning.loggers import CSVLogger
+
+    # One version folder per session (logs/version_0, version_1 after a resume, ...): Lightning's CSV writer
+    # deletes an existing metrics.csv in its folder.
+    return CSVLogger(save_dir=str(directory), name="logs")
+
+
+def build_loggers(cfg: DictConfig, directory: Path) -> list[Any]:
+    """The configured logger plus a CSV logger (``<run dir>/logs/version_N/metrics.csv``); wandb falls back to CSV.
+
+    A wandb logger writes under ``<run dir>/wandb``; its run id is kept in ``<run dir>/wandb_id.txt`` so a
+    resumed training continues the same wandb run. If wandb cannot be imported or initialised (no login, no
+    network for an online run), a warning is printed and training continues with the CSV logger only.
+    """
+    spec = to_container(cfg.logger)
+    cls_path = str(spec["class_path"])
+    loggers: list[Any] = [_csv_logger(directory)]
+    if cls_path.endswith("CSVLogger"):
+        return loggers
+    init_args = dict(spec.get("init_args") or {})
+    if cls_path.endswith("WandbLogger"):
+        try:
+            import wandb
+
+            id_file = directory / "wandb_id.txt"
+            if id_file.is_file():
+                run_id = id_file.read_text().strip()
+            else:
+                run_id = secrets.token_hex(4)
+                if _is_rank_zero():
+                    directory.mkdir(parents=True, exist_ok=True)
+                    id_file.write_text(run_id + "\n")
+            if init_args.get("offline"):
+                os.environ["WANDB_MODE"] = "offline"
+            init_args.setdefault("name", run_name(cfg))
+            logger = instantiate(
+                {"class_path": cls_path, "init_args": init_args},
+                save_dir=str(directory),
+                id=run_id,
+                resume="allow",
+                settings=wandb.Settings(init_timeout=60, console="off"),
+            )
+            if _is_rank_zero():
+                _ = logger.experiment  # start wandb now, so a failure falls back to CSV before training
+                logger.experiment.config.update(to_container(cfg), allow_val_change=True)
+        except Exception as err:
+            warnings.warn(
+                f"wandb logger unavailable ({type(err).__name__}: {err}); continuing with the CSV logger only "
+                f"(under {directory / 'logs'})",
+                stacklevel=2,
+            )
+            return loggers
+        return [logger, *loggers]
+    return [instantiate({"class_path": cls_path, "init_args": init_args}, save_dir=str(directory)), *loggers]
+
+
+class SaveLastAtEnd(Callback):
+    """Write ``checkpoints/last.ckpt`` when training ends, whatever the periodic interval."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.fast_dev_run or trainer.sanity_checking:
+            return
+        trainer.save_checkpoint(str(self.path))
+
+
+def build_callbacks(cfg: DictConfig, directory: Path) -> list[Callback]:
+    """Best by ``checkpoint.monitor`` (max), ``last.ckpt`` every ``checkpoint.every_n_train_steps`` and at the end."""
+    ck = cfg.checkpoint
+    folder = directory / "checkpoints"
+    best = ModelCheckpoint(
+        dirpath=str(folder),
+        filename="best-step{step:07d}",
+        monitor=str(ck.monitor),
+        mode="max",
+        save_top_k=int(ck.save_top_k),
+        save_last=False,
+        auto_insert_metric_name=False,
+    )
+    periodic = ModelCheckpoint(
+        dirpath=str(folder),
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        every_n_train_steps=max(1, int(ck.every_n_train_steps)),
+        save_last=False,
+        enable_version_counter=False,
+    )
+    return [best, periodic, SaveLastAtEnd(folder / LAST)]
+
+
+def build_trainer(cfg: DictConfig, directory: Path, loggers: list[Any], callbacks: list[Callback]) -> pl.Trainer:
+    kwargs = to_container(cfg.trainer)
+    if str(kwargs.get("precision")) in ("32", "64"):
+        kwargs["precision"] = f"{kwargs['precision']}-true"
+    try:
+        return pl.Trainer(**kwargs, default_root_dir=str(directory), logger=loggers, callbacks=callbacks)
+    except Exception as err:  # MisconfigurationException, ValueError, ...: a bad trainer value
+        raise ConfigError(f"bad trainer config: {err}") from None
+
+
+# ---------------------------------------------------------------------------------------------- after fit
+@torch.no_grad()
+def write_sample(task: pl.LightningModule, datamodule: pl.LightningDataModule, path: Path, rows: int = 4) -> Path:
+    """``noisy input | output | target`` (sRGB) for the first validation images, one row per image."""
+    from fnflight.data import batch as K
+    from fnflight.imaging.color import render_srgb
+    from fnflight.tasks.image_logging import grid, save_png
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    task = task.to(device).eval()
+    loader = datamodule.val_dataloader()
+    batch = next(iter(loader))
+    batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    if hasattr(datamodule, "on_after_batch_transfer"):
+        batch = datamodule.on_after_batch_transfer(batch, 0)
+    outputs = task.predict(batch)
+    gain, cm = batch[K.GAIN], batch[K.COLOR_MATRIX]
+    noisy = batch.get(K.NOFLASH, batch.get(K.SHORT))
+    if noisy is None and K.BURST in batch:
+        noisy = batch[K.BURST][:, 0]
+    panels = [render_srgb(x.float(), gain, cm, clip=True) for x in (noisy, outputs["output"], batch[K.TARGET])]
+    return save_png(path, grid(panels, max_rows=rows))
+
+
+@dataclass
+class RunResult:
+    """Where a training put everything, and its final validation metrics."""
+
+    run_dir: Path
+    config_path: Path
+    last_ckpt: Path | None = None
+    best_ckpt: Path | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    metrics_path: Path | None = None
+    sample_path: Path | None = None
+    images_dir: Path | None = None
+    csv_path: Path | None = None
+    wandb_dir: Path | None = None
+    global_step: int = 0
+    trainer: Any = None
+    task: Any = None
+
+    def summary(self) -> str:
+        def rel(p: Path | None) -> str:
+            return str(p) if p is not None else "(none)"
+
+        lines = [
+            "",
+            f"fnflight train: done, {self.global_step} steps. Run directory: {self.run_dir}",
+            f"  config       {rel(self.config_path)}",
+            f"  last ckpt    {rel(self.last_ckpt)}   (resume: add ckpt_path=last to the same command)",
+            f"  best ckpt    {rel(self.best_ckpt)}",
+            f"  metrics csv  {rel(self.csv_path)}",
+        ]
+        if self.wandb_dir is not None:
+            lines.append(f"  wandb        {self.wandb_dir}")
+        lines += [
+            f"  images       {rel(self.images_dir)}",
+            f"  sample       {rel(self.sample_path)}",
+            f"  metrics      {rel(self.metrics_path)}",
+        ]
+        if self.metrics:
+            keys = [k for k in self.metrics if k.startswith(("val/psnr", "val/ssim"))]
+            lines.append("  validation   " + ", ".join(f"{k}={self.metrics[k]:.4g}" for k in sorted(keys)))
+        lines.append(
+            f"  evaluate     fnflight eval ckpt={rel(self.best_ckpt or self.last_ckpt)} testset=DIR "
+            "(make one: fnflight testset task=fnf out=DIR)"
+        )
+        return "\n".join(lines)
+
+
+def _prepare_run_dir(cfg: DictConfig, directory: Path) -> None:
+    if not _is_rank_zero():
+        return
+    has_ckpts = any((directory / "checkpoints").glob("*.ckpt"))
+    if cfg.get("ckpt_path") is None and has_ckpts:
+        if bool(cfg.get("overwrite", False)):
+            shutil.rmtree(directory)
+        else:
+            raise ConfigError(
+                f"run directory {directory} already holds checkpoints; resume with ckpt_path=last, choose "
+                "another name=..., or start over with overwrite=true (deletes that directory)"
+            )
+    directory.mkdir(parents=True, exist_ok=True)
+
+
+def train(cfg: DictConfig) -> RunResult:
+    """Fit the configured model, validate the best checkpoint, write a sample picture; returns the paths."""
+    check_config(cfg)
+    directory = run_dir(cfg)
+    _prepare_run_dir(cfg, directory)
+    ckpt_path = resolve_ckpt_path(cfg, directory)
+    config_path = directory / "config.yaml"
+    if _is_rank_zero():
+        OmegaConf.save(cfg, config_path, resolve=True)
+
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    datamodule = build_datamodule(cfg)
+    task = build_task(cfg)
+    loggers = build_loggers(cfg, directory)
+    callbacks = build_callbacks(cfg, directory)
+    warnings.filterwarnings("ignore", message=".*Experiment logs directory.*exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
+    trainer = build_trainer(cfg, directory, loggers, callbacks)
+    if ckpt_path:
+        _say(f"fnflight train: resuming from {ckpt_path}")
+    _say(f"fnflight train: run directory {directory}")
+    trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
+
+    result = RunResult(run_dir=directory, config_path=config_path, trainer=trainer, task=task)
+    result.global_step = int(trainer.global_step)
+    best_cb = callbacks[0]
+    assert isinstance(best_cb, ModelCheckpoint)
+    if best_cb.best_model_path:
+        result.best_ckpt = Path(best_cb.best_model_path)
+    result.last_ckpt = find_last_checkpoint(directory)
+    fast = bool(trainer.fast_dev_run)
+
+    if bool(cfg.after_fit.evaluate) and not fast and trainer.limit_val_batches != 0:
+        out = trainer.validate(
+            task, datamodule=datamodule, ckpt_path=str(result.best_ckpt) if result.best_ckpt else None,
+            verbose=False,
+        )
+        result.metrics = {k: float(v) for k, v in (out[0] if out else {}).items()}
+        if _is_rank_zero():
+            result.metrics_path = directory / "metrics.json"
+            payload = {
+                "checkpoint": str(result.best_ckpt or result.last_ckpt),
+                "global_step": result.global_step,
+                "metrics": result.metrics,
+            }
+            result.metrics_path.write_text(json.dumps(payload, indent=2) + "\n")
+    if trainer.is_global_zero:
+        if bool(cfg.after_fit.sample):
+            result.sample_path = write_sample(task, datamodule, directory / "sample.png")
+        images = directory / "images"
+        result.images_dir = images if images.is_dir() else None
+        csv_logger = next((lg for lg in trainer.loggers if type(lg).__name__ == "CSVLogger"), None)
+        csv = Path(csv_logger.log_dir) / "metrics.csv" if csv_logger is not None else None
+        result.csv_path = csv if csv is not None and csv.is_file() else None
+        wandb_dir = directory / "wandb"
+        result.wandb_dir = wandb_dir if wandb_dir.is_dir() else None
+    for logger in trainer.loggers:
+        if type(logger).__name__ == "WandbLogger" and _is_rank_zero():
+            try:
+                import wandb
+
+                wandb.finish(quiet=True)
+            except Exception:  # pragma: no cover - finishing is best effort
+                pass
+    sys.stdout.flush()
+    return result

@@ -1,0 +1,92 @@
+"""fnflight.config: composition, strict keys, bad values, required values, experiments, search path."""
+
+from __future__ import annotations
+
+import pytest
+
+from fnflight.config import ConfigError, available, compose, instantiate
+from fnflight.training import check_config
+
+
+def test_unknown_key_lists_valid_keys():
+    with pytest.raises(ConfigError) as err:
+        compose("train", ["trainer.max_step=3"])
+    msg = str(err.value)
+    assert "trainer.max_step" in msg and "trainer.max_steps" in msg and "trainer.precision" in msg
+
+
+def test_unknown_top_level_key_lists_valid_keys():
+    with pytest.raises(ConfigError) as err:
+        compose("train", ["sed=1"])
+    assert "seed" in str(err.value) and "out_dir" in str(err.value)
+
+
+def test_unknown_group_file_lists_valid_names():
+    with pytest.raises(ConfigError) as err:
+        compose("train", ["model=deepfnf_huge"])
+    msg = str(err.value)
+    assert "deepfnf_huge" in msg
+    for name in ("deepfnf", "deepfnf_small", "nfonly", "bpn", "kpn", "direct"):
+        assert name in msg
+
+
+def test_unknown_experiment_lists_valid_names():
+    with pytest.raises(ConfigError) as err:
+        compose("train", ["experiment=nope"])
+    assert "deepfnf_paper" in str(err.value)
+
+
+def test_bad_value_type_is_rejected():
+    with pytest.raises(ConfigError, match="expected a number"):
+        compose("train", ["trainer.max_steps=abc"])
+    with pytest.raises(ConfigError, match="true or false"):
+        compose("train", ["overwrite=maybe"])
+
+
+def test_bad_precision_lists_valid_values():
+    cfg = compose("train", ["trainer.precision=bf32"])
+    with pytest.raises(ConfigError) as err:
+        check_config(cfg)
+    assert "bf16-mixed" in str(err.value) and "16-mixed" in str(err.value)
+
+
+def test_required_path_is_reported():
+    cfg = compose("train", ["data=fnf_folder"])
+    with pytest.raises(ConfigError, match="data.init_args.source.init_args.path"):
+        check_config(cfg)
+
+
+def test_instantiate_rejects_unknown_arguments():
+    with pytest.raises(ConfigError) as err:
+        instantiate({"class_path": "fnflight.tasks.losses.DeepFnFLoss", "init_args": {"eta": 1.0}})
+    assert "grad_weight" in str(err.value)
+
+
+def test_paper_experiment_settings():
+    cfg = compose("train", ["experiment=deepfnf_paper"])
+    net = cfg.model.net.init_args
+    assert (net.width, net.num_basis, net.kernel_size, net.dilation) == (1.0, 90, 15, 4)
+    assert cfg.data.init_args.crop == 448 and cfg.data.init_args.batch_size == 1
+    assert cfg.trainer.strategy == "ddp" and cfg.trainer.precision == "bf16-mixed"
+    assert cfg.trainer.max_steps == 1_500_000
+    assert cfg.optim.lr == pytest.approx(1e-4) and cfg.optim.min_lr == pytest.approx(1e-5)
+    assert cfg.optim.lr * cfg.optim.lr_drop_factor**2 == pytest.approx(1e-5)
+
+
+@pytest.mark.parametrize("name", available("experiment"))
+def test_every_experiment_composes(name):
+    cfg = compose("train", [f"experiment={name}", "data.init_args.source.init_args.path=/data"])
+    check_config(cfg)
+    assert cfg.choices.experiment == name
+
+
+def test_user_config_path(tmp_path, monkeypatch):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "mine.yaml").write_text(
+        "name: mine\nnet:\n  class_path: fnflight.nets.fnf_baselines.DirectPrediction\n  init_args:\n"
+        "    width: 0.0625\nloss:\n  class_path: fnflight.tasks.losses.DeepFnFLoss\n  init_args: {}\n"
+        "task:\n  class_path: fnflight.tasks.fnf.FlashNoFlashTask\n  init_args: {}\ndata_args: {}\n"
+    )
+    monkeypatch.setenv("FNFLIGHT_CONFIG_PATH", str(tmp_path))
+    assert "mine" in available("model")
+    assert compose("train", ["model=mine"]).model.name == "mine"

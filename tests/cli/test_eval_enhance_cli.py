@@ -1,0 +1,82 @@
+"""`fnflight eval` and `fnflight enhance` on tiny checkpoints and a tiny generated test set."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import tiny
+from PIL import Image
+
+from fnflight.cli import enhance as enhance_cli
+from fnflight.cli import evaluate as eval_cli
+from fnflight.cli import train as train_cli
+from fnflight.data.testset import TestSet, write_testset
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    paths = {}
+    for model in ("deepfnf_small", "direct"):
+        args = tiny(model, out, "trainer.max_steps=1", "trainer.limit_val_batches=0", "after_fit.evaluate=false",
+                    "after_fit.sample=false")
+        assert train_cli.run(args) == 0
+        paths[model] = out / model / "checkpoints" / "last.ckpt"
+        assert paths[model].is_file()
+    return paths
+
+
+@pytest.fixture(scope="module")
+def testset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("testset")
+    source = {"class_path": "fnflight.data.sources.EmbeddedPhotos", "init_args": {"split": "val"}}
+    write_testset("fnf", source, out, seed=0, crop=64, limit=1, progress=False)
+    return out
+
+
+def test_eval_writes_table_1_records(ckpts, testset, tmp_path, capsys):
+    out = tmp_path / "eval"
+    rc = eval_cli.run([f"ckpt={ckpts['deepfnf_small']}", f"ckpt={ckpts['direct']}", f"testset={testset}", f"out={out}"])
+    assert rc == 0
+    records = json.loads((out / "results.json").read_text())
+    assert all(set(r) == {"method", "dim", "psnr", "ssim"} for r in records)
+    methods = {r["method"] for r in records}
+    assert methods == {"deepfnf", "direct", "noisy_input", "gaussian_denoise"}
+    assert {r["dim"] for r in records} == {100, 50, 25, 12.5}
+    assert all(np.isfinite(r["psnr"]) and -1 <= r["ssim"] <= 1 for r in records)
+    by = {(r["method"], r["dim"]): r["psnr"] for r in records}
+    assert by[("gaussian_denoise", 50)] >= by[("noisy_input", 50)]  # the oracle never does worse than its input
+    table = (out / "results.md").read_text()
+    assert "| deepfnf |" in table and "100x PSNR" in table and "12.5x SSIM" in table
+    assert "| noisy_input |" in capsys.readouterr().out
+
+
+def test_eval_errors(ckpts, testset, tmp_path, capsys):
+    assert eval_cli.run([f"ckpt={tmp_path / 'missing.ckpt'}", f"testset={testset}", f"out={tmp_path}"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    bad = tmp_path / "bad.ckpt"
+    bad.write_text("not a checkpoint")
+    assert eval_cli.run([f"ckpt={bad}", f"testset={testset}"]) == 2
+    assert "cannot read checkpoint" in capsys.readouterr().err
+    assert eval_cli.run([f"ckpt={ckpts['direct']}", f"testset={tmp_path / 'nothing'}"]) == 2
+    assert "not a test set" in capsys.readouterr().err
+    assert eval_cli.run([f"ckpt={ckpts['direct']}"]) == 2
+    assert eval_cli.run([f"ckpt={ckpts['direct']}", f"testset={testset}", "bogus=1"]) == 2
+    assert "valid keys" in capsys.readouterr().err
+
+
+def test_enhance_own_images_and_testset_sample(ckpts, testset, tmp_path):
+    sample = TestSet(testset)[1]
+    for key in ("noflash", "flash"):
+        arr = (np.clip(sample[key].permute(1, 2, 0).numpy() * 4, 0, 1) ** (1 / 2.2) * 255).astype(np.uint8)
+        Image.fromarray(arr).save(tmp_path / f"{key}.png")
+    out = tmp_path / "out.png"
+    rc = enhance_cli.run([f"ckpt={ckpts['deepfnf_small']}", f"noflash={tmp_path / 'noflash.png'}",
+                          f"flash={tmp_path / 'flash.png'}", f"out={out}", "noise=estimate"])
+    assert rc == 0 and Image.open(out).size == (64, 64)
+    out2 = tmp_path / "sample.png"
+    assert enhance_cli.run([f"ckpt={ckpts['direct']}", f"testset={testset}", "index=2", f"out={out2}"]) == 0
+    assert Image.open(out2).size[0] > 3 * 64  # noisy | output | target
+    assert enhance_cli.run([f"ckpt={ckpts['direct']}", f"noflash={tmp_path / 'noflash.png'}", f"out={out}"]) == 2

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from fnflight.cli.testset import run as cli_run
+from fnflight.data import FAIDPairs, ImageFolder, TestSet, write_testset
+from fnflight.data import batch as K
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_fnf_testset_byte_identical(photo_folder: Path, tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        write_testset(
+            "fnf", ImageFolder(photo_folder), tmp_path / name, seed=0, crop=32, limit=2, progress=False
+        )
+    a, b = _hashes(tmp_path / "a"), _hashes(tmp_path / "b")
+    assert a == b and len(a) == 1 + 2 * 4
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["task"] == "fnf" and manifest["seed"] == 0 and manifest["crop"] == 32
+    assert [s["params"]["dim"] for s in manifest["samples"]] == [100.0, 50.0, 25.0, 12.5] * 2
+    assert manifest["source"]["files"] == [{"ambient": "img0.png"}, {"ambient": "img1.png"}]
+    assert abs(manifest["samples"][0]["params"]["std_read"] - 10**-2.6) < 1e-9
+    # another seed gives other noise
+    write_testset("fnf", ImageFolder(photo_folder), tmp_path / "c", seed=1, crop=32, limit=2, progress=False)
+    assert _hashes(tmp_path / "c")["samples/00000.npz"] != a["samples/00000.npz"]
+
+
+def test_reader_yields_stored_batches(photo_folder: Path, tmp_path: Path) -> None:
+    write_testset("fnf", ImageFolder(photo_folder), tmp_path / "t", seed=0, crop=32, limit=1, progress=False)
+    ts = TestSet(tmp_path / "t", verify=True)
+    assert len(ts) == 4 and ts.task == "fnf" and ts.name(0) == "img0.png"
+    batch = next(iter(ts.loader(batch_size=4)))
+    assert batch[K.NOFLASH].shape == (4, 3, 32, 32) and batch[K.NOFLASH].dtype == torch.float32
+    assert batch[K.DIM].tolist() == [100.0, 50.0, 25.0, 12.5]
+    # the homography applied to the flash is the same for every dim of one image
+    assert all(torch.equal(batch[K.HOMOGRAPHY][0], h) for h in batch[K.HOMOGRAPHY])
+    (tmp_path / "t" / "samples" / "00001.npz").write_bytes(b"x")
+    with pytest.raises(ValueError, match="00001.npz"):
+        ts[1]
+
+
+def test_burst_and_faid_testsets(photo_folder: Path, faid_folder: Path, tmp_path: Path) -> None:
+    write_testset(
+        "burst",
+        ImageFolder(photo_folder),
+        tmp_path / "burst",
+        crop=16,
+        limit=1,
+        progress=False,
+        datamodule_args={"frames": 3, "large": 4.0},
+    )
+    sample = TestSet(tmp_path / "burst")[0]
+    assert sample[K.BURST].shape == (3, 3, 16, 16)
+    write_testset("fnf", FAIDPairs(faid_folder), tmp_path / "faid", crop=32, progress=False)
+    assert len(TestSet(tmp_path / "faid")) == 8
+
+
+def test_cli(photo_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cli"
+    assert (
+        cli_run(
+            [
+                "task=fnf",
+                f"source.path={photo_folder}",
+                f"out={out}",
+                "crop=32",
+                "limit=1",
+                "progress=false",
+                "dm.extra_noflash=1",
+            ]
+        )
+        == 0
+    )
+    assert TestSet(out)[0][K.EXTRA_NOFLASH].shape == (1, 3, 32, 32)
+    assert cli_run(["task=fnf", f"source.path={photo_folder}", f"out={out}", "crop=32"]) == 2
+    assert "already holds a test set" in capsys.readouterr().err
+    cases = [
+        (["task=nope", "out=x"], "valid tasks: fnf, burst"),
+        (["task=fnf", f"source.path={tmp_path / 'missing'}", "out=x"], "missing does not exist"),
+        (["task=fnf", f"source.path={photo_folder}"], "out=DIR"),
+        (["task=fnf", "out=x"], "source.path"),
+        (["task=fnf", f"source.path={photo_folder}", "out=x", "dm.bogus=1"], "dm.reference"),
+        (["task=fnf", f"source.path={photo_folder}", "out=x", "bogus=1"], "valid keys"),
+    ]
+    for argv, message in cases:
+        assert cli_run(argv) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_bench_data_runs(photo_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from fnflight.bench import data as bench
+
+    old = bench.CASES
+    bench.CASES = [
+        ("burst", "fnflight.data.burst.BurstDataModule", {"crop": 16, "batch_size": 1, "large": 4.0})
+    ]
+    try:
+        rows = bench.run([f"source.path={photo_folder}", "batches=2", "num_workers=0"], json_out=True)
+    finally:
+        bench.CASES = old
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line == rows[0] and line["task"] == "burst"
+    assert {"samples_per_s", "degrade_ms_per_batch", "batch", "crop"} <= set(line)

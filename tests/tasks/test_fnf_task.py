@@ -1,0 +1,62 @@
+"""FlashNoFlashTask: the paper's learning-rate drops, predictions, pictures, checkpoint state."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from fnflight.nets.fnf_baselines import DirectPrediction
+from fnflight.tasks.fnf import FlashNoFlashTask
+from fnflight.tasks.image_logging import grid
+
+
+def _task(**kw):
+    return FlashNoFlashTask(DirectPrediction(width=1 / 16), lr=1e-4, patience=1, **kw)
+
+
+def _batch(b=2, s=32):
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(b, 3, s, s, generator=g) / 50
+    return {
+        "noflash": x, "flash": x + 0.3, "noflash_std": torch.full_like(x, 0.01), "flash_std": torch.full_like(x, 0.01),
+        "target": x, "gain": torch.full((b,), 50.0), "dim": torch.full((b,), 50.0), "color_matrix": torch.eye(3)[None],
+    }
+
+
+def test_two_drops_then_floor():
+    task = _task()
+    opt = task.configure_optimizers()
+    lrs = []
+    for psnr in [20.0] + [20.0] * 12:  # validation saturates
+        task._plateau.step(psnr)
+        lrs.append(opt.param_groups[0]["lr"])
+    distinct = sorted(set(round(v, 12) for v in lrs), reverse=True)
+    assert len(distinct) == 3
+    assert math.isclose(distinct[1], 1e-4 / math.sqrt(10), rel_tol=1e-6) and math.isclose(distinct[2], 1e-5)
+
+
+def test_plateau_state_travels_in_checkpoint():
+    task = _task()
+    opt = task.configure_optimizers()
+    for _ in range(4):
+        task._plateau.step(10.0)
+    ckpt: dict = {}
+    task.on_save_checkpoint(ckpt)
+    fresh = _task()
+    fresh.on_load_checkpoint(ckpt)  # before configure_optimizers, as in a Lightning resume
+    fresh.configure_optimizers()
+    assert fresh._plateau.num_bad_epochs == task._plateau.num_bad_epochs
+    assert fresh._plateau.best == task._plateau.best
+    assert opt.param_groups[0]["lr"] < 1e-4
+
+
+def test_predict_and_panels():
+    task = _task()
+    batch = _batch()
+    out = task.predict(batch)
+    assert out["output"].shape == batch["target"].shape
+    panels, caption = task.panels(batch, out)
+    assert len(panels) == 4 and "output" in caption
+    picture = grid(panels)
+    assert picture.shape == (3, 2 * 32 + 2, 4 * 32 + 3 * 2) and 0 <= picture.min() and picture.max() <= 1
