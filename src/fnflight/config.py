@@ -4,12 +4,14 @@ A run config is a root file (``configs/train.yaml``) whose ``defaults`` map name
 (``model``, ``data``, ``trainer``, ``logger``). An override ``group=name`` picks another file of that group,
 ``experiment=name`` applies an experiment file (which may pick groups and set keys), and any other
 ``a.b=value`` sets a key. Keys are checked strictly: an unknown key or group file stops with a message
-that lists what is valid; a value that cannot take the type of the value it replaces (``trainer.max_steps=abc``)
+that lists what is valid; a value that cannot take the type of the value it replaces
+(``trainer.max_steps=abc``)
 stops too, and so does a required value (``???`` in the YAML) left unset. Objects are named by
 ``class_path`` + ``init_args`` (no registries); :func:`instantiate` builds nested objects recursively.
 
 Your own group files: set ``FNFLIGHT_CONFIG_PATH`` to one or more directories (``os.pathsep``-separated) laid
-out like ``configs/`` (``data/my_data.yaml``, ``model/...``); they are searched before the packaged configs, so
+out like ``configs/`` (``data/my_data.yaml``, ``model/...``); they are searched before the packaged configs,
+so
 ``fnflight train data=my_data`` finds them.
 """
 
@@ -128,7 +130,11 @@ def _check_types(before: DictConfig, after: DictConfig, keys: list[str]) -> None
         kind = _kind(old)
         if kind is None or new is None:
             continue
-        ok = isinstance(new, bool) if kind is bool else isinstance(new, (int, float)) and not isinstance(new, bool)
+        ok = (
+            isinstance(new, bool)
+            if kind is bool
+            else isinstance(new, (int, float)) and not isinstance(new, bool)
+        )
         if not ok:
             what = "true or false" if kind is bool else "a number"
             raise ConfigError(f"bad value for {key!r}: expected {what} (like {old!r}), got {new!r}")
@@ -185,7 +191,8 @@ def missing_keys(cfg: DictConfig, prefix: str = "") -> list[str]:
 
 
 def require_complete(cfg: DictConfig, section: str | None = None) -> None:
-    """Raise :class:`ConfigError` naming every required (``???``) value not set in ``cfg`` (or one section)."""
+    """Raise :class:`ConfigError` naming every required (``???``) value not set in ``cfg`` (or one
+    section)."""
     node = cfg if section is None else OmegaConf.select(cfg, section)
     if not isinstance(node, DictConfig):
         return

@@ -2,16 +2,20 @@
 
 ``fnflight train`` (:mod:`fnflight.cli.train`) is a thin wrapper around :func:`train`.
 
-Run directory: ``<out_dir>/<name>`` where ``name`` is the config's ``name`` or, when null, the experiment name,
-else the model file name (``runs/deepfnf_small`` for the default run). It is fixed by the config (no time stamp)
+Run directory: ``<out_dir>/<name>`` where ``name`` is the config's ``name`` or, when null, the experiment
+name,
+else the model file name (``runs/deepfnf_small`` for the default run). It is fixed by the config (no time
+stamp)
 so that ``ckpt_path=last`` with the same ``out_dir``/``name``/``experiment`` finds ``checkpoints/last.ckpt``.
-A fresh run into a directory that already holds checkpoints stops (resume with ``ckpt_path=last``, pick another
+A fresh run into a directory that already holds checkpoints stops (resume with ``ckpt_path=last``, pick
+another
 ``name=...``, or pass ``overwrite=true`` to delete the old run directory first). Layout::
 
     <run dir>/config.yaml            the resolved config of the (latest) run
     <run dir>/checkpoints/last.ckpt  refreshed every checkpoint.every_n_train_steps steps and at the end
     <run dir>/checkpoints/best-step*.ckpt  best by val/psnr
-    <run dir>/logs/version_N/metrics.csv  every logged scalar (CSV logger, always on; N = session, +1 per resume)
+    <run dir>/logs/version_N/metrics.csv  every logged scalar (CSV logger, always on; N = session, +1 per
+    resume)
     <run dir>/wandb/                 the wandb run (logger=wandb or wandb_offline)
     <run dir>/images/*.png           validation pictures (noisy | flash | output | target | filtered | scale)
     <run dir>/metrics.json           validation metrics of the best checkpoint after training
@@ -37,7 +41,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
-from fnflight.config import ConfigError, import_class, instantiate, require_complete, to_container
+from fnflight.config import ConfigError, instantiate, require_complete, to_container
 
 __all__ = [
     "PRECISIONS",
@@ -96,7 +100,8 @@ def resolve_ckpt_path(cfg: DictConfig, directory: Path) -> str | None:
         found = find_last_checkpoint(directory)
         if found is None:
             raise ConfigError(
-                f"ckpt_path=last: no {directory / 'checkpoints' / LAST} to resume from (is the run name right? "
+                f"ckpt_path=last: no {directory / 'checkpoints' / LAST} to resume from (is the run name "
+                f"right? "
                 f"out_dir={cfg.out_dir!s}, name={run_name(cfg)}); start a fresh run without ckpt_path"
             )
         return str(found)
@@ -116,7 +121,9 @@ def check_config(cfg: DictConfig) -> None:
             raise ConfigError(f"config section {section!r} must name a class_path")
     for key in ("net", "loss", "task"):
         if key not in cfg.model:
-            raise ConfigError(f"model config lacks {key!r}; a model file holds name, net, loss, task, data_args")
+            raise ConfigError(
+                f"model config lacks {key!r}; a model file holds name, net, loss, task, data_args"
+            )
     precision = str(cfg.trainer.get("precision", "32-true"))
     if precision not in PRECISIONS:
         raise ConfigError(f"trainer.precision={precision!r} is not valid; valid: {', '.join(PRECISIONS)}")
@@ -139,7 +146,8 @@ def build_datamodule(cfg: DictConfig) -> pl.LightningDataModule:
 
 
 def build_task(cfg: DictConfig) -> pl.LightningModule:
-    """Net and loss from ``cfg.model``; the task gets the optimiser and picture settings and the model config."""
+    """Net and loss from ``cfg.model``; the task gets the optimiser and picture settings and the model
+    config."""
     model = to_container(cfg.model)
     net = instantiate(model["net"])
     loss = instantiate(model["loss"]) if model.get("loss") else None
@@ -165,7 +173,8 @@ def _csv_logger(directory: Path):
 
 
 def build_loggers(cfg: DictConfig, directory: Path) -> list[Any]:
-    """The configured logger plus a CSV logger (``<run dir>/logs/version_N/metrics.csv``); wandb falls back to CSV.
+    """The configured logger plus a CSV logger (``<run dir>/logs/version_N/metrics.csv``); wandb falls
+    back to CSV.
 
     A wandb logger writes under ``<run dir>/wandb``; its run id is kept in ``<run dir>/wandb_id.txt`` so a
     resumed training continues the same wandb run. If wandb cannot be imported or initialised (no login, no
@@ -200,17 +209,33 @@ def build_loggers(cfg: DictConfig, directory: Path) -> list[Any]:
                 settings=wandb.Settings(init_timeout=60, console="off"),
             )
             if _is_rank_zero():
-                _ = logger.experiment  # start wandb now, so a failure falls back to CSV before training
-                logger.experiment.config.update(to_container(cfg), allow_val_change=True)
+                run = logger.experiment  # start wandb now, so a failure falls back to CSV before training
+                run.config.update(to_container(cfg), allow_val_change=True)
+                _no_wandb_import_hooks(run)
         except Exception as err:
             warnings.warn(
-                f"wandb logger unavailable ({type(err).__name__}: {err}); continuing with the CSV logger only "
+                f"wandb logger unavailable ({type(err).__name__}: {err}); continuing with the CSV logger "
+                f"only "
                 f"(under {directory / 'logs'})",
                 stacklevel=2,
             )
             return loggers
         return [logger, *loggers]
     return [instantiate({"class_path": cls_path, "init_args": init_args}, save_dir=str(directory)), *loggers]
+
+
+def _no_wandb_import_hooks(run: Any) -> None:
+    """Stop wandb's telemetry import hooks: they fire when a forked DataLoader worker first imports a tracked
+    library (albumentations, cv2, ...) and fail there with ``ForkedError``. Also import albumentations now, in
+    the parent, so workers find it loaded. Both are best effort (the hook API is private to wandb)."""
+    try:
+        type(run)._unregister_telemetry_import_hooks(run.id)
+    except Exception:  # pragma: no cover - depends on the wandb version
+        pass
+    try:
+        import albumentations  # noqa: F401
+    except Exception:  # pragma: no cover
+        pass
 
 
 class SaveLastAtEnd(Callback):
@@ -226,7 +251,8 @@ class SaveLastAtEnd(Callback):
 
 
 def build_callbacks(cfg: DictConfig, directory: Path) -> list[Callback]:
-    """Best by ``checkpoint.monitor`` (max), ``last.ckpt`` every ``checkpoint.every_n_train_steps`` and at the end."""
+    """Best by ``checkpoint.monitor`` (max), ``last.ckpt`` every ``checkpoint.every_n_train_steps`` and at
+    the end."""
     ck = cfg.checkpoint
     folder = directory / "checkpoints"
     best = ModelCheckpoint(
@@ -250,7 +276,9 @@ def build_callbacks(cfg: DictConfig, directory: Path) -> list[Callback]:
     return [best, periodic, SaveLastAtEnd(folder / LAST)]
 
 
-def build_trainer(cfg: DictConfig, directory: Path, loggers: list[Any], callbacks: list[Callback]) -> pl.Trainer:
+def build_trainer(
+    cfg: DictConfig, directory: Path, loggers: list[Any], callbacks: list[Callback]
+) -> pl.Trainer:
     kwargs = to_container(cfg.trainer)
     if str(kwargs.get("precision")) in ("32", "64"):
         kwargs["precision"] = f"{kwargs['precision']}-true"
@@ -262,7 +290,9 @@ def build_trainer(cfg: DictConfig, directory: Path, loggers: list[Any], callback
 
 # ---------------------------------------------------------------------------------------------- after fit
 @torch.no_grad()
-def write_sample(task: pl.LightningModule, datamodule: pl.LightningDataModule, path: Path, rows: int = 4) -> Path:
+def write_sample(
+    task: pl.LightningModule, datamodule: pl.LightningDataModule, path: Path, rows: int = 4
+) -> Path:
     """``noisy input | output | target`` (sRGB) for the first validation images, one row per image."""
     from fnflight.data import batch as K
     from fnflight.imaging.color import render_srgb
@@ -280,7 +310,9 @@ def write_sample(task: pl.LightningModule, datamodule: pl.LightningDataModule, p
     noisy = batch.get(K.NOFLASH, batch.get(K.SHORT))
     if noisy is None and K.BURST in batch:
         noisy = batch[K.BURST][:, 0]
-    panels = [render_srgb(x.float(), gain, cm, clip=True) for x in (noisy, outputs["output"], batch[K.TARGET])]
+    panels = [
+        render_srgb(x.float(), gain, cm, clip=True) for x in (noisy, outputs["output"], batch[K.TARGET])
+    ]
     return save_png(path, grid(panels, max_rows=rows))
 
 
@@ -380,7 +412,9 @@ def train(cfg: DictConfig) -> RunResult:
 
     if bool(cfg.after_fit.evaluate) and not fast and trainer.limit_val_batches != 0:
         out = trainer.validate(
-            task, datamodule=datamodule, ckpt_path=str(result.best_ckpt) if result.best_ckpt else None,
+            task,
+            datamodule=datamodule,
+            ckpt_path=str(result.best_ckpt) if result.best_ckpt else None,
             verbose=False,
         )
         result.metrics = {k: float(v) for k, v in (out[0] if out else {}).items()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 DIMS = (100.0, 50.0, 25.0, 12.5)
 
@@ -49,14 +49,37 @@ class FixedSamples(Dataset):
 class FixedFnFData(pl.LightningDataModule):
     """``count`` fixed samples of ``size`` px for training and the first ``val_count`` for validation."""
 
-    def __init__(self, count: int = 8, val_count: int = 4, size: int = 32, batch_size: int = 2, seed: int = 0):
+    def __init__(
+        self, count: int = 8, val_count: int = 4, size: int = 32, batch_size: int = 2, seed: int = 0
+    ):
         super().__init__()
         self.data = FixedSamples(count, size, seed)
         self.val = torch.utils.data.Subset(self.data, range(val_count))
         self.batch_size = batch_size
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.data, batch_size=self.batch_size, shuffle=False, drop_last=True)
+        # Lightning always shuffles the DistributedSampler it adds to training loaders; bring our own, in
+        # order.
+        sampler = None
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            sampler = DistributedSampler(self.data, shuffle=False, drop_last=True)
+        return DataLoader(
+            self.data, batch_size=self.batch_size, sampler=sampler, shuffle=False, drop_last=True
+        )
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val, batch_size=self.batch_size, shuffle=False)
+
+
+class RecordingFixedFnFData(FixedFnFData):
+    """Debug twin: appends ``rank: indices`` of every transferred training batch to ``record``."""
+
+    def __init__(self, record: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self.record = record
+
+    def on_after_batch_transfer(self, batch, dataloader_idx):
+        if self.record and self.trainer is not None and self.trainer.training:
+            with open(self.record, "a") as f:
+                f.write(f"{self.trainer.global_rank}: {batch['index'].tolist()}\n")
+        return batch

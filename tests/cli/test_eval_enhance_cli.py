@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
-from conftest import tiny
 from PIL import Image
 
+from conftest import tiny
 from fnflight.cli import enhance as enhance_cli
 from fnflight.cli import evaluate as eval_cli
 from fnflight.cli import train as train_cli
@@ -20,8 +20,14 @@ def ckpts(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
     paths = {}
     for model in ("deepfnf_small", "direct"):
-        args = tiny(model, out, "trainer.max_steps=1", "trainer.limit_val_batches=0", "after_fit.evaluate=false",
-                    "after_fit.sample=false")
+        args = tiny(
+            model,
+            out,
+            "trainer.max_steps=1",
+            "trainer.limit_val_batches=0",
+            "after_fit.evaluate=false",
+            "after_fit.sample=false",
+        )
         assert train_cli.run(args) == 0
         paths[model] = out / model / "checkpoints" / "last.ckpt"
         assert paths[model].is_file()
@@ -38,7 +44,9 @@ def testset(tmp_path_factory):
 
 def test_eval_writes_table_1_records(ckpts, testset, tmp_path, capsys):
     out = tmp_path / "eval"
-    rc = eval_cli.run([f"ckpt={ckpts['deepfnf_small']}", f"ckpt={ckpts['direct']}", f"testset={testset}", f"out={out}"])
+    rc = eval_cli.run(
+        [f"ckpt={ckpts['deepfnf_small']}", f"ckpt={ckpts['direct']}", f"testset={testset}", f"out={out}"]
+    )
     assert rc == 0
     records = json.loads((out / "results.json").read_text())
     assert all(set(r) == {"method", "dim", "psnr", "ssim"} for r in records)
@@ -47,7 +55,9 @@ def test_eval_writes_table_1_records(ckpts, testset, tmp_path, capsys):
     assert {r["dim"] for r in records} == {100, 50, 25, 12.5}
     assert all(np.isfinite(r["psnr"]) and -1 <= r["ssim"] <= 1 for r in records)
     by = {(r["method"], r["dim"]): r["psnr"] for r in records}
-    assert by[("gaussian_denoise", 50)] >= by[("noisy_input", 50)]  # the oracle never does worse than its input
+    assert (
+        by[("gaussian_denoise", 50)] >= by[("noisy_input", 50)]
+    )  # the oracle never does worse than its input
     table = (out / "results.md").read_text()
     assert "| deepfnf |" in table and "100x PSNR" in table and "12.5x SSIM" in table
     assert "| noisy_input |" in capsys.readouterr().out
@@ -73,10 +83,19 @@ def test_enhance_own_images_and_testset_sample(ckpts, testset, tmp_path):
         arr = (np.clip(sample[key].permute(1, 2, 0).numpy() * 4, 0, 1) ** (1 / 2.2) * 255).astype(np.uint8)
         Image.fromarray(arr).save(tmp_path / f"{key}.png")
     out = tmp_path / "out.png"
-    rc = enhance_cli.run([f"ckpt={ckpts['deepfnf_small']}", f"noflash={tmp_path / 'noflash.png'}",
-                          f"flash={tmp_path / 'flash.png'}", f"out={out}", "noise=estimate"])
+    rc = enhance_cli.run(
+        [
+            f"ckpt={ckpts['deepfnf_small']}",
+            f"noflash={tmp_path / 'noflash.png'}",
+            f"flash={tmp_path / 'flash.png'}",
+            f"out={out}",
+            "noise=estimate",
+        ]
+    )
     assert rc == 0 and Image.open(out).size == (64, 64)
     out2 = tmp_path / "sample.png"
     assert enhance_cli.run([f"ckpt={ckpts['direct']}", f"testset={testset}", "index=2", f"out={out2}"]) == 0
     assert Image.open(out2).size[0] > 3 * 64  # noisy | output | target
-    assert enhance_cli.run([f"ckpt={ckpts['direct']}", f"noflash={tmp_path / 'noflash.png'}", f"out={out}"]) == 2
+    assert (
+        enhance_cli.run([f"ckpt={ckpts['direct']}", f"noflash={tmp_path / 'noflash.png'}", f"out={out}"]) == 2
+    )

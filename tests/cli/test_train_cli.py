@@ -7,20 +7,23 @@ import json
 
 import pytest
 import torch
-from conftest import tiny
 
+from conftest import tiny
 from fnflight.cli import train as train_cli
 from fnflight.config import available, compose
 from fnflight.training import train
 
 FNF_MODELS = [
-    m for m in available("model")
+    m
+    for m in available("model")
     if compose("train", [f"model={m}"]).model.task.class_path == "fnflight.tasks.fnf.FlashNoFlashTask"
 ]
 
 
 def test_fnf_models_are_all_configured():
-    assert {"deepfnf", "deepfnf_small", "nfonly", "bpn", "bpn_burst", "kpn", "direct", "saecnn"} <= set(FNF_MODELS)
+    assert {"deepfnf", "deepfnf_small", "nfonly", "bpn", "bpn_burst", "kpn", "direct", "saecnn"} <= set(
+        FNF_MODELS
+    )
 
 
 @pytest.mark.parametrize("model", FNF_MODELS)
@@ -35,14 +38,19 @@ def test_fast_dev_run_every_fnf_model(model, tmp_path, capsys):
 
 
 def test_bf16_mixed(tmp_path):
-    rc = train_cli.run(tiny("deepfnf_small", tmp_path, "trainer.fast_dev_run=true", "trainer.precision=bf16-mixed"))
+    rc = train_cli.run(
+        tiny("deepfnf_small", tmp_path, "trainer.fast_dev_run=true", "trainer.precision=bf16-mixed")
+    )
     assert rc == 0
 
 
 def test_wandb_offline_logs_images(tmp_path):
     cfg = compose(
         "train",
-        [*tiny("direct", tmp_path, "trainer.max_steps=2", "trainer.val_check_interval=2"), "logger=wandb_offline"],
+        [
+            *tiny("direct", tmp_path, "trainer.max_steps=2", "trainer.val_check_interval=2"),
+            "logger=wandb_offline",
+        ],
     )
     result = train(cfg)
     run_dir = tmp_path / "direct"

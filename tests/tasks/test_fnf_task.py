@@ -19,8 +19,14 @@ def _batch(b=2, s=32):
     g = torch.Generator().manual_seed(0)
     x = torch.rand(b, 3, s, s, generator=g) / 50
     return {
-        "noflash": x, "flash": x + 0.3, "noflash_std": torch.full_like(x, 0.01), "flash_std": torch.full_like(x, 0.01),
-        "target": x, "gain": torch.full((b,), 50.0), "dim": torch.full((b,), 50.0), "color_matrix": torch.eye(3)[None],
+        "noflash": x,
+        "flash": x + 0.3,
+        "noflash_std": torch.full_like(x, 0.01),
+        "flash_std": torch.full_like(x, 0.01),
+        "target": x,
+        "gain": torch.full((b,), 50.0),
+        "dim": torch.full((b,), 50.0),
+        "color_matrix": torch.eye(3)[None],
     }
 
 

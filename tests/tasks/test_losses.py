@@ -58,7 +58,11 @@ def test_deepfnf_loss_matches_hand_computation():
 
 
 def test_deepfnf_loss_not_clipped_above_one():
-    batch = {"target": torch.full((1, 3, 4, 4), 0.1), "gain": torch.tensor([10.0]), "color_matrix": torch.eye(3)[None]}
+    batch = {
+        "target": torch.full((1, 3, 4, 4), 0.1),
+        "gain": torch.tensor([10.0]),
+        "color_matrix": torch.eye(3)[None],
+    }
     out = DeepFnFLoss()({"output": torch.full((1, 3, 4, 4), 0.2)}, batch)  # renders to 1 + 1.055/2.4
     assert math.isclose(float(out["loss"]), (1.055 / 2.4) ** 2, rel_tol=1e-5)
 
@@ -77,7 +81,9 @@ def test_kpn_anneal_weight_decays():
     out = {"output": batch["target"], "per_frame": batch["target"][:, None].repeat(1, 3, 1, 1, 1) * 1.5}
     loss = KPNAnnealedLoss()
     first, late = loss(out, batch, step=0), loss(out, batch, step=50_000)
-    assert float(first["loss"]) > 0 and math.isclose(float(first["loss"]), 100 * float(first["anneal"]), rel_tol=1e-5)
+    assert float(first["loss"]) > 0 and math.isclose(
+        float(first["loss"]), 100 * float(first["anneal"]), rel_tol=1e-5
+    )
     assert math.isclose(float(late["anneal_weight"]), 100 * 0.9998**50_000, rel_tol=1e-5)
     assert float(late["loss"]) < 1e-3 * float(first["loss"])
 

@@ -28,7 +28,11 @@ def test_per_dim_aggregation_and_nearest_level():
     for dim, off in ((100.0, 0.1), (100.0, 0.01), (12.5, 0.001), (11.0, 0.01), (60.0, 0.1)):
         m.update(t + off, t, torch.tensor([dim]))
     out = m.compute()
-    assert float(out["count_dim100"]) == 2 and float(out["count_dim12.5"]) == 2 and float(out["count_dim50"]) == 1
+    assert (
+        float(out["count_dim100"]) == 2
+        and float(out["count_dim12.5"]) == 2
+        and float(out["count_dim50"]) == 1
+    )
     assert "psnr_dim25" not in out
     assert math.isclose(float(out["psnr_dim100"]), 30.0, abs_tol=1e-3)
     assert math.isclose(float(out["psnr_dim12.5"]), 50.0, abs_tol=1e-3)

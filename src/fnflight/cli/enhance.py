@@ -25,8 +25,20 @@ from typing import Any
 
 import torch
 
-VALID = ("ckpt", "noflash", "flash", "out", "dim", "std_read", "std_shot", "noise", "testset", "index", "device",
-         "compare")
+VALID = (
+    "ckpt",
+    "noflash",
+    "flash",
+    "out",
+    "dim",
+    "std_read",
+    "std_shot",
+    "noise",
+    "testset",
+    "index",
+    "device",
+    "compare",
+)
 TEST_STD_READ, TEST_STD_SHOT = 10**-2.6, 10**-1.8
 
 
@@ -38,21 +50,27 @@ def parse(argv: list[str]) -> dict[str, Any]:
     opts: dict[str, Any] = {"dim": "auto", "noise": "paper", "device": "auto", "index": 0, "compare": False}
     for item in argv:
         if "=" not in item:
-            raise EnhanceError(f"argument {item!r} is not of the form key=value; valid keys: {', '.join(VALID)}")
+            raise EnhanceError(
+                f"argument {item!r} is not of the form key=value; valid keys: {', '.join(VALID)}"
+            )
         key, value = item.split("=", 1)
         if key not in VALID:
             raise EnhanceError(f"unknown key {key!r}; valid keys: {', '.join(VALID)}")
         opts[key] = value
     for key in ("ckpt", "out"):
         if not opts.get(key):
-            raise EnhanceError(f"missing {key}=...; usage: fnflight enhance ckpt=PATH noflash=IMG flash=IMG out=IMG")
+            raise EnhanceError(
+                f"missing {key}=...; usage: fnflight enhance ckpt=PATH noflash=IMG flash=IMG out=IMG"
+            )
     own = bool(opts.get("noflash") or opts.get("flash"))
     if own == bool(opts.get("testset")):
         raise EnhanceError("pass either noflash=IMG flash=IMG, or testset=DIR index=N")
     if own and not (opts.get("noflash") and opts.get("flash")):
         raise EnhanceError("own images need both noflash=IMG and flash=IMG")
     if opts["noise"] not in ("paper", "estimate"):
-        raise EnhanceError(f"bad noise={opts['noise']!r}; valid: paper, estimate (or give std_read / std_shot)")
+        raise EnhanceError(
+            f"bad noise={opts['noise']!r}; valid: paper, estimate (or give std_read / std_shot)"
+        )
     try:
         opts["index"] = int(opts["index"])
         for key in ("std_read", "std_shot"):
@@ -99,7 +117,9 @@ def own_batch(opts: dict[str, Any]) -> dict[str, torch.Tensor]:
 
     noflash, flash = _read(opts["noflash"]), _read(opts["flash"])
     if noflash.shape != flash.shape:
-        raise EnhanceError(f"noflash {tuple(noflash.shape[1:])} and flash {tuple(flash.shape[1:])} differ in size")
+        raise EnhanceError(
+            f"noflash {tuple(noflash.shape[1:])} and flash {tuple(flash.shape[1:])} differ in size"
+        )
     if opts["noise"] == "estimate":
         std_read, std_shot = estimate_read_noise(noflash), 0.0
     else:
@@ -144,7 +164,9 @@ def run(argv: list[str]) -> int:
         if opts.get("testset"):
             testset = TestSet(opts["testset"])
             if not 0 <= opts["index"] < len(testset):
-                raise EnhanceError(f"index={opts['index']} out of range: the test set has {len(testset)} samples")
+                raise EnhanceError(
+                    f"index={opts['index']} out of range: the test set has {len(testset)} samples"
+                )
             batch = as_batch(collate([testset[opts["index"]]]), device)
         else:
             batch = {k: v.to(device) for k, v in own_batch(opts).items()}
@@ -154,7 +176,10 @@ def run(argv: list[str]) -> int:
         return 2
     gain, cm = batch[K.GAIN], batch[K.COLOR_MATRIX]
     noisy = batch[K.NOFLASH] if K.NOFLASH in batch else batch[K.BURST][:, 0]
-    shown = [render_srgb(noisy, gain, cm, clip=True), render_srgb(outputs["output"].float(), gain, cm, clip=True)]
+    shown = [
+        render_srgb(noisy, gain, cm, clip=True),
+        render_srgb(outputs["output"].float(), gain, cm, clip=True),
+    ]
     if opts.get("testset"):
         shown.append(render_srgb(batch[K.TARGET], gain, cm, clip=True))
         image = grid(shown, max_rows=1)

@@ -2,12 +2,15 @@
 
 Every checkpoint (written by ``fnflight train``: its model config is inside) is run on a test set written by
 ``fnflight testset`` (:class:`fnflight.data.testset.TestSet`). Metrics as :mod:`fnflight.tasks.metrics`: PSNR
-and SSIM of the rendered sRGB clipped to [0, 1], per image, averaged per dimming level. Two floor references are
+and SSIM of the rendered sRGB clipped to [0, 1], per image, averaged per dimming level. Two floor references
+are
 added (``baselines=true``):
 
 - ``noisy_input``: the noisy no-flash image itself, brightened by the gain;
-- ``gaussian_denoise``: the noisy no-flash blurred with a Gaussian (kornia, reflect border) whose sigma is chosen
-  per image from ``sigmas`` (default 0.5, 1, 1.5, 2, 3, 4 px) as the one with the best PSNR against the target.
+- ``gaussian_denoise``: the noisy no-flash blurred with a Gaussian (kornia, reflect border) whose sigma is
+chosen
+  per image from ``sigmas`` (default 0.5, 1, 1.5, 2, 3, 4 px) as the one with the best PSNR against the
+  target.
   The choice uses the target, so this is an *oracle* Gaussian: an optimistic floor for any learned method.
 
 Outputs (``out``, default ``runs/eval``): ``results.json``, a list of records
@@ -39,8 +42,17 @@ class EvalError(ValueError):
 
 def parse(argv: list[str]) -> dict[str, Any]:
     """``key=value`` arguments -> options; ``ckpt`` may repeat. Unknown keys list the valid ones."""
-    opts: dict[str, Any] = {"ckpt": [], "out": "runs/eval", "batch_size": 1, "device": "auto", "baselines": True,
-                            "sigmas": DEFAULT_SIGMAS, "limit": None, "verify": False, "testset": None}
+    opts: dict[str, Any] = {
+        "ckpt": [],
+        "out": "runs/eval",
+        "batch_size": 1,
+        "device": "auto",
+        "baselines": True,
+        "sigmas": DEFAULT_SIGMAS,
+        "limit": None,
+        "verify": False,
+        "testset": None,
+    }
     for item in argv:
         if "=" not in item:
             raise EvalError(f"argument {item!r} is not of the form key=value; valid keys: {', '.join(VALID)}")
@@ -63,7 +75,9 @@ def parse(argv: list[str]) -> dict[str, Any]:
         except ValueError:
             raise EvalError(f"bad value for {key}: {value!r}") from None
     if not opts["testset"]:
-        raise EvalError("no test set given: pass testset=DIR (write one with `fnflight testset task=fnf ...`)")
+        raise EvalError(
+            "no test set given: pass testset=DIR (write one with `fnflight testset task=fnf ...`)"
+        )
     if opts["device"] not in ("auto", "cpu", "cuda") and not str(opts["device"]).startswith("cuda:"):
         raise EvalError(f"bad device {opts['device']!r}; valid: auto, cpu, cuda, cuda:N")
     return opts
@@ -116,7 +130,8 @@ def _batches(testset, opts: dict[str, Any], device: torch.device, desc: str):
 
 
 def gaussian_oracle(noisy: Tensor, target: Tensor, gain: Tensor, cm: Tensor, sigmas) -> Tensor:
-    """Per image, the Gaussian blur of ``noisy`` (linear) whose rendering is closest (PSNR) to the target's."""
+    """Per image, the Gaussian blur of ``noisy`` (linear) whose rendering is closest (PSNR) to the
+    target's."""
     from kornia.filters import gaussian_blur2d
 
     from fnflight.tasks.metrics import psnr_per_image, render_for_metrics
@@ -247,7 +262,9 @@ def run(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     md = table(records) if records else "(no results)"
     (out / "results.json").write_text(json.dumps(records, indent=2) + "\n")
-    header = f"# fnflight eval\n\ntest set: {opts['testset']} ({len(testset)} samples, task {testset.task})\n\n"
+    header = (
+        f"# fnflight eval\n\ntest set: {opts['testset']} ({len(testset)} samples, task {testset.task})\n\n"
+    )
     (out / "results.md").write_text(header + md + "\n")
     print(md)
     print(f"\nfnflight eval: wrote {out / 'results.json'} and {out / 'results.md'}")

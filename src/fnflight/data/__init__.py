@@ -1,7 +1,9 @@
 """fnflight.data: image sources, synthetic degradations and the task DataModules.
 
-Batch keys are documented in :mod:`fnflight.data.batch`. The short/long and raw DataModules live in
-``short_long.py`` and ``raw_lowlight.py`` (same base, :class:`~fnflight.data.base.LowLightDataModule`).
+Batch keys are documented in :mod:`fnflight.data.batch`. Task DataModules: :class:`FlashNoFlashDataModule`
+(``fnf.py``), :class:`BurstDataModule` (``burst.py``), :class:`ShortLongDataModule` (``short_long.py``),
+:class:`RawLowLightDataModule` (``raw_lowlight.py``; real SID pairs from :class:`SIDRawPairs`), all on
+:class:`~fnflight.data.base.LowLightDataModule`.
 """
 
 from . import batch
@@ -9,6 +11,9 @@ from .base import DEFAULT_NUM_WORKERS, CropDataset, LowLightDataModule, build_so
 from .burst import BurstDataModule
 from .flash_synthesis import FlashSynthesis, blackbody_rgb, synthesize_flash_pair
 from .fnf import TEST_DIMS, TEST_STD_READ, TEST_STD_SHOT, FlashNoFlashDataModule
+from .raw_lowlight import RawLowLightDataModule
+from .raw_sources import SIDRawPairs
+from .short_long import ShortLongDataModule
 from .sources import (
     EMBEDDED_PHOTOS,
     EMBEDDED_VAL,
@@ -40,6 +45,9 @@ __all__ = [
     "ImageFolder",
     "ImageSource",
     "LowLightDataModule",
+    "RawLowLightDataModule",
+    "SIDRawPairs",
+    "ShortLongDataModule",
     "SourceError",
     "TestSet",
     "batch",

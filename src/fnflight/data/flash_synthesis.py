@@ -134,30 +134,66 @@ class FlashSynthesis:
         return synthesize_flash_pair(image, generator, self)
 
 
+def _blur3(x: Tensor, times: int) -> Tensor:
+    """``times`` passes of the 3x3 binomial blur ``[1, 2, 1]^2 / 16`` (replicate padding), per channel."""
+    k = torch.tensor([0.25, 0.5, 0.25], device=x.device, dtype=x.dtype)
+    k2 = (k[:, None] * k[None, :]).expand(x.shape[1], 1, 3, 3)
+    for _ in range(times):
+        x = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k2, groups=x.shape[1])
+    return x
+
+
 def _lowpass(x: Tensor, size: int) -> Tensor:
     """Cheap smooth low-pass: area-downsample to ``size`` on the short side, blur 3x3 twice, upsample."""
     h, w = x.shape[-2:]
     s = size / min(h, w)
     small = F.interpolate(x, size=(max(2, round(h * s)), max(2, round(w * s))), mode="area")
-    k = torch.tensor([0.25, 0.5, 0.25], device=x.device, dtype=x.dtype)
-    k2 = (k[:, None] * k[None, :]).expand(x.shape[1], 1, 3, 3)
-    for _ in range(2):
-        small = F.conv2d(F.pad(small, (1, 1, 1, 1), mode="replicate"), k2, groups=x.shape[1])
-    return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+    return F.interpolate(_blur3(small, 2), size=(h, w), mode="bilinear", align_corners=False)
 
 
-def _shift(mask: Tensor, dx: int, dy: int) -> Tensor:
-    """Integer shift of a ``(1, H, W)`` map, zeros enter (content moves by +dx, +dy)."""
-    h, w = mask.shape[-2:]
-    out = torch.zeros_like(mask)
-    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
-    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
-    out[..., yd, xd] = mask[..., ys, xs]
-    return out
+_SHADOW_STEPS = 8  # samples of the shadow ray (t in (0, shift])
+
+
+def _shadow_score(lum: Tensor, shift: Tensor, direction: Tensor) -> Tensor:
+    r"""Screen-space hard-shadow test of a flash beside the lens; ``> 0`` where a pixel is in shadow.
+
+    Seen from a flash offset from the lens the scene shifts by the disparity ``f b / z`` (baseline ``b``),
+    near points more. With the "bright is near" proxy ``near = (L - min L) / (max L - min L)`` the disparity
+    is ``delta = shift * near`` (``shift`` = the largest parallax). A point ``x`` is in the flash's shadow
+    when a nearer point towards the flash rises above the ray to the flash:
+    ``max_t delta(x - t u) - delta(x) - t > 0`` for some ``t in (0, shift]`` (``u`` the image direction away
+    from the flash). Smooth depth slopes (below 1 px of parallax per px) never shadow themselves, so shadows
+    are cast only at steep depth edges (silhouettes), on the side away from the flash, about
+    ``shift * (jump of near)`` wide: the occluder's mask shifted by its parallax, minus the occluder.
+
+    Args:
+        lum: ``(B, 1, h, w)`` (blurred) luminance.
+        shift: ``(B,)`` largest parallax in pixels of ``lum``.
+        direction: ``(B,)`` angle of ``u``, radians.
+
+    Returns:
+        ``(B, 1, h, w)`` score (continuous: an upsampled score thresholded at 0 has smooth contours).
+    """
+    b, _, h, w = lum.shape
+    lo, hi = lum.amin((2, 3), keepdim=True), lum.amax((2, 3), keepdim=True)
+    disp = (lum - lo) / (hi - lo).clamp(min=1e-6) * shift[:, None, None, None]
+    steps = torch.arange(1, _SHADOW_STEPS + 1, device=lum.device, dtype=lum.dtype) / _SHADOW_STEPS
+    t = shift[:, None] * steps  # (B, S)
+    ys = torch.linspace(-1, 1, h, device=lum.device, dtype=lum.dtype)[None, None, :, None]
+    xs = torch.linspace(-1, 1, w, device=lum.device, dtype=lum.dtype)[None, None, None, :]
+    dx = (-t * torch.cos(direction)[:, None] * 2 / max(w - 1, 1))[:, :, None, None]  # (B, S, 1, 1)
+    dy = (-t * torch.sin(direction)[:, None] * 2 / max(h - 1, 1))[:, :, None, None]
+    grid = torch.empty((b, _SHADOW_STEPS, h, w, 2), device=lum.device, dtype=lum.dtype)
+    grid[..., 0], grid[..., 1] = xs + dx, ys + dy
+    along = F.grid_sample(
+        disp, grid.flatten(1, 2), mode="bilinear", padding_mode="border", align_corners=True
+    )
+    along = along.reshape(b, _SHADOW_STEPS, h, w) - t[:, :, None, None]
+    return along.amax(1, keepdim=True) - disp
 
 
 def synthesize_flash_pair(
-    image: Tensor, generator: torch.Generator, config: FlashSynthesis | None = None
+    image: Tensor, generator: torch.Generator, config: FlashSynthesis | None = None, details: bool = True
 ) -> dict[str, Tensor]:
     r"""Make a synthetic ``(ambient, flash_only)`` pair from linear photos (model in the module docstring).
 
@@ -165,10 +201,12 @@ def synthesize_flash_pair(
         image: ``(B, 3, H, W)`` linear RGB in ``[0, 1]``.
         generator: random generator (any device; numbers are drawn on its device).
         config: the ranges; defaults to :class:`FlashSynthesis` ``()``.
+        details: return ``falloff`` at full resolution (``False``: at the quarter resolution it is computed
+            at, saving a full-resolution interpolation; the images are identical).
 
     Returns:
         dict with ``ambient``, ``flash_only`` ``(B, 3, H, W)`` in ``[0, 1]``, ``shadow`` ``(B, 1, H, W)`` (the
-        hard shadow mask), ``falloff`` ``(B, 1, H, W)`` and the sampled ``ambient_kelvin``,
+        hard shadow mask), ``falloff`` ``(B, 1, H, W)`` (see ``details``) and the sampled ``ambient_kelvin``,
         ``flash_kelvin`` (B,).
 
     Example:
@@ -212,8 +250,9 @@ def synthesize_flash_pair(
         return v[:, None, None, None]
 
     img = image.clamp(0, 1)
-    lum_full = 0.2126 * img[:, 0:1] + 0.7152 * img[:, 1:2] + 0.0722 * img[:, 2:3]
-    lum = F.interpolate(lum_full, size=(hl, wl), mode="area").clamp(min=1e-4)
+    # luminance at low resolution: area averaging is linear, so average the channels first (one full-res read)
+    img_low = F.interpolate(img, size=(hl, wl), mode="area")
+    lum = (0.2126 * img_low[:, 0:1] + 0.7152 * img_low[:, 1:2] + 0.0722 * img_low[:, 2:3]).clamp(min=1e-4)
 
     # shading / albedo: I = A * S
     shading = _lowpass(lum, 8)
@@ -255,28 +294,32 @@ def synthesize_flash_pair(
     gloss = gloss / gloss.amax((2, 3), keepdim=True)
     spec = col(u(*cfg.specular)) * gloss * n_dot_v ** col(logu(*cfg.shininess))
 
-    # hard shadows beside near objects, on the side away from the flash (full resolution, binary)
-    lb_full = up(lb)
-    z = col(u(0.0, 1.0))
-    near = (lb_full > lb.mean((2, 3), keepdim=True) + z * lb.std((2, 3), keepdim=True)).to(dt)
-    shift_mag = u(*cfg.shadow_shift) * min(h, w)
+    # hard shadows cast at depth edges by a flash beside the lens (screen-space shadow test, low resolution)
+    shift_mag = u(*cfg.shadow_shift) * (min(h, w) / sx)  # largest parallax, low-res pixels
     shift_dir = u(0.0, 2 * math.pi)
-    dxs = torch.round(shift_mag * torch.cos(shift_dir)).to(torch.int64).tolist()
-    dys = torch.round(shift_mag * torch.sin(shift_dir)).to(torch.int64).tolist()
-    shadow = torch.cat([_shift(near[i], int(dxs[i]), int(dys[i]))[None] for i in range(b)]) * (1 - near)
+    score = _shadow_score(lum, shift_mag, shift_dir)  # the 4x4 area average is the only blur
     shadow_strength = col(u(*cfg.shadow_strength))
 
     flash_kelvin = u(*cfg.flash_kelvin)
-    c_f = blackbody_rgb(flash_kelvin).to(dev, dt)[:, :, None, None]
-    fields = up(torch.cat([shading, e_a, falloff * cos, spec * falloff, falloff], 1))
-    shading_f, e_a_f, diffuse_f, spec_f, falloff_f = fields.split(1, 1)
-    ambient = (img * e_a_f * c_a[:, :, None, None]).clamp(0, 1)
-    albedo = (img / shading_f).clamp(0, 1)
-    flash = c_f * (albedo * diffuse_f * (1 - shadow_strength * shadow) + spec_f * (1 - shadow))
-    flash_lum = 0.2126 * flash[:, 0:1] + 0.7152 * flash[:, 1:2] + 0.0722 * flash[:, 2:3]
-    target_mean = col(u(*cfg.flash_mean))
-    flash = (flash * (target_mean / flash_lum.mean((2, 3), keepdim=True).clamp(min=1e-6))).clamp(0, 1)
-    falloff = falloff_f
+    c_f = blackbody_rgb(flash_kelvin).to(dev, dt)
+    # the smooth fields go to full resolution in one interpolation call
+    fields = [shading, e_a, falloff * cos, spec * falloff, score] + ([falloff] if details else [])
+    fields = up(torch.cat(fields, 1)).unbind(1)
+    shading_f, e_a_f, diffuse_f, spec_f, score_f = fields[:5]
+    shadow = (score_f > 0).to(dt)[:, None]  # binary: hard, smooth-contoured edges
+    # ambient = I * E_a * c(T_a): in [0, 1] as every factor is (I clipped, E_a and c_a at most 1)
+    ambient = torch.mul(img, e_a_f[:, None]).mul_(c_a[:, :, None, None]).clamp_(0, 1)
+    # flash = c_f * k * (A * diffuse * (1 - s_h shadow) + spec * (1 - shadow)),  A = clip(I / S, 0, 1)
+    diffuse_f = (diffuse_f * (1 - shadow_strength[:, 0] * shadow[:, 0]))[:, None]
+    spec_f = (spec_f * (1 - shadow[:, 0]))[:, None]
+    flash = torch.mul(img, (1 / shading_f)[:, None]).clamp_(0, 1)  # albedo
+    flash = torch.addcmul(spec_f, flash, diffuse_f, out=flash)
+    # k normalises the mean flash luminance (a per-channel linear function of the channel means)
+    lum_w = torch.tensor([0.2126, 0.7152, 0.0722], device=dev, dtype=dt)
+    flash_lum_mean = (flash.mean((2, 3)) * c_f) @ lum_w
+    k = u(*cfg.flash_mean) / flash_lum_mean.clamp(min=1e-6)
+    flash = flash.mul_((c_f * k[:, None])[:, :, None, None]).clamp_(0, 1)
+    falloff = fields[5][:, None] if details else falloff
     return {
         "ambient": ambient,
         "flash_only": flash,

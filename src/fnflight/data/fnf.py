@@ -162,12 +162,12 @@ class FlashNoFlashDataModule(LowLightDataModule):
         out = dict(batch)
         ambient = batch[K.AMBIENT]
         b, _, h, w = ambient.shape
-        dev, gdev = ambient.device, generator.device
+        dev, gdev, dt = ambient.device, generator.device, ambient.dtype
         synth = self.synthesize_flash is True or (
             self.synthesize_flash == "auto" and K.FLASH_ONLY not in batch
         )
         if synth:
-            pair = synthesize_flash_pair(ambient, generator, self.flash_synthesis)
+            pair = synthesize_flash_pair(ambient, generator, self.flash_synthesis, details=False)
             ambient, flash_only = pair["ambient"], pair["flash_only"]
             out[K.AMBIENT], out[K.FLASH_ONLY] = ambient, flash_only
         elif K.FLASH_ONLY not in batch:
@@ -209,26 +209,29 @@ class FlashNoFlashDataModule(LowLightDataModule):
             std_shot = torch.full((b,), self.test_std_shot, device=dev, dtype=ambient.dtype)
 
         clean_nf = a4 * ambient
-        clean_f = self.flash_gain * flash_only + a4 * ambient
+        clean_f = torch.add(clean_nf, flash_only, alpha=self.flash_gain)  # flash_gain * flash_only + a ambient
 
-        def capture(clean: Tensor, j: int) -> Tensor:
+        # one randn call for every frame of the capture (each frame its own realisation)
+        normals = torch.randn((m + 2, b, *ambient.shape[1:]), generator=generator, device=gdev, dtype=dt)
+        normals = normals.to(dev)
+
+        def capture(clean: Tensor, j: int, k: int) -> tuple[Tensor, Tensor]:
+            """Frame ``j`` of the sequence (warped unless it is the reference), noise from ``normals[k]``."""
             x = clean if j == ref else imaging.warp_image(clean, warps[j])
-            return imaging.add_heteroscedastic_noise(x, std_read, std_shot, generator)
+            noisy = imaging.add_heteroscedastic_noise(x, std_read, std_shot, normal=normals[k])
+            return noisy, imaging.noise_std_map(noisy, std_read, std_shot)
 
         main_nf = ref if self.reference == "noflash" else m
-        flash = capture(clean_f, m + 1)
-        noflash = capture(clean_nf, main_nf)
+        flash, flash_std = capture(clean_f, m + 1, 0)
+        noflash, noflash_std = capture(clean_nf, main_nf, 1)
         extra_idx = [j for j in range(m + 1) if j != main_nf]
-        extras = [capture(clean_nf, j) for j in extra_idx]
+        extras = [capture(clean_nf, j, 2 + i) for i, j in enumerate(extra_idx)]
 
         out[K.NOFLASH], out[K.FLASH] = noflash, flash
-        out[K.NOFLASH_STD] = imaging.noise_std_map(noflash, std_read, std_shot)
-        out[K.FLASH_STD] = imaging.noise_std_map(flash, std_read, std_shot)
+        out[K.NOFLASH_STD], out[K.FLASH_STD] = noflash_std, flash_std
         if m:
-            out[K.EXTRA_NOFLASH] = torch.stack(extras, 1)
-            out[K.EXTRA_NOFLASH_STD] = torch.stack(
-                [imaging.noise_std_map(x, std_read, std_shot) for x in extras], 1
-            )
+            out[K.EXTRA_NOFLASH] = torch.stack([x for x, _ in extras], 1)
+            out[K.EXTRA_NOFLASH_STD] = torch.stack([sd for _, sd in extras], 1)
         out[K.TARGET] = clean_nf
         out[K.GAIN] = dim
         out[K.DIM] = dim

@@ -59,7 +59,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from fnflight import imaging
@@ -101,29 +100,6 @@ def _intrinsics(batch: int, height: int, width: int, focal: float, like: Tensor)
     return k
 
 
-def _average_row_warps(image: Tensor, hs: Tensor) -> Tensor:
-    """``image (1, C, H, W)``, per-row homographies ``hs (S, H, 3, 3)`` -> ``mean_s I(H_{s,y}^-1 x)``.
-
-    (The same integration as :func:`fnflight.imaging.motion_blur`, which however fixes the pose anchor at the
-    exposure start or middle: here the long exposure is anchored at the earlier short exposure.)
-    """
-    _, c, h, w = image.shape
-    s = hs.shape[0]
-    ys, xs = torch.meshgrid(
-        torch.arange(h, device=image.device, dtype=image.dtype),
-        torch.arange(w, device=image.device, dtype=image.dtype),
-        indexing="ij",
-    )
-    p = torch.stack([xs, ys, torch.ones_like(xs)], -1)  # (H, W, 3), pixel-centre coordinates
-    q = torch.einsum("syij,yxj->syxi", torch.linalg.inv(hs), p)
-    src = q[..., :2] / q[..., 2:3]
-    grid = torch.stack([2.0 * src[..., 0] / max(w - 1, 1) - 1.0, 2.0 * src[..., 1] / max(h - 1, 1) - 1.0], -1)
-    warped = F.grid_sample(
-        image.expand(s, c, h, w), grid, mode="bilinear", padding_mode="reflection", align_corners=True
-    )
-    return warped.mean(0, keepdim=True)
-
-
 def exposure_integral(
     image: Tensor,
     trajectory: imaging.GyroTrajectory,
@@ -161,21 +137,21 @@ def exposure_integral(
         >>> torch.allclose(exposure_integral(img, traj, z, z, z + 0.05, 0.01, k, 4), img, atol=1e-5)
         True
     """
-    b, _, h, _ = image.shape
     if samples < 1:
         raise ValueError(f"samples must be >= 1, got {samples}")
-    frac = (torch.arange(samples, device=image.device, dtype=image.dtype) + 0.5) / samples
-    outs = []
-    # exposure times differ per sample; the (S, H, W) grid of one sample is the memory peak
-    for i in range(b):
-        sub = imaging.GyroTrajectory(
-            trajectory.angular_velocity[i : i + 1], trajectory.rotations[i : i + 1], trajectory.rate_hz
-        )
-        offsets = begin[i] + frac * duration[i]
-        t_r = t_readout[i : i + 1] if isinstance(t_readout, Tensor) else t_readout
-        hs = imaging.rolling_shutter_homographies(sub, t_start[i : i + 1], t_r, h, K[i : i + 1], offsets)
-        outs.append(_average_row_warps(image[i : i + 1], hs[0]))
-    return torch.cat(outs, 0)
+    # the exposure starts `begin` after the anchor: motion_blur with the row start moved by `begin` and the
+    # pose anchored `begin` before it
+    return imaging.motion_blur(
+        image,
+        trajectory,
+        duration,
+        t_start + begin,
+        t_readout,
+        K,
+        samples=samples,
+        padding_mode="reflection",
+        anchor_offset=-begin,
+    )
 
 
 class ShortLongDataModule(LowLightDataModule):

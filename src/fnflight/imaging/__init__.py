@@ -23,6 +23,7 @@ from .color import (
 )
 from .homography import (
     homography_from_params,
+    homography_sampling_grid,
     identity_homography,
     intrinsics_from_fov,
     mean_displacement,
@@ -96,6 +97,7 @@ __all__ = [
     "gamma_compress",
     "gamma_expand",
     "homography_from_params",
+    "homography_sampling_grid",
     "identity_homography",
     "intrinsics_from_fov",
     "inverse_smoothstep",

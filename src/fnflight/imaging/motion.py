@@ -241,6 +241,7 @@ def motion_blur(
     samples: int = 16,
     origin: str = "start",
     padding_mode: str = "reflection",
+    anchor_offset: float | Tensor | None = None,
 ) -> Tensor:
     r"""Spatially varying camera-shake blur with rolling shutter (paper 003 sec. 3.1.3-3.1.4).
 
@@ -262,6 +263,10 @@ def motion_blur(
         samples: S, number of time samples.
         origin: ``"start"`` or ``"middle"``.
         padding_mode: ``grid_sample`` padding outside the image.
+        anchor_offset: float or ``(B,)``: the time, relative to each row's exposure start, of the pose
+            ``image`` shows; overrides ``origin`` (``origin="start"`` is 0, ``"middle"`` is ``exposure / 2``).
+            Negative values anchor at an earlier pose, e.g. LSD2's long exposure anchored at the preceding
+            short exposure (:func:`fnflight.data.short_long.exposure_integral`).
 
     Returns:
         ``(B, C, H, W)`` blurred image.
@@ -297,12 +302,16 @@ def motion_blur(
     t_r = _batch_param(t_readout, "t_readout", b, image, ndim=1)
     K = _check_tensor(K, "K").to(image.device, image.dtype)
     K = K[None] if K.ndim == 2 else K
+    if anchor_offset is not None:
+        anchors = _batch_param(anchor_offset, "anchor_offset", b, image, ndim=1)
+    else:
+        anchors = torch.zeros_like(t_e) if origin == "start" else t_e / 2
     # One sample at a time: the exposure (hence the time offsets) differs per sample, and the (S, H, W)
     # sampling grid of one sample is the memory peak anyway.
     outs = []
     for i in range(b):
         sub = GyroTrajectory(traj.angular_velocity[i : i + 1], traj.rotations[i : i + 1], traj.rate_hz)
-        anchor = 0.0 if origin == "start" else t_e[i] / 2
+        anchor = anchors[i]
         k_i = K[i : i + 1] if K.shape[0] == b else K
         hs = rolling_shutter_homographies(sub, t_f[i : i + 1], t_r[i : i + 1], h, k_i, frac * t_e[i], anchor)
         outs.append(_average_row_warps(image[i : i + 1], hs[0], padding_mode))

@@ -95,22 +95,37 @@ def sample_noise_params(
     return std_read, std_shot
 
 
+def _std(x: Tensor, r: Tensor, s: Tensor) -> Tensor:
+    """``sqrt(r^2 + s^2 max(x, 0))`` in three passes over ``x`` (one buffer) when no gradient is needed."""
+    if torch.is_grad_enabled() and (x.requires_grad or r.requires_grad or s.requires_grad):
+        return torch.sqrt(r**2 + s**2 * torch.clamp(x, min=0.0))
+    v = torch.clamp(x, min=0.0)
+    torch.addcmul(r * r, v, s * s, out=v)
+    return v.sqrt_()
+
+
 def add_heteroscedastic_noise(
     x: Tensor,
     std_read: float | Tensor,
     std_shot: float | Tensor,
     generator: torch.Generator | None = None,
+    normal: Tensor | None = None,
 ) -> Tensor:
     r"""Gaussian approximation of Poisson-Gaussian noise (DeepFnF, KPN; NOTES "DeepFnF").
 
-    ``noisy = x + std_shot * sqrt(max(x, 0)) * N(0, 1) + std_read * N(0, 1)``, two independent normals,
-    no clipping and no quantisation (as in the authors' code). Variance ``std_read^2 + std_shot^2 x``.
+    ``noisy = x + std_shot * sqrt(max(x, 0)) * N_1 + std_read * N_2`` with independent standard normals
+    (the authors' code), no clipping and no quantisation. The sum of the two independent zero-mean normals is
+    a normal of variance ``std_read^2 + std_shot^2 max(x, 0)``, so it is drawn as ONE normal per pixel,
+    ``noisy = x + sqrt(std_read^2 + std_shot^2 max(x, 0)) * N``: the same distribution for half the random
+    numbers.
 
     Args:
         x: ``(B, C, H, W)`` linear image.
         std_read: float or ``(B,)`` read-noise std.
         std_shot: float or ``(B,)`` shot-noise std.
         generator: random generator on ``x.device``.
+        normal: optional pre-drawn standard normals of ``x``'s shape (e.g. a slice of one ``torch.randn``
+            call shared by several frames); ``generator`` is then unused.
 
     Returns:
         ``(B, C, H, W)`` noisy image.
@@ -124,9 +139,11 @@ def add_heteroscedastic_noise(
     b = len(x)
     r = _batch_param(std_read, "std_read", b, x)
     s = _batch_param(std_shot, "std_shot", b, x)
-    shot = s * torch.sqrt(torch.clamp(x, min=0.0)) * _randn_like(x, generator)
-    read = r * _randn_like(x, generator)
-    return x + shot + read
+    if normal is None:
+        normal = _randn_like(x, generator)
+    elif normal.shape != x.shape:
+        raise ValueError(f"normal must have the shape of x {tuple(x.shape)}, got {tuple(normal.shape)}")
+    return torch.addcmul(x, _std(x, r, s), normal)
 
 
 def add_poisson_gaussian_noise(
@@ -190,4 +207,4 @@ def noise_std_map(noisy: Tensor, std_read: float | Tensor, std_shot: float | Ten
     b = len(noisy)
     r = _batch_param(std_read, "std_read", b, noisy)
     s = _batch_param(std_shot, "std_shot", b, noisy)
-    return torch.sqrt(r**2 + s**2 * torch.clamp(noisy, min=0.0))
+    return _std(noisy, r, s)

@@ -25,15 +25,20 @@ def check_same(ref: torch.Tensor, ref_name: str, others: dict[str, torch.Tensor]
     """Same dtype and device as ``ref`` for every tensor in ``others``."""
     for name, x in others.items():
         if x.device != ref.device:
-            raise ValueError(f"{name} is on device {x.device} but {ref_name} is on {ref.device}; expected the same device")
+            raise ValueError(
+                f"{name} is on device {x.device} but {ref_name} is on {ref.device}; expected the same device"
+            )
         if x.dtype != ref.dtype:
-            raise TypeError(f"{name} has dtype {x.dtype} but {ref_name} has {ref.dtype}; expected the same dtype")
+            raise TypeError(
+                f"{name} has dtype {x.dtype} but {ref_name} has {ref.dtype}; expected the same dtype"
+            )
 
 
 def check_dim(x: torch.Tensor, name: str, dim: int, expected: int, what: str) -> None:
     if x.shape[dim] != expected:
         raise ValueError(
-            f"{name} has shape {tuple(x.shape)}: dimension {dim} ({what}) is {x.shape[dim]}, expected {expected}"
+            f"{name} has shape {tuple(x.shape)}: dimension {dim} ({what}) is {x.shape[dim]}, "
+            f"expected {expected}"
         )
 
 
@@ -59,8 +64,6 @@ def check_positive_int(v: object, name: str) -> int:
     return v
 
 
-
-
 def autocast_off(device: torch.device):
     """Context manager disabling autocast on ``device``'s type (ops compute in float32 under autocast)."""
     return torch.autocast(device_type=device.type, enabled=False)
@@ -74,7 +77,8 @@ def harmonise(ref_name: str, tensors: dict[str, torch.Tensor]) -> dict[str, torc
         for name, x in tensors.items():
             if x.device != ref.device:
                 raise ValueError(
-                    f"{name} is on device {x.device} but {ref_name} is on {ref.device}; expected the same device"
+                    f"{name} is on device {x.device} but {ref_name} is on {ref.device}; "
+                    "expected the same device"
                 )
         dt = torch.float64 if any(x.dtype == torch.float64 for x in tensors.values()) else torch.float32
         return {k: v.to(dt) for k, v in tensors.items()}

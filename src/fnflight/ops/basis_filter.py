@@ -2,8 +2,8 @@
 section 3.2.4 with one scale).
 
 ``F[n] = sum_j c_j[n] sum_f (x_f *_d A_{j,f})[n]`` per colour channel, ``*_d`` a correlation dilated by ``d``
-with reflect borders. The authors' code builds every pixel's kernel (``sum_j c_j A_j``) and every pixel's patch
-and multiplies them: about 1 GB for one 448x448 image with J=90, K=15. Here nothing per-pixel-per-tap is
+with reflect borders. The authors' code builds every pixel's kernel (``sum_j c_j A_j``) and every pixel's
+patch and multiplies them: about 1 GB for one 448x448 image with J=90, K=15. Here nothing per-pixel-per-tap is
 materialised for the whole image; see :class:`_StripBasisFilter` for the design.
 """
 
@@ -30,7 +30,7 @@ __all__ = ["BasisFilter", "basis_filter"]
 # AVX-512 Xeon: 4k-8k keeps the GEMMs near the BLAS rate while a strip's buffers stay at a few MB
 # (≈ C * N * taps * STRIP_PIXELS * 4 bytes for the patch matrix). Read at call time so the benchmark may
 # change it.
-STRIP_PIXELS = 6144
+STRIP_PIXELS = 16384
 
 
 def _row_group(k: int) -> int:
@@ -108,7 +108,7 @@ class _StripBasisFilter(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, xpad, basis, coeffs, dilation: int):  # noqa: D102
+    def forward(ctx, xpad, basis, coeffs, dilation: int):
         b_, c, j, n, k, _ = basis.shape
         h, w = coeffs.shape[-2:]
         out = coeffs.new_zeros(b_, c, h, w)
@@ -131,7 +131,7 @@ class _StripBasisFilter(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx, grad_out):  # noqa: D102
+    def backward(ctx, grad_out):
         xpad, basis, coeffs = ctx.saved_tensors
         d = ctx.dilation
         need_x, need_basis, need_coeffs = ctx.needs_input_grad[:3]
@@ -142,7 +142,7 @@ class _StripBasisFilter(torch.autograd.Function):
         gbasis = torch.zeros_like(basis) if need_basis else None
         gco = torch.zeros_like(coeffs) if need_coeffs else None
         for b in range(b_):
-            bg = gbg = None
+            bg = gbg = bnat_t = None
             for r in range(d):
                 plan = _Plan(xpad[b], r, d, k, h, w)
                 if plan.h_out == 0:
@@ -150,10 +150,11 @@ class _StripBasisFilter(torch.autograd.Function):
                 if bg is None:
                     bg = _group_basis(basis[b], plan.g)
                     gbg = torch.zeros_like(bg)
+                    bnat_t = basis[b].reshape(c, j, n * k * k).transpose(1, 2)
                 wp, g, ng = plan.wp, plan.g, plan.ng
                 lmax = plan.length(plan.rows)
                 qbuf = xpad.new_empty(c, n * g * k, lmax)
-                gqbuf = xpad.new_empty(c, n * g * k, lmax) if need_x else None
+                gpbuf = xpad.new_empty(c, n * k * k, plan.rows * wp) if need_x else None
                 grbuf = xpad.new_zeros(c, j, plan.rows, wp)  # columns >= W stay zero
                 gxbuf = torch.zeros_like(plan.buf).view(c, n, -1) if need_x else None
                 go_r, co_r = grad_out[b][:, r::d], coeffs[b][:, r::d]
@@ -173,17 +174,17 @@ class _StripBasisFilter(torch.autograd.Function):
                             o = gi * g * wp
                             gbg[gi].baddbmm_(gr, q[:, :, o : o + size].transpose(1, 2))
                     if need_x:
-                        length = plan.length(s)
-                        gq = gqbuf[:, :, :length]
-                        gq.zero_()
-                        for gi in range(ng):
-                            o = gi * g * wp
-                            gq[:, :, o : o + size].baddbmm_(bg[gi].transpose(1, 2), gr)
-                        gq5 = gq.view(c, n, g, k, length)
-                        for a in range(g):  # col2im over the G*K shifts of Q's definition
-                            for kx in range(k):
-                                o = (i0 + a) * wp + kx * d
-                                gxbuf[:, :, o : o + length].add_(gq5[:, :, a, kx])
+                        # grad of the full patch matrix for this strip in one GEMM (rows (f, ky, kx))
+                        gp = gpbuf.view(-1)[: c * n * k * k * size].view(c, n * k * k, size)
+                        torch.bmm(bnat_t, gr, out=gp)
+                        # col2im, kx part in one reduction ("skew" trick): reading the rows of length S with
+                        # row stride S - d shifts row kx by kx*d; what wraps in from a neighbouring row is a
+                        # garbage column (x >= W) whose gradient is zero, so a strided sum does the fold.
+                        skew = gp.as_strided((c, n * k, k, size), (n * k * k * size, k * size, size - d, 1))
+                        vsum = skew.sum(2).view(c, n, k, size)
+                        for ky in range(k):
+                            o = (i0 + ky) * wp
+                            gxbuf[:, :, o : o + size].add_(vsum[:, :, ky])
                 if need_x:
                     gx[b][:, :, r::d] += gxbuf.view(c, n, -1, wp)[:, :, : plan.hs]
             if need_basis and gbg is not None:
@@ -220,8 +221,8 @@ def _check_basis_inputs(image, basis, coeffs, dilation, name_basis="basis"):
     layout = "(B, J, C, K, K)" if image.ndim == 4 else "(B, J, N, C, K, K)"
     if basis.ndim != want:
         raise ValueError(
-            f"{name_basis} must have shape {layout} for a {image.ndim}-D image of shape {tuple(image.shape)}, "
-            f"got shape {tuple(basis.shape)}"
+            f"{name_basis} must have shape {layout} for a {image.ndim}-D image of shape "
+            f"{tuple(image.shape)}, got shape {tuple(basis.shape)}"
         )
     check_odd_square(basis, name_basis, layout)
     check_ndim(coeffs, "coeffs", (4,), "(B, J, H, W)")

@@ -31,7 +31,7 @@ class _TapLoopKernelField(torch.autograd.Function):
     """xpad (B, N, C, H+K-1, W+K-1), kernels (B, N, Ck, K*K, H, W) -> (B, C, H, W)."""
 
     @staticmethod
-    def forward(ctx, xpad, kernels, k: int):  # noqa: D102
+    def forward(ctx, xpad, kernels, k: int):
         b, n, c, hp, wp = xpad.shape
         h, w = hp - k + 1, wp - k + 1
         acc = xpad.new_zeros(b, n, c, h, w)
@@ -43,7 +43,7 @@ class _TapLoopKernelField(torch.autograd.Function):
         return acc.sum(1)
 
     @staticmethod
-    def backward(ctx, grad_out):  # noqa: D102
+    def backward(ctx, grad_out):
         xpad, kernels = ctx.saved_tensors
         k = ctx.k
         b, n, c, hp, wp = xpad.shape
@@ -97,7 +97,9 @@ def kernel_field_filter(frames: torch.Tensor, kernels: torch.Tensor) -> torch.Te
     taps = kernels.shape[3]
     k = math.isqrt(taps)
     if k * k != taps or k % 2 == 0:
-        raise ValueError(f"kernels has shape {tuple(kernels.shape)}: dimension 3 must be K*K with K odd, got {taps}")
+        raise ValueError(
+            f"kernels has shape {tuple(kernels.shape)}: dimension 3 must be K*K with K odd, got {taps}"
+        )
     t = harmonise("frames", {"frames": x, "kernels": kernels})
     check_reflect(h, w, (k - 1) // 2, "frames", f"K={k}")
     with autocast_off(x.device):

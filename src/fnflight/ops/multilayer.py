@@ -11,8 +11,8 @@ Paper ambiguities and the choices made (no public code exists, see NOTES.md):
   ``W^k * x = basis_filter(x, B_k, C_k) + b^k * boxsum_K(x)`` (a box sum with reflect borders). A per-pixel
   bias added to the *output* would be the other reading; it is not what eq. 4 writes (the bias is inside the
   kernel).
-- Coefficients are given per layer. Eq. 4 writes one set ``C^i(r)`` shared by all layers; a net that follows it
-  passes the same tensor for each layer (a single tensor is accepted and shared).
+- Coefficients are given per layer. Eq. 4 writes one set ``C^i(r)`` shared by all layers; a net that follows
+  it passes the same tensor for each layer (a single tensor is accepted and shared).
 - ``b^k`` and ``alpha^k`` may be per pixel ``(B, 1, H, W)`` or per pixel and colour ``(B, C, H, W)``.
 """
 
@@ -93,7 +93,8 @@ def multilayer_filter(
             check_tensor(t, f"{name}[{i}]")
             if t.ndim != 4 or t.shape[0] != b or t.shape[1] not in (1, c) or t.shape[-2:] != (h, w):
                 raise ValueError(
-                    f"{name}[{i}] has shape {tuple(t.shape)}, expected ({b}, 1, {h}, {w}) or ({b}, {c}, {h}, {w})"
+                    f"{name}[{i}] has shape {tuple(t.shape)}, expected ({b}, 1, {h}, {w}) or "
+                    f"({b}, {c}, {h}, {w})"
                 )
             if t.device != image.device:
                 raise ValueError(f"{name}[{i}] is on device {t.device} but image is on {image.device}")

@@ -35,7 +35,9 @@ def patches(frames: torch.Tensor, k: int, dilation: int = 1) -> torch.Tensor:
     return cols.view(b, n, c, k * k, h, w)
 
 
-def kernel_field_filter_reference(frames: torch.Tensor, kernels: torch.Tensor, dilation: int = 1) -> torch.Tensor:
+def kernel_field_filter_reference(
+    frames: torch.Tensor, kernels: torch.Tensor, dilation: int = 1
+) -> torch.Tensor:
     """``sum_n sum_t kernels[:, n, c, t] * patch_t(frames[:, n, c])`` with explicit patches.
 
     frames ``(B, N, C, H, W)`` or ``(B, C, H, W)``; kernels ``(B, N, Ck, K*K, H, W)``, Ck in (1, C).
@@ -74,7 +76,8 @@ def basis_filter_reference(
     Example:
         >>> img, basis, coeffs = torch.rand(1, 3, 8, 9), torch.rand(1, 2, 3, 3, 3), torch.rand(1, 2, 8, 9)
         >>> from fnflight.ops import basis_filter
-        >>> torch.allclose(basis_filter_reference(img, basis, coeffs), basis_filter(img, basis, coeffs), atol=1e-5)
+        >>> fast = basis_filter(img, basis, coeffs)
+        >>> torch.allclose(basis_filter_reference(img, basis, coeffs), fast, atol=1e-5)
         True
     """
     return kernel_field_filter_reference(image, basis_to_kernel_field(basis, coeffs), dilation)
@@ -111,7 +114,12 @@ def basis_filter_loops(
                                 for kx in range(k):
                                     yy = refl(y + dilation * (ky - r), h)
                                     xx = refl(x + dilation * (kx - r), w)
-                                    acc = acc + coeffs[b, j, y, x] * basis[b, j, n, c, ky, kx] * image[b, n, c, yy, xx]
+                                    acc = (
+                                        acc
+                                        + coeffs[b, j, y, x]
+                                        * basis[b, j, n, c, ky, kx]
+                                        * image[b, n, c, yy, xx]
+                                    )
                     out[b, c, y, x] = acc
     return out
 

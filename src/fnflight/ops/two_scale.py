@@ -4,13 +4,13 @@ Each basis element is a pair ``(A_j, B_j)`` of K x K kernels per colour channel;
 downsampled by ``d``. Eq. 3 filters with ``A_j + B_j↑d``; eq. 4 computes the same thing cheaply as
 ``(x * A_j) + (tent(x) *_d B_j)``: a (2d-1)-tap tent prefilter, then a convolution dilated by ``d``.
 
-Choice of ``B↑d`` (the paper says only "bilinear upsampling"): we define it as the zero-inserted ``B`` filtered
-with the *normalised* tent ``h`` (sum 1), i.e. the bilinear upsampling divided by ``d²`` (mass-preserving), so
-that eq. 3 and eq. 4 agree exactly (``tent(x) *_d B = x * (B zero-inserted * h)``), which is what the authors'
-code computes. The kernel ``B↑d`` then has ``(K-1)d+1`` interpolated samples plus the ``d-1``-tap ramps to
-zero on each side: its support is ``(K+1)d-1`` (63 for K=15, d=4), not the ``(K-1)d+1 = 57`` footprint quoted
-in the paper, which counts only the sample positions. With reflect borders eq. 3 and 4 also agree at the
-image borders because the tent is symmetric (tested).
+Choice of ``B↑d`` (the paper says only "bilinear upsampling"): we define it as the zero-inserted ``B``
+filtered with the *normalised* tent ``h`` (sum 1), i.e. the bilinear upsampling divided by ``d²``
+(mass-preserving), so that eq. 3 and eq. 4 agree exactly (``tent(x) *_d B = x * (B zero-inserted * h)``),
+which is what the authors' code computes. The kernel ``B↑d`` then has ``(K-1)d+1`` interpolated samples plus
+the ``d-1``-tap ramps to zero on each side: its support is ``(K+1)d-1`` (63 for K=15, d=4), not the
+``(K-1)d+1`` (57) footprint quoted in the paper, which counts only the sample positions.
+With reflect borders eq. 3 and 4 also agree at the image borders because the tent is symmetric (tested).
 """
 
 from __future__ import annotations
@@ -29,7 +29,13 @@ from fnflight.ops._checks import (
 )
 from fnflight.ops.basis_filter import _check_basis_inputs, basis_filter
 
-__all__ = ["TwoScaleBasisFilter", "tent_kernel", "tent_prefilter", "two_scale_basis_filter", "upsample_kernel"]
+__all__ = [
+    "TwoScaleBasisFilter",
+    "tent_kernel",
+    "tent_prefilter",
+    "two_scale_basis_filter",
+    "upsample_kernel",
+]
 
 
 def tent_kernel(dilation: int, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
@@ -121,7 +127,8 @@ def two_scale_basis_filter(
     coeffs: torch.Tensor,
     dilation: int = 4,
 ) -> torch.Tensor:
-    r"""Paper 000 eq. 4: ``F = sum_j c_j ((x * A_j) + (tent(x) *_d B_j))`` per colour channel, reflect borders.
+    r"""Paper 000 eq. 4: ``F = sum_j c_j ((x * A_j) + (tent(x) *_d B_j))`` per colour channel, reflect
+    borders.
 
     Equal to eq. 3 with the kernels ``A_j`` (zero-padded) ``+ upsample_kernel(B_j, d)``. Basis and
     coefficients are not normalised (paper 000 section 3.2.2).
@@ -154,7 +161,9 @@ def two_scale_basis_filter(
         "image", {"image": image, "basis_fine": basis_fine, "basis_coarse": basis_coarse, "coeffs": coeffs}
     )
     k = basis_fine.shape[-1]
-    check_reflect(image.shape[-2], image.shape[-1], dilation * (k - 1) // 2, "image", f"K={k}, dilation={dilation}")
+    check_reflect(
+        image.shape[-2], image.shape[-1], dilation * (k - 1) // 2, "image", f"K={k}, dilation={dilation}"
+    )
     # The two scales are independent strip passes whose outputs add (the op is linear in the basis): fusing
     # them into one GEMM would need a common row layout, and the dilated pass runs per row residue.
     fine = basis_filter(t["image"], t["basis_fine"], t["coeffs"], 1)

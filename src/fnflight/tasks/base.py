@@ -8,7 +8,8 @@ Optimisation (paper 000 sec. 3.3): Adam at ``lr`` with a plateau schedule on the
 ``val/psnr`` has not improved by ``plateau_threshold`` dB for ``patience`` validations, the rate is multiplied
 by ``lr_drop_factor`` (``10**-0.5``), never below ``min_lr`` (``1e-5``): 1e-4 -> 1e-4/sqrt(10) -> 1e-5, the
 paper's "two learning rate drops every time validation loss saturates". The paper watches the validation loss;
-validation PSNR is used here because it is also what checkpoints are chosen by (it falls as the L2 term rises).
+validation PSNR is used here because it is also what checkpoints are chosen by (it falls as the L2 term
+rises).
 The schedule is stepped by the task itself after each validation (not by Lightning, whose epoch/step intervals
 do not match "every validation") and its state travels in the checkpoint, so a resume continues it.
 """
@@ -41,12 +42,12 @@ class EnhancementTask(pl.LightningModule):
         min_lr: floor of the drops (1e-5: two drops from 1e-4).
         patience: validations without improvement before a drop.
         plateau_threshold: improvement of ``val/psnr`` in dB that counts as progress.
-        adam_eps: Adam's epsilon (torch default 1e-8). At initialisation most gradients of these nets are
-            below 1e-7, where Adam's first steps are sign-like; a larger epsilon damps that (tests use it).
+        adam_eps: Adam's epsilon (torch default 1e-8, as the authors' TensorFlow code uses Adam's default).
         log_images_every_n: log a picture of the first validation batch every n validations (0: never).
         max_logged_images: rows of that picture.
         dims: dimming levels the metrics are reported at.
-        model_config: the ``model`` section of the run config (name, net, loss, task); saved in the checkpoint's
+        model_config: the ``model`` section of the run config (name, net, loss, task); saved in the
+        checkpoint's
             hyperparameters so that :func:`fnflight.tasks.checkpoint.load_task` can rebuild the net.
     """
 
@@ -91,7 +92,9 @@ class EnhancementTask(pl.LightningModule):
     def metric_images(self, batch: dict[str, Tensor], outputs: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """Prediction and target as the metrics see them: rendered sRGB clipped to [0, 1]."""
         gain, cm = batch[keys.GAIN], batch[keys.COLOR_MATRIX]
-        return render_for_metrics(outputs["output"], gain, cm), render_for_metrics(batch[keys.TARGET], gain, cm)
+        return render_for_metrics(outputs["output"], gain, cm), render_for_metrics(
+            batch[keys.TARGET], gain, cm
+        )
 
     def metric_dims(self, batch: dict[str, Tensor]) -> Tensor:
         target = batch[keys.TARGET]
@@ -172,7 +175,9 @@ class EnhancementTask(pl.LightningModule):
     # ---------------------------------------------------------------- optimisation
     def configure_optimizers(self) -> torch.optim.Optimizer:
         hp = self.hparams
-        optimizer = torch.optim.Adam(self.parameters(), lr=float(hp["lr"]), eps=float(hp.get("adam_eps", 1e-8)))
+        optimizer = torch.optim.Adam(
+            self.parameters(), lr=float(hp["lr"]), eps=float(hp.get("adam_eps", 1e-8))
+        )
         self._plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer,
             mode="max",

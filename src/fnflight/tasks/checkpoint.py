@@ -1,8 +1,10 @@
 """Rebuild a trained task from a checkpoint alone.
 
 Tasks save the ``model`` section of the run config (``name``, ``net``, ``loss``, ``task``: each
-``class_path`` + ``init_args``) in their hyperparameters (``model_config``), so a checkpoint is self-contained:
-:func:`load_task` builds the net and loss from it, then the task with the saved hyperparameters, then loads the
+``class_path`` + ``init_args``) in their hyperparameters (``model_config``), so a checkpoint is
+self-contained:
+:func:`load_task` builds the net and loss from it, then the task with the saved hyperparameters, then loads
+the
 weights. Only load checkpoints you trust (they are pickles).
 """
 
@@ -42,7 +44,8 @@ def load_task(path: str | Path, map_location: str | torch.device = "cpu"):
     model_config = hparams.get("model_config")
     if not isinstance(model_config, dict) or "net" not in model_config or "task" not in model_config:
         raise CheckpointError(
-            f"{str(path)!r} has no model_config in its hyperparameters: it was not written by `fnflight train`"
+            f"{str(path)!r} has no model_config in its hyperparameters: it was not written by `fnflight "
+            f"train`"
         )
     try:
         net = instantiate(model_config["net"])
@@ -55,7 +58,8 @@ def load_task(path: str | Path, map_location: str | torch.device = "cpu"):
     missing = [k for k in missing if not k.startswith(("val_metrics.", "test_metrics."))]
     if missing or unexpected:
         raise CheckpointError(
-            f"{str(path)!r} does not match its model config: missing {missing[:5]}, unexpected {unexpected[:5]}"
+            f"{str(path)!r} does not match its model config: missing {missing[:5]}, unexpected "
+            f"{unexpected[:5]}"
         )
     task.eval()
     return task

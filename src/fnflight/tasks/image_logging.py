@@ -33,7 +33,8 @@ def to_uint8(image: Tensor) -> np.ndarray:
 
 
 def save_png(path: str | Path, image: Tensor) -> Path:
-    """Write a ``(3, H, W)`` sRGB image in ``[0, 1]`` as an 8-bit PNG; creates the folder. Returns the path."""
+    """Write a ``(3, H, W)`` sRGB image in ``[0, 1]`` as an 8-bit PNG; creates the folder. Returns the
+    path."""
     from PIL import Image
 
     path = Path(path)

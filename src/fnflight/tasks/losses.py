@@ -2,11 +2,13 @@
 
     loss(outputs: dict[str, Tensor], batch: dict[str, Tensor], step: int = 0) -> dict[str, Tensor]
 
-``outputs`` is what the net returned (``"output"`` always; ``"per_frame"`` for burst nets), ``batch`` the batch
+``outputs`` is what the net returned (``"output"`` always; ``"per_frame"`` for burst nets), ``batch`` the
+batch
 dict of :mod:`fnflight.data.batch`, ``step`` the global training step (for annealed terms). The result holds
 ``"loss"`` (the scalar to minimise) and its named parts (logged as ``train/<part>``).
 
-Images are compared after rendering with :func:`fnflight.imaging.color.render_srgb` (``gain``, ``color_matrix``
+Images are compared after rendering with :func:`fnflight.imaging.color.render_srgb` (``gain``,
+``color_matrix``
 from the batch) when ``render=True``: paper 000 sec. 3.3 trains "in a color and gamma-corrected sRGB space".
 """
 
@@ -82,7 +84,8 @@ def _crop(x: Tensor, border: int) -> Tensor:
 class DeepFnFLoss(nn.Module):
     r"""Paper 000 eq. 6: ``mean ||f(Y^) - f(Y)||^2 + eta (mean |d_x (f(Y^) - f(Y))| + mean |d_y (...)|)``.
 
-    ``f`` renders with the sample's gain and colour matrix (sec. 3.3), the sRGB curve continued linearly above 1
+    ``f`` renders with the sample's gain and colour matrix (sec. 3.3), the sRGB curve continued linearly
+    above 1
     and nothing clipped (NOTES). L2 is the mean squared error over pixels and channels (NOTES: "mean L2 + mean
     L1 of image gradients, weight 1:1"); gradients are half forward differences.
 
@@ -107,7 +110,9 @@ class DeepFnFLoss(nn.Module):
         grad = gradient_l1(diff)
         return {"loss": l2 + self.grad_weight * grad, "l2": l2, "grad": grad}
 
-    def forward(self, outputs: dict[str, Tensor], batch: dict[str, Tensor], step: int = 0) -> dict[str, Tensor]:
+    def forward(
+        self, outputs: dict[str, Tensor], batch: dict[str, Tensor], step: int = 0
+    ) -> dict[str, Tensor]:
         if self.render:
             pred, target = render_pair(outputs, batch)
         else:
@@ -121,11 +126,13 @@ class KPNAnnealedLoss(nn.Module):
     ``l`` is L2 + L1 gradient loss (:class:`DeepFnFLoss`) on rendered sRGB with an ``border``-pixel border
     cropped (KPN crops 8 px). ``outputs["per_frame"]`` ``(B, N, 3, H, W)`` holds each frame's own estimate
     ``N f_i(X_i)`` (frame i filtered by its kernel, times N: the net's contract, see
-    :class:`fnflight.nets.kpn_burst.KPNBurst`), compared with the target as it is. The per-frame terms are summed over frames (the paper's sum), weighted by
+    :class:`fnflight.nets.kpn_burst.KPNBurst`), compared with the target as it is. The per-frame terms are
+    summed over frames (the paper's sum), weighted by
     ``beta * alpha**step`` (beta 100, alpha 0.9998: the term fades after a few ten thousand steps).
 
     Example:
-        >>> b = {"target": torch.ones(1, 3, 20, 20), "gain": torch.ones(1), "color_matrix": torch.eye(3)[None]}
+        >>> b = {"target": torch.ones(1, 3, 20, 20), "gain": torch.ones(1),
+        ...     "color_matrix": torch.eye(3)[None]}
         >>> out = {"output": torch.ones(1, 3, 20, 20), "per_frame": torch.ones(1, 2, 3, 20, 20)}
         >>> KPNAnnealedLoss()(out, b, step=0)["loss"].item()
         0.0
@@ -138,7 +145,9 @@ class KPNAnnealedLoss(nn.Module):
         self.beta, self.alpha, self.border = float(beta), float(alpha), int(border)
         self.base = DeepFnFLoss(grad_weight=grad_weight)
 
-    def forward(self, outputs: dict[str, Tensor], batch: dict[str, Tensor], step: int = 0) -> dict[str, Tensor]:
+    def forward(
+        self, outputs: dict[str, Tensor], batch: dict[str, Tensor], step: int = 0
+    ) -> dict[str, Tensor]:
         gain, cm = batch[keys.GAIN], batch[keys.COLOR_MATRIX]
         pred, target = render_pair(outputs, batch)
         target = _crop(target, self.border)
@@ -169,7 +178,9 @@ class L1Loss(nn.Module):
         super().__init__()
         self.render = bool(render)
 
-    def forward(self, outputs: dict[str, Tensor], batch: dict[str, Tensor], step: int = 0) -> dict[str, Tensor]:
+    def forward(
+        self, outputs: dict[str, Tensor], batch: dict[str, Tensor], step: int = 0
+    ) -> dict[str, Tensor]:
         if self.render:
             pred, target = render_pair(outputs, batch)
         else:
@@ -189,7 +200,9 @@ class MSELoss(nn.Module):
         super().__init__()
         self.render = bool(render)
 
-    def forward(self, outputs: dict[str, Tensor], batch: dict[str, Tensor], step: int = 0) -> dict[str, Tensor]:
+    def forward(
+        self, outputs: dict[str, Tensor], batch: dict[str, Tensor], step: int = 0
+    ) -> dict[str, Tensor]:
         if self.render:
             pred, target = render_pair(outputs, batch)
         else:
@@ -206,7 +219,8 @@ class HierarchicalLoss(nn.Module):
     lambda_grad = 1, lambda_ssim = 0.1.
 
     Example:
-        >>> b = {"target": torch.rand(1, 3, 16, 16), "gain": torch.ones(1), "color_matrix": torch.eye(3)[None]}
+        >>> b = {"target": torch.rand(1, 3, 16, 16), "gain": torch.ones(1),
+        ...     "color_matrix": torch.eye(3)[None]}
         >>> round(HierarchicalLoss()({"output": b["target"]}, b)["loss"].item(), 4)
         0.0
     """
@@ -215,7 +229,9 @@ class HierarchicalLoss(nn.Module):
         super().__init__()
         self.grad_weight, self.ssim_weight, self.render = float(grad_weight), float(ssim_weight), bool(render)
 
-    def forward(self, outputs: dict[str, Tensor], batch: dict[str, Tensor], step: int = 0) -> dict[str, Tensor]:
+    def forward(
+        self, outputs: dict[str, Tensor], batch: dict[str, Tensor], step: int = 0
+    ) -> dict[str, Tensor]:
         if self.render:
             pred, target = render_pair(outputs, batch)
         else:

@@ -1,7 +1,8 @@
 """Image-quality metrics as paper 000 reports them (sec. 4.1, Table 1; NOTES "DeepFnF" evaluation).
 
 PSNR over the whole sRGB image clipped to ``[0, 1]`` (data range 1), one value per image, averaged over
-images; SSIM with an 11x11 Gaussian window, sigma 1.5 (torchmetrics, standard constants). Both are reported per
+images; SSIM with an 11x11 Gaussian window, sigma 1.5 (torchmetrics, standard constants). Both are reported
+per
 dimming level: :class:`DimMetrics` accumulates per-image values in one bin per level, so the LightningModules
 (validation/test) and ``fnflight eval`` share one code path, and it syncs across DDP processes like any
 torchmetrics ``Metric``.
@@ -100,7 +101,9 @@ class DimMetrics(Metric):
         self.add_state("psnr_sum", torch.zeros(n, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("ssim_sum", torch.zeros(n, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", torch.zeros(n, dtype=torch.float64), dist_reduce_fx="sum")
-        self.register_buffer("_log_levels", torch.tensor([math.log(v) for v in self.levels]), persistent=False)
+        self.register_buffer(
+            "_log_levels", torch.tensor([math.log(v) for v in self.levels]), persistent=False
+        )
 
     def bins(self, dim: Tensor) -> Tensor:
         """Index of the nearest level (log domain) for each dimming factor ``(B,)``."""
@@ -111,7 +114,8 @@ class DimMetrics(Metric):
         """Add a batch of sRGB images in ``[0, 1]`` ``(B, 3, H, W)`` with their dimming factors ``(B,)``."""
         if pred.shape != target.shape or pred.ndim != 4:
             raise ValueError(
-                f"pred and target must have one (B, C, H, W) shape, got {tuple(pred.shape)}, {tuple(target.shape)}"
+                f"pred and target must have one (B, C, H, W) shape, got {tuple(pred.shape)}, "
+                f"{tuple(target.shape)}"
             )
         dim = torch.as_tensor(dim, device=pred.device).reshape(-1).expand(len(pred))
         psnr = psnr_per_image(pred.float(), target.float()).double()
@@ -137,7 +141,8 @@ class DimMetrics(Metric):
         return out
 
     def records(self, method: str) -> list[dict[str, float | str | int]]:
-        """``[{"method", "dim", "psnr", "ssim", "count"}, ...]``, one per level that saw images (``fnflight eval``)."""
+        """``[{"method", "dim", "psnr", "ssim", "count"}, ...]``, one per level that saw images
+        (``fnflight eval``)."""
         out = []
         for i, level in enumerate(self.levels):
             n = float(self.count[i])

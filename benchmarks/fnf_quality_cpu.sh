@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Paper 000 Table 1 on a CPU budget: DeepFnF and its baselines trained with ONE identical small budget
+# (same steps, batch, crops, width, seed) on BSDS500 train/val, evaluated together on a Kodak24 test set
+# generated with the DeepFnF protocol (dims 100/50/25/12.5, log10 std_read -2.6, std_shot -1.8, one homography
+# per image on the flash). Kodak24 is never trained on.
+#
+# usage: benchmarks/fnf_quality_cpu.sh DATA_DIR [STEPS] [MODELS...]
+#   DATA_DIR holds bsds500-trainval/{train,val} and kodak24 (e.g. ../shared/data)
+# Results: benchmarks/results/fnf_quality_cpu/{results.md,results.json,command.txt,machine.txt}
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${1:?usage: $0 DATA_DIR [STEPS] [MODELS...]}
+STEPS=${2:-2000}
+shift $(( $# >= 2 ? 2 : 1 ))
+MODELS=("$@")
+[ ${#MODELS[@]} -gt 0 ] || MODELS=(deepfnf_small nfonly direct)
+BIN=.venv/bin
+OUT=benchmarks/results/fnf_quality_cpu
+RUNS=${RUNS:-runs/quality_cpu}
+mkdir -p "$OUT" "$RUNS"
+
+# Identical budget for every model (the CPU preset width and basis size of configs/model/deepfnf_small).
+COMMON=(data=fnf_folder logger=csv "out_dir=$RUNS" overwrite=true seed=0
+  "data.init_args.source.init_args.path=$DATA/bsds500-trainval/train"
+  data.init_args.source.init_args.val_count=0 data.init_args.source.init_args.split=all
+  "data.init_args.val_source={class_path: fnflight.data.sources.ImageFolder, init_args: {path: $DATA/bsds500-trainval/val, split: all}}"
+  data.init_args.crop=128 data.init_args.batch_size=4 data.init_args.val_batch_size=4 data.init_args.limit_val=16
+  "trainer.max_steps=$STEPS" trainer.val_check_interval=500 checkpoint.every_n_train_steps=500
+  after_fit.sample=false)
+width_args() {  # the same width (and basis size where the net has a basis) for every method
+  case "$1" in
+    deepfnf_small) ;;
+    direct|kpn) echo "model.net.init_args.width=0.125" ;;
+    *) echo "model.net.init_args.width=0.125 model.net.init_args.num_basis=16" ;;
+  esac
+}
+
+{
+  echo "# $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "benchmarks/fnf_quality_cpu.sh $DATA $STEPS ${MODELS[*]}"
+} > "$OUT/command.txt"
+{
+  echo "host: $(uname -srm)"; echo "cpus: $(nproc)"; grep -m1 'model name' /proc/cpuinfo || true
+  free -g | head -2
+  $BIN/python -c "import torch, pytorch_lightning as pl; print('torch', torch.__version__, 'threads', torch.get_num_threads(), '| lightning', pl.__version__)"
+} > "$OUT/machine.txt"
+
+TESTSET=$RUNS/kodak24_testset
+if [ ! -f "$TESTSET/manifest.json" ]; then
+  $BIN/fnflight testset task=fnf "source.path=$DATA/kodak24" "out=$TESTSET" seed=0 crop=448
+fi
+
+CKPTS=()
+for model in "${MODELS[@]}"; do
+  start=$(date +%s)
+  # shellcheck disable=SC2046
+  $BIN/fnflight train "model=$model" "name=$model" "${COMMON[@]}" $(width_args "$model")
+  echo "$model: trained $STEPS steps in $(( $(date +%s) - start )) s" | tee -a "$OUT/command.txt"
+  CKPTS+=("ckpt=$RUNS/$model/checkpoints/last.ckpt")
+done
+
+$BIN/fnflight eval "${CKPTS[@]}" "testset=$TESTSET" "out=$OUT"
