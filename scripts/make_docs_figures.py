@@ -6,8 +6,8 @@ target's exposure). Deterministic: a fixed set of embedded photos, fixed centre 
 
 Usage: ``python scripts/make_docs_figures.py [tasks=fnf,burst] [out=docs] [crop=256] [seed=0]``
 
-To add a task (short_long, raw): write a ``figure_<task>(crop, seed) -> (rows, labels)`` function that returns
-rows of ``(3, H, W)`` sRGB tensors in [0, 1] and add it to ``FIGURES``.
+To add a task: write a ``figure_<task>(crop, seed) -> (rows, labels)`` function that returns rows of
+``(3, H, W)`` sRGB tensors in [0, 1] and add it to ``FIGURES``.
 """
 
 from __future__ import annotations
@@ -20,9 +20,16 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from fnflight.data import BurstDataModule, EmbeddedPhotos, FlashNoFlashDataModule, collate
+from fnflight.data import (
+    BurstDataModule,
+    EmbeddedPhotos,
+    FlashNoFlashDataModule,
+    RawLowLightDataModule,
+    ShortLongDataModule,
+    collate,
+)
 from fnflight.data import batch as K
-from fnflight.imaging import render_srgb
+from fnflight.imaging import render_srgb, srgb_from_linear
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ("astronaut", "chelsea", "coffee")  # a small fixed set of the embedded photos
@@ -88,9 +95,63 @@ def figure_burst(crop: int, seed: int) -> tuple[list[list[torch.Tensor]], list[s
     return rows, labels
 
 
+def figure_short_long(crop: int, seed: int) -> tuple[list[list[torch.Tensor]], list[str]]:
+    dm = ShortLongDataModule(
+        source=_source(),
+        val_source=_source(),
+        crop=crop,
+        num_workers=0,
+        seed=seed,
+        test_long_exposures=[0.21],
+    )
+    ds = dm.make_dataset("test")
+    rows = []
+    for i in range(len(ds)):
+        b = dm.degrade_seeded(collate([ds[i]]), seed, "test")
+        cm, g = b[K.COLOR_MATRIX][0], b[K.GAIN][0]
+        rows.append(
+            [
+                _render(b[K.AMBIENT][0], 1.0, cm),
+                _render(b[K.SHORT][0], g, cm),
+                _render(b[K.LONG][0], g, cm),
+                _render(b[K.TARGET][0], g, cm),
+            ]
+        )
+    labels = ["clean", "short input (7 ms, matched)", "long input (210 ms, blurred)", "target (saturated)"]
+    return rows, labels
+
+
+def _packed_preview(packed: torch.Tensor, size: int) -> torch.Tensor:
+    """A packed RGGB raw ``(4, h, w)`` as a (camera-RGB, sRGB-encoded) ``(3, size, size)`` preview."""
+    rgb = torch.stack([packed[0], (packed[1] + packed[2]) / 2, packed[3]])
+    rgb = torch.nn.functional.interpolate(rgb[None], size=(size, size), mode="nearest")[0]
+    return srgb_from_linear(rgb.clamp(0, 1))
+
+
+def figure_raw(crop: int, seed: int) -> tuple[list[list[torch.Tensor]], list[str]]:
+    dm = RawLowLightDataModule(
+        source=_source(), val_source=_source(), crop=crop // 2, num_workers=0, seed=seed, test_ratios=[100.0]
+    )
+    ds = dm.make_dataset("test")
+    rows = []
+    for i in range(len(ds)):
+        b = dm.degrade_seeded(collate([ds[i]]), seed, "test")
+        rows.append(
+            [
+                srgb_from_linear(b[K.AMBIENT][0].clamp(0, 1)),
+                _packed_preview(b[K.RAW][0], crop),
+                b[K.TARGET][0].clamp(0, 1),
+            ]
+        )
+    labels = ["clean", "raw input, ratio 100 (x100, camera RGB)", "target (sRGB)"]
+    return rows, labels
+
+
 FIGURES: dict[str, Callable[[int, int], tuple[list[list[torch.Tensor]], list[str]]]] = {
     "fnf": figure_fnf,
     "burst": figure_burst,
+    "short_long": figure_short_long,
+    "raw": figure_raw,
 }
 
 

@@ -113,3 +113,33 @@ def test_bench_data_runs(photo_folder: Path, capsys: pytest.CaptureFixture[str])
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line == rows[0] and line["task"] == "burst"
     assert {"samples_per_s", "degrade_ms_per_batch", "batch", "crop"} <= set(line)
+
+
+@pytest.mark.parametrize(
+    ("task", "crop", "args", "count"),
+    [
+        ("shortlong", 16, {"margin": 4, "blur_samples": 3}, 2),
+        ("raw", 8, {"test_ratios": [100.0, 300.0]}, 4),
+    ],
+)
+def test_shortlong_and_raw_testsets_byte_identical(
+    photo_folder: Path, tmp_path: Path, task: str, crop: int, args: dict, count: int
+) -> None:
+    for name in ("a", "b"):
+        write_testset(
+            task,
+            ImageFolder(photo_folder),
+            tmp_path / name,
+            seed=0,
+            crop=crop,
+            limit=2,
+            progress=False,
+            datamodule_args=args,
+        )
+    a, b = _hashes(tmp_path / "a"), _hashes(tmp_path / "b")
+    assert a == b and len(a) == 1 + count
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["task"] == task and manifest["crop"] == crop
+    sample = TestSet(tmp_path / "a", verify=True)[0]
+    key = K.SHORT if task == "shortlong" else K.RAW
+    assert torch.isfinite(sample[key]).all()

@@ -89,3 +89,22 @@ def test_homography_checks():
         warp_image(torch.zeros(1, 1, 4, 4), torch.eye(3))
     with pytest.raises(ValueError, match="offsets"):
         translate_image(torch.zeros(2, 1, 4, 4), torch.zeros(3, 2))
+
+
+def test_mean_displacement_coarse_matches_dense():
+    h = sample_homography(32, 448, 448, gen(7))
+    for norm in ("l1", "l2"):
+        dense = mean_displacement(h, 448, 448, norm=norm, step=1)
+        torch.testing.assert_close(mean_displacement(h, 448, 448, norm=norm), dense, atol=1e-3, rtol=0)
+    odd = sample_homography(8, 301, 263, gen(8))
+    dense = mean_displacement(odd, 301, 263, step=1)
+    torch.testing.assert_close(mean_displacement(odd, 301, 263, step=4), dense, atol=1e-3, rtol=0)
+
+
+def test_warp_matches_kornia():
+    kornia = pytest.importorskip("kornia")
+    x = torch.rand(2, 3, 20, 24, generator=gen(9))
+    h = sample_homography(2, 20, 24, gen(10), max_translation=3.0, max_rotation_deg=2.0)
+    for pad in ("zeros", "border", "reflection"):
+        ref = kornia.geometry.transform.warp_perspective(x, h, (20, 24), padding_mode=pad, align_corners=True)
+        torch.testing.assert_close(warp_image(x, h, padding_mode=pad), ref, atol=1e-4, rtol=0)

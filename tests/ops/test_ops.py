@@ -34,10 +34,12 @@ def rnd(*shape, g, dtype=D64):
     return torch.randn(*shape, generator=g, dtype=dtype)
 
 
-@pytest.fixture(params=[10_000, 40], ids=["one-strip", "many-strips"])
+@pytest.fixture(params=[(10_000, 0), (40, 0), (40, 1)], ids=["one-strip", "many-strips", "row-groups"])
 def strip(request, monkeypatch):
-    """Run the strip algorithm with the default strip and with tiny strips (several per image)."""
-    monkeypatch.setattr(bf_mod, "STRIP_PIXELS", request.param)
+    """Run the strip algorithm with one strip, with tiny strips (several per image), and with the
+    row-grouped patch matrix (one GEMM per kernel row)."""
+    monkeypatch.setattr(bf_mod, "STRIP_PIXELS", request.param[0])
+    monkeypatch.setattr(bf_mod, "ROW_GROUP", request.param[1])
     return request.param
 
 

@@ -18,7 +18,7 @@ this process; ``gflops`` = 3 x direct-convolution forward FLOPs / ours time (``2
 scale, ``2*N*C*K*K*H*W`` for kpn); ``sgemm_gflops`` = float32 2048^3 matmul rate measured just before the
 case; ``max_rel_err`` = max |ours - naive| / max |naive| over the output and every input gradient. Peak
 memory: on CPU each side runs once in a fresh subprocess and reports the growth of its peak RSS
-(``ru_maxrss``) over a baseline taken after building the inputs and a small warm-up; on CUDA
+(``VmHWM``, reset before the run) over the RSS after building the inputs and a small warm-up; on CUDA
 ``max_memory_allocated`` growth.
 """
 
@@ -159,6 +159,41 @@ def peak_mb(case_name: str, side: str, cfg) -> float | None:
     return json.loads(proc.stdout.strip().splitlines()[-1])["peak_mb"]
 
 
+def _status_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss_kib() -> int:
+    """Reset the RSS high-water mark to the current RSS (Linux ``clear_refs`` 5) and return the baseline.
+
+    ``ru_maxrss`` cannot be used as is: Linux carries the parent's RSS at fork over ``execve`` into the
+    child's ``ru_maxrss``, so a child forked from a large benchmark process starts with that as its peak.
+    ``VmHWM`` belongs to the new address space and can be reset.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _status_kib("VmRSS") or 0
+    except OSError:  # not Linux: ru_maxrss (KiB on Linux, bytes on macOS) over the baseline
+        scale = 1024 if sys.platform == "darwin" else 1
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // scale
+
+
+def _peak_rss_kib() -> int:
+    hwm = _status_kib("VmHWM")
+    if hwm is not None:
+        return hwm
+    scale = 1024 if sys.platform == "darwin" else 1
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // scale
+
+
 def _worker(case_name: str, side: str, cfg_json: str) -> None:
     cfg = OmegaConf.create(json.loads(cfg_json))
     device = torch.device(cfg.device)
@@ -176,9 +211,9 @@ def _worker(case_name: str, side: str, cfg_json: str) -> None:
         torch.cuda.synchronize(device)
         peak = (torch.cuda.max_memory_allocated(device) - base) / 2**20
     else:
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+        base = _reset_peak_rss_kib()
         case.run(side)
-        peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+        peak = (_peak_rss_kib() - base) / 1024
     print(json.dumps({"peak_mb": round(peak, 1)}))
 
 

@@ -12,11 +12,11 @@ import sys
 
 # Sub-command name -> (module, one-line help). Listed explicitly: no registry, no scanning.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("fnflight.cli.train", "train a model: fnflight train [experiment=NAME] [key=value ...]"),
-    "eval": ("fnflight.cli.evaluate", "evaluate checkpoints: fnflight eval ckpt=PATH [ckpt=PATH ...] testset=DIR"),
-    "testset": ("fnflight.cli.testset", "write a deterministic test set: fnflight testset task=fnf out=DIR ..."),
-    "enhance": ("fnflight.cli.enhance", "run a checkpoint on your own images: fnflight enhance ckpt=PATH ..."),
-    "bench": ("fnflight.cli.bench", "benchmarks, JSON lines: fnflight bench ops|data [--json] [key=value ...]"),
+    "train": ("fnflight.cli.train", "train a model: [experiment=NAME] [key=value ...]"),
+    "eval": ("fnflight.cli.evaluate", "evaluate checkpoints: ckpt=PATH [ckpt=PATH ...] testset=DIR"),
+    "testset": ("fnflight.cli.testset", "write a deterministic test set: task=fnf source.path=DIR out=DIR"),
+    "enhance": ("fnflight.cli.enhance", "run a checkpoint on your own images: ckpt=PATH noflash=IMG ..."),
+    "bench": ("fnflight.cli.bench", "benchmarks as JSON lines: ops|data [--json] [key=value ...]"),
 }
 
 

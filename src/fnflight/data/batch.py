@@ -14,7 +14,7 @@ Flash / no-flash (paper 000)
     ``flash``          noisy flash input (``2 * flash_only + alpha * ambient``, warped)
     ``noflash_std``    per-pixel noise std of ``noflash`` (computed from the noisy image)
     ``flash_std``      per-pixel noise std of ``flash``
-    ``extra_noflash``  (B, M, 3, H, W) optional further noisy no-flash frames (Table 6 variant / 2-frame burst)
+    ``extra_noflash``  (B, M, 3, H, W) optional further noisy no-flash frames (Table 6 variant, 2-frame burst)
     ``extra_noflash_std`` (B, M, 3, H, W) their noise std maps
     ``target``         clean ambient in the reference frame at the input exposure (``alpha * ambient``)
     ``gain``           (B,) ``1 / alpha``: the brightness that renders ``target`` well exposed

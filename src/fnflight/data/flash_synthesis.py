@@ -28,9 +28,14 @@ Flash (neutral, point light next to the lens).
   the camera); specular ``Spec = max(n . v, 0)^p`` with ``v`` the viewing ray of a 90-degree pinhole camera
   through a plane tilted by a random normal -- the classic flash hot spot -- masked by a smooth random
   glossiness field ``Gloss`` and coloured like the flash (not the albedo);
-- hard shadows: the near-object mask ``O = [Lb > mean + z std]`` is shifted by a few pixels (the flash sits
-  beside the lens) and ``Shadow = shift(O) * (1 - O)``: a binary band beside near objects that the ambient
-  image lacks (hard edges, no blur), darkened by ``s_h`` (some light still bounces in);
+- hard shadows cast at depth edges: the flash sits beside the lens, so seen from it the scene shifts by a
+  parallax ``delta = shift * near`` (``near`` = the quarter-resolution luminance normalised to [0, 1],
+  "bright is near"; ``shift ~ U(shadow_shift) * min(H, W)``), and a point is in shadow when a nearer point
+  towards the flash rises above its ray to the flash (a screen-space shadow test, ``_shadow_score``; in
+  effect the occluder mask shifted by its parallax, minus the occluder). Smooth depth slopes never shadow
+  themselves, so shadows fall only beside steep depth edges (silhouettes), on the side away from the flash,
+  never as bands across smooth surfaces; the score is upsampled and thresholded (binary, hard edges, smooth
+  contours) and darkens the flash by ``s_h`` (some light still bounces in);
 - ``T_f ~ U(flash_kelvin)`` (neutral, slightly cool) and ``k`` normalises the mean flash luminance to
   ``U(flash_mean)`` (the FAID flash images are well exposed); the result is clipped to ``[0, 1]``.
 

@@ -209,7 +209,9 @@ class FlashNoFlashDataModule(LowLightDataModule):
             std_shot = torch.full((b,), self.test_std_shot, device=dev, dtype=ambient.dtype)
 
         clean_nf = a4 * ambient
-        clean_f = torch.add(clean_nf, flash_only, alpha=self.flash_gain)  # flash_gain * flash_only + a ambient
+        clean_f = torch.add(
+            clean_nf, flash_only, alpha=self.flash_gain
+        )  # flash_gain * flash_only + a ambient
 
         # one randn call for every frame of the capture (each frame its own realisation)
         normals = torch.randn((m + 2, b, *ambient.shape[1:]), generator=generator, device=gdev, dtype=dt)

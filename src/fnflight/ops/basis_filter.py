@@ -26,17 +26,26 @@ from fnflight.ops._checks import (
 
 __all__ = ["BasisFilter", "basis_filter"]
 
-# Output pixels per strip and colour channel (the N dimension of the strip GEMMs). Measured on a 2-core
-# AVX-512 Xeon: 4k-8k keeps the GEMMs near the BLAS rate while a strip's buffers stay at a few MB
-# (≈ C * N * taps * STRIP_PIXELS * 4 bytes for the patch matrix). Read at call time so the benchmark may
-# change it.
-STRIP_PIXELS = 16384
+# Output pixels per strip and colour channel (the N dimension of the strip GEMMs; rows are whole padded rows).
+# Measured on the shared 2-core AVX-512 machine (fnflight bench ops): 32k beat 16k and 8k, because each
+# parallel op pays a scheduling latency there; a strip's buffers are then
+# ~ C * N * K*K * STRIP_PIXELS * 4 bytes (88 MB for C=3, K=15) plus C * J * STRIP_PIXELS * 4 bytes per
+# response buffer, independent of the image size. Read at call time so the benchmark may change it.
+STRIP_PIXELS = 32768
+
+
+# Kernel rows per GEMM (see _Plan.im2col): 0 = all K rows (one GEMM per strip and pass, the full im2col of
+# the strip); g > 0 = the divisor of K closest to g (K/G GEMMs over windows of a G/K-times smaller patch
+# matrix). Fewer, larger ops won on the shared 2-core machine, where every parallel op pays a scheduling
+# latency; the grouped form moves less memory on a quiet one.
+ROW_GROUP = 0
 
 
 def _row_group(k: int) -> int:
-    """Kernel rows fused into one GEMM: the divisor of ``k`` closest to 5 (GEMM inner size 5k, see below)."""
+    if ROW_GROUP <= 0:
+        return k
     divisors = [g for g in range(1, k + 1) if k % g == 0]
-    return min(divisors, key=lambda g: (abs(g - 5), -g))
+    return min(divisors, key=lambda g: (abs(g - ROW_GROUP), -g))
 
 
 class _Plan:
@@ -83,6 +92,23 @@ class _Plan:
         return q
 
 
+class _Workspace:
+    """Flat buffers reused across strips and residues: fresh multi-MB tensors per strip cost page faults
+    (and kernel zeroing) on every allocation, which showed up as a large share of the op's time."""
+
+    def __init__(self, like: torch.Tensor) -> None:
+        self.like, self.bufs = like, {}
+
+    def get(self, name: str, *shape: int) -> torch.Tensor:
+        numel = 1
+        for v in shape:
+            numel *= v
+        buf = self.bufs.get(name)
+        if buf is None or buf.numel() < numel:
+            buf = self.bufs[name] = self.like.new_empty(numel)
+        return buf[:numel].view(*shape)
+
+
 def _group_basis(basis_b: torch.Tensor, g: int) -> torch.Tensor:
     """(C, J, N, K, K) -> (K/G, C, J, N*G*K): the taps of each group of G kernel rows, GEMM-ready."""
     c, j, n, k, _ = basis_b.shape
@@ -97,14 +123,18 @@ def _ungroup_basis(bg: torch.Tensor, c: int, j: int, n: int, k: int) -> torch.Te
 class _StripBasisFilter(torch.autograd.Function):
     """``out[b, c] = sum_j coeffs[b, j] * sum_f corr_d(xpad[b, c, f], basis[b, c, j, f])`` (valid part).
 
-    Design (measured against grouped conv2d and full-image im2col, see ``fnflight bench ops``): the image is
-    processed in row strips of ~STRIP_PIXELS output pixels. For a strip, per colour channel, the responses
-    ``R (C, J, S) = sum_g basis_g (C, J, N*G*K) @ Q_g (C, N*G*K, S)`` are batched GEMMs over colour channels,
-    then ``out = sum_j coeffs_j * R_j``. Backward recomputes R per strip (no per-pixel-per-basis tensor is
-    kept): ``grad_coeffs = sum_c g*R``, ``grad_R = g*coeffs``, ``grad_basis += grad_R @ Q^T``,
-    ``grad_Q = basis^T @ grad_R``, folded (col2im over G*K shifts) into the image gradient. Peak extra memory
-    is one strip's Q, R and grad_R. Rows are computed over the padded width Wp (S = s*Wp, garbage columns
-    x >= W discarded) so that every GEMM operand is a strided window of Q without a copy.
+    Design (alternatives measured with ``fnflight bench ops`` and micro-benchmarks on the 2-core machine):
+    the image is processed in row strips of ~STRIP_PIXELS output pixels. For a strip, per colour channel,
+    the responses ``R (C, J, S) = basis (C, J, N*K*K) @ Q (C, N*K*K, S)`` are one batched GEMM over colour
+    channels (Q = the strip's patch matrix), then ``out = sum_j coeffs_j * R_j``. Backward recomputes R per
+    strip (no per-pixel-per-basis tensor is kept): ``grad_coeffs = sum_c g*R``, ``grad_R = g*coeffs``,
+    ``grad_basis += grad_R @ Q^T``, ``grad_Q = basis^T @ grad_R``, folded into the image gradient (a skewed
+    strided sum for the kx shifts, a (K x 1) col2im for the rows). Peak extra memory is one strip's Q, R,
+    grad_R and grad_Q, reused across strips. Rows are computed over the padded width Wp (S = s*Wp, garbage
+    columns x >= W discarded, their gradient zero) so that every GEMM operand is a plain strided matrix.
+    Dilation is handled per row residue (see :class:`_Plan`). Full-image grouped ``conv2d`` (oneDNN) was
+    slower than these GEMMs for the forward alone and needs R for the whole image; the row-grouped Q
+    (``ROW_GROUP > 0``) moves less memory but issues more, smaller ops, which lost on the shared machine.
     """
 
     @staticmethod
@@ -112,6 +142,7 @@ class _StripBasisFilter(torch.autograd.Function):
         b_, c, j, n, k, _ = basis.shape
         h, w = coeffs.shape[-2:]
         out = coeffs.new_zeros(b_, c, h, w)
+        ws = _Workspace(xpad)
         for b in range(b_):
             bg = None
             for r in range(dilation):
@@ -120,12 +151,14 @@ class _StripBasisFilter(torch.autograd.Function):
                     continue
                 if bg is None:
                     bg = _group_basis(basis[b], plan.g)
-                qbuf = xpad.new_empty(c, n * plan.g * k, plan.length(plan.rows))
+                qbuf = ws.get("q", c, n * plan.g * k, plan.length(plan.rows))
                 out_r, co_r = out[b][:, r::dilation], coeffs[b][:, r::dilation]
                 for i0, s in plan.strips():
                     q = plan.im2col(i0, s, qbuf)
-                    resp = _responses(bg, q, s, plan)
-                    out_r[:, i0 : i0 + s] = (resp * co_r[None, :, i0 : i0 + s]).sum(1)
+                    resp = _responses(bg, q, s, plan, ws)
+                    prod = ws.get("prod", c, j, s, w)
+                    torch.mul(resp, co_r[None, :, i0 : i0 + s], out=prod)
+                    out_r[:, i0 : i0 + s] = prod.sum(1)
         ctx.save_for_backward(xpad, basis, coeffs)
         ctx.dilation = dilation
         return out
@@ -141,6 +174,7 @@ class _StripBasisFilter(torch.autograd.Function):
         gx = torch.zeros_like(xpad) if need_x else None
         gbasis = torch.zeros_like(basis) if need_basis else None
         gco = torch.zeros_like(coeffs) if need_coeffs else None
+        ws = _Workspace(xpad)
         for b in range(b_):
             bg = gbg = bnat_t = None
             for r in range(d):
@@ -153,9 +187,7 @@ class _StripBasisFilter(torch.autograd.Function):
                     bnat_t = basis[b].reshape(c, j, n * k * k).transpose(1, 2)
                 wp, g, ng = plan.wp, plan.g, plan.ng
                 lmax = plan.length(plan.rows)
-                qbuf = xpad.new_empty(c, n * g * k, lmax)
-                gpbuf = xpad.new_empty(c, n * k * k, plan.rows * wp) if need_x else None
-                grbuf = xpad.new_zeros(c, j, plan.rows, wp)  # columns >= W stay zero
+                qbuf = ws.get("q", c, n * g * k, lmax)
                 gxbuf = torch.zeros_like(plan.buf).view(c, n, -1) if need_x else None
                 go_r, co_r = grad_out[b][:, r::d], coeffs[b][:, r::d]
                 for i0, s in plan.strips():
@@ -164,27 +196,31 @@ class _StripBasisFilter(torch.autograd.Function):
                     go = go_r[:, i0 : i0 + s]  # (C, s, W)
                     co = co_r[:, i0 : i0 + s]  # (J, s, W)
                     if need_coeffs:
-                        resp = _responses(bg, q, s, plan)
-                        gco[b][:, r::d][:, i0 : i0 + s] = (resp * go[:, None]).sum(0)
-                    gr = grbuf[:, :, :s]
-                    torch.mul(go[:, None], co[None], out=gr[..., :w])
-                    gr = gr.reshape(c, j, size)
+                        resp = _responses(bg, q, s, plan, ws)
+                        prod = ws.get("prod", c, j, s, w)
+                        torch.mul(resp, go[:, None], out=prod)
+                        gco[b][:, r::d][:, i0 : i0 + s] = prod.sum(0)
+                    gr4 = ws.get("gr", c, j, s, wp)
+                    gr4[..., w:].zero_()  # garbage columns x >= W carry no gradient
+                    torch.mul(go[:, None], co[None], out=gr4[..., :w])
+                    gr = gr4.view(c, j, size)
                     if need_basis:
                         for gi in range(ng):
                             o = gi * g * wp
                             gbg[gi].baddbmm_(gr, q[:, :, o : o + size].transpose(1, 2))
                     if need_x:
                         # grad of the full patch matrix for this strip in one GEMM (rows (f, ky, kx))
-                        gp = gpbuf.view(-1)[: c * n * k * k * size].view(c, n * k * k, size)
-                        torch.bmm(bnat_t, gr, out=gp)
+                        gp = ws.get("gp", c, n * k * k, size)
+                        for ch in range(c):
+                            torch.mm(bnat_t[ch], gr[ch], out=gp[ch])
                         # col2im, kx part in one reduction ("skew" trick): reading the rows of length S with
                         # row stride S - d shifts row kx by kx*d; what wraps in from a neighbouring row is a
                         # garbage column (x >= W) whose gradient is zero, so a strided sum does the fold.
                         skew = gp.as_strided((c, n * k, k, size), (n * k * k * size, k * size, size - d, 1))
-                        vsum = skew.sum(2).view(c, n, k, size)
-                        for ky in range(k):
-                            o = (i0 + ky) * wp
-                            gxbuf[:, :, o : o + size].add_(vsum[:, :, ky])
+                        vsum = torch.sum(skew, 2, out=ws.get("vsum", c, n * k, size))  # (C, N*K_y, S)
+                        # ky part: a (K x 1) col2im, one op
+                        rows = F.fold(vsum, (s + k - 1, wp), (k, 1)).view(c, n, (s + k - 1) * wp)
+                        gxbuf[:, :, i0 * wp : (i0 + s + k - 1) * wp].add_(rows)
                 if need_x:
                     gx[b][:, :, r::d] += gxbuf.view(c, n, -1, wp)[:, :, : plan.hs]
             if need_basis and gbg is not None:
@@ -192,12 +228,14 @@ class _StripBasisFilter(torch.autograd.Function):
         return gx, gbasis, gco, None
 
 
-def _responses(bg: torch.Tensor, q: torch.Tensor, s: int, plan: _Plan) -> torch.Tensor:
+def _responses(bg: torch.Tensor, q: torch.Tensor, s: int, plan: _Plan, ws: _Workspace) -> torch.Tensor:
     """R (C, J, s, W) for one strip: K/G accumulated batched GEMMs over windows of Q."""
     size, step = s * plan.wp, plan.g * plan.wp
-    resp = torch.bmm(bg[0], q[:, :, :size])
-    for gi in range(1, plan.ng):
-        resp.baddbmm_(bg[gi], q[:, :, gi * step : gi * step + size])
+    resp = ws.get("resp", q.shape[0], bg.shape[2], size)
+    for ch in range(q.shape[0]):  # per-channel mm beat batched bmm by ~25% for these shapes (MKL, 2 cores)
+        torch.mm(bg[0, ch], q[ch, :, :size], out=resp[ch])
+        for gi in range(1, plan.ng):
+            resp[ch].addmm_(bg[gi, ch], q[ch, :, gi * step : gi * step + size])
     return resp.view(resp.shape[0], resp.shape[1], s, plan.wp)[..., : plan.w]
 
 
