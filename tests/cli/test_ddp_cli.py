@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import torch
+from cli_helpers import tiny
 
-from conftest import tiny
 from fnflight.config import compose
 from fnflight.training import build_task, train
 

@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from cli_helpers import tiny
 from PIL import Image
 
-from conftest import tiny
 from fnflight.cli import enhance as enhance_cli
 from fnflight.cli import evaluate as eval_cli
 from fnflight.cli import train as train_cli

@@ -7,8 +7,8 @@ import json
 
 import pytest
 import torch
+from cli_helpers import tiny
 
-from conftest import tiny
 from fnflight.cli import train as train_cli
 from fnflight.config import available, compose
 from fnflight.training import train

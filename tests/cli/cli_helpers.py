@@ -1,0 +1,24 @@
+"""Tiny settings for the CLI tests: tiny nets, tiny crops, no workers, no network."""
+
+from __future__ import annotations
+
+# Tiny everything: 64-px crops, one validation image (x 4 dims), width 1/16, few basis elements.
+TINY = [
+    "logger=csv",
+    "data.init_args.crop=64",
+    "data.init_args.batch_size=2",
+    "data.init_args.val_batch_size=4",
+    "data.init_args.num_workers=0",
+    "data.init_args.limit_val=1",
+    "model.net.init_args.width=0.0625",
+    "trainer.enable_progress_bar=false",
+    "trainer.log_every_n_steps=1",
+]
+HAS_BASIS = ("deepfnf", "deepfnf_small", "nfonly", "bpn", "bpn_burst", "saecnn")
+
+
+def tiny(model: str, out_dir, *extra: str) -> list[str]:
+    args = [f"model={model}", f"out_dir={out_dir}", *TINY]
+    if model in HAS_BASIS:
+        args.append("model.net.init_args.num_basis=4")
+    return [*args, *extra]
