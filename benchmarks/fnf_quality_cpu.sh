@@ -52,11 +52,13 @@ fi
 
 CKPTS=()
 for model in "${MODELS[@]}"; do
+  CKPTS+=("ckpt=$RUNS/$model/checkpoints/last.ckpt")
+  done_mark=$RUNS/$model/trained_steps_$STEPS
+  if [ -f "$done_mark" ]; then echo "$model: already trained $STEPS steps ($done_mark)"; continue; fi
   start=$(date +%s)
   # shellcheck disable=SC2046
   $BIN/fnflight train "model=$model" "name=$model" "${COMMON[@]}" $(width_args "$model")
-  echo "$model: trained $STEPS steps in $(( $(date +%s) - start )) s" | tee -a "$OUT/command.txt"
-  CKPTS+=("ckpt=$RUNS/$model/checkpoints/last.ckpt")
+  echo "$model: trained $STEPS steps in $(( $(date +%s) - start )) s" | tee -a "$OUT/command.txt" "$done_mark"
 done
 
 $BIN/fnflight eval "${CKPTS[@]}" "testset=$TESTSET" "out=$OUT"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fnflight.config import ConfigError, available, compose, instantiate
-from fnflight.training import check_config
+from fnflight.tasks.training import check_config
 
 
 def test_unknown_key_lists_valid_keys():

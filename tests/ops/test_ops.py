@@ -34,12 +34,11 @@ def rnd(*shape, g, dtype=D64):
     return torch.randn(*shape, generator=g, dtype=dtype)
 
 
-@pytest.fixture(params=[(10_000, 0), (40, 0), (40, 1)], ids=["one-strip", "many-strips", "row-groups"])
+@pytest.fixture(params=[10_000, 40, 100], ids=["one-strip", "row-strips", "multi-row-strips"])
 def strip(request, monkeypatch):
-    """Run the strip algorithm with one strip, with tiny strips (several per image), and with the
-    row-grouped patch matrix (one GEMM per kernel row)."""
-    monkeypatch.setattr(bf_mod, "STRIP_PIXELS", request.param[0])
-    monkeypatch.setattr(bf_mod, "ROW_GROUP", request.param[1])
+    """Run the strip algorithm with one strip, with one-row strips (several per image), and with strips of
+    a few rows whose last one is shorter."""
+    monkeypatch.setattr(bf_mod, "STRIP_PIXELS", request.param)
     return request.param
 
 

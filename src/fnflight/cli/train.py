@@ -1,6 +1,6 @@
 """``fnflight train [experiment=NAME] [group=name ...] [key=value ...]``: train a model.
 
-Composes ``configs/train.yaml`` (see :mod:`fnflight.config`) and runs :func:`fnflight.training.train`.
+Composes ``configs/train.yaml`` (see :mod:`fnflight.config`) and runs :func:`fnflight.tasks.training.train`.
 With no arguments: a small DeepFnF on the embedded photos (CPU, a few minutes). Examples::
 
     fnflight train                                        # the default small run, runs/deepfnf_small
@@ -45,7 +45,7 @@ def run(argv: list[str]) -> int:
 
             print(OmegaConf.to_yaml(cfg))
             return 0
-        from fnflight.training import train
+        from fnflight.tasks.training import train
 
         result = train(cfg)
     except ConfigError as err:

@@ -4,7 +4,7 @@ section 3.2.4 with one scale).
 ``F[n] = sum_j c_j[n] sum_f (x_f *_d A_{j,f})[n]`` per colour channel, ``*_d`` a correlation dilated by ``d``
 with reflect borders. The authors' code builds every pixel's kernel (``sum_j c_j A_j``) and every pixel's
 patch and multiplies them: about 1 GB for one 448x448 image with J=90, K=15. Here nothing per-pixel-per-tap is
-materialised for the whole image; see :class:`_StripBasisFilter` for the design.
+materialised for the whole image; see :class:`_StripFilter` for the design.
 """
 
 from __future__ import annotations
@@ -26,75 +26,61 @@ from fnflight.ops._checks import (
 
 __all__ = ["BasisFilter", "basis_filter"]
 
-# Output pixels per strip and colour channel (the N dimension of the strip GEMMs; rows are whole padded rows).
-# Measured on the shared 2-core AVX-512 machine (fnflight bench ops): 32k beat 16k and 8k, because each
-# parallel op pays a scheduling latency there; a strip's buffers are then
-# ~ C * N * K*K * STRIP_PIXELS * 4 bytes (88 MB for C=3, K=15) plus C * J * STRIP_PIXELS * 4 bytes per
-# response buffer, independent of the image size. Read at call time so the benchmark may change it.
+# Output pixels per strip (the N dimension of the strip GEMMs; rows are whole padded rows). Peak extra memory
+# is ~ C * (rows of P) * STRIP_PIXELS * 4 bytes for the patch matrix (177 MB for C=3 and the two-scale P of
+# 2 * 15 * 15 rows) plus a few C * J * STRIP_PIXELS response-sized buffers, independent of the image size
+# (the saved responses R, C * J * H * Wp floats, come on top when coeffs need a gradient). Measured on the
+# shared 2-core AVX-512 machine (fnflight bench ops): 32k beat 16k and 8k, because each parallel op pays a
+# scheduling latency there and MKL's GEMM rate for these shapes (M = J = 90) still grows with N up to ~32k.
+# Read at call time so that tests and the benchmark may change it.
 STRIP_PIXELS = 32768
 
 
-# Kernel rows per GEMM (see _Plan.im2col): 0 = all K rows (one GEMM per strip and pass, the full im2col of
-# the strip); g > 0 = the divisor of K closest to g (K/G GEMMs over windows of a G/K-times smaller patch
-# matrix). Fewer, larger ops won on the shared 2-core machine, where every parallel op pays a scheduling
-# latency; the grouped form moves less memory on a quiet one.
-ROW_GROUP = 0
+class _Source:
+    """One filtered signal of the strip algorithm: padded frames ``(C, N, Hb, Wp)`` of one batch element,
+    correlated with K x K kernels dilated by ``d``.
 
-
-def _row_group(k: int) -> int:
-    if ROW_GROUP <= 0:
-        return k
-    divisors = [g for g in range(1, k + 1) if k % g == 0]
-    return min(divisors, key=lambda g: (abs(g - ROW_GROUP), -g))
-
-
-class _Plan:
-    """Per (batch element, row residue) state of the strip algorithm.
-
-    With dilation ``d`` the output rows ``y = r, r + d, r + 2d, ...`` of residue ``r`` only read padded rows
-    ``r + d*(i + ky)``: taking every d-th padded row turns the vertical dilation into 1, so the row-grouped
-    patch matrix below stays compact. Columns keep their dilation (it is just a stride of the view).
+    Every source of a call shares the row length ``Wp`` (the widest reflect padding, ``2 * pad_max``
+    columns more than W); a source padded by less sits ``e = pad_max - pad`` zero columns in from the left,
+    and each buffer has one spare zero row at the bottom. Then the patch-matrix row of tap ``(f, ky, kx)``
+    for output pixels ``m = y * Wp + x`` is the flat window starting at ``(y0 + d*ky) * Wp + e + d*kx``: one
+    strided view per source for the whole patch matrix (``im2col``), and the columns ``x >= W`` are garbage
+    (computed, then dropped; their gradient is zero).
     """
 
-    def __init__(self, xpad_b: torch.Tensor, r: int, d: int, k: int, h: int, w: int) -> None:
-        src = xpad_b[:, :, r::d, :]  # (C, N, Hs, Wp)
-        c, n, hs, wp = src.shape
-        # one spare zero row: the flat views of the last strip run up to (K-1)*d elements past the image
-        # (only into garbage columns x >= W that are dropped).
-        self.buf = src.new_zeros(c, n, hs + 1, wp)
-        self.buf[:, :, :hs] = src
-        self.c, self.n, self.hs, self.wp, self.k, self.d = c, n, hs, wp, k, d
-        self.h_out = len(range(r, h, d))
-        self.w = w
-        self.g = _row_group(k)
-        self.ng = k // self.g
-        self.rows = max(1, min(self.h_out, STRIP_PIXELS // wp))
+    def __init__(self, buf: torch.Tensor, n: int, k: int, d: int, e: int) -> None:
+        self.buf, self.n, self.k, self.d, self.e = buf, n, k, d, e
+        self.c, _, self.hb, self.wp = buf.shape
+        self.taps = n * k * k
 
-    def strips(self):
-        for i0 in range(0, self.h_out, self.rows):
-            yield i0, min(self.rows, self.h_out - i0)
-
-    def length(self, s: int) -> int:
-        return s * self.wp + (self.ng - 1) * self.g * self.wp
-
-    def im2col(self, i0: int, s: int, out: torch.Tensor) -> torch.Tensor:
-        """Row-grouped patch matrix Q (C, N*G*K, L): ``Q[c, (f, a, kx), m] = src[c, f].flat[(i0 + a)*Wp + m +
-        d*kx]``. The GEMM for kernel rows ``g*G .. g*G+G-1`` reads the column window ``m in [g*G*Wp,
-        g*G*Wp + s*Wp)`` of Q, a plain strided matrix: Q is K/G times smaller than the full im2col."""
-        c, n, g, k, wp = self.c, self.n, self.g, self.k, self.wp
-        t = (self.hs + 1) * wp
-        length = self.length(s)
+    def im2col(self, i0: int, s: int, out: torch.Tensor) -> None:
+        """``out (C, N*K*K, s*Wp)[c, (f, ky, kx), m] = buf[c, f].flat[(i0 + d*ky)*Wp + e + d*kx + m]``."""
+        c, n, k, d, wp = self.c, self.n, self.k, self.d, self.wp
+        t = self.hb * wp
         view = self.buf.as_strided(
-            (c, n, g, k, length), (n * t, t, wp, self.d, 1), self.buf.storage_offset() + i0 * wp
+            (c, n, k, k, s * wp), (n * t, t, d * wp, d, 1), self.buf.storage_offset() + i0 * wp + self.e
         )
-        q = out[:, :, :length]
-        q.view(c, n, g, k, length).copy_(view)
-        return q
+        out.view(c, n, k, k, s * wp).copy_(view)
+
+    def col2im(self, gp: torch.Tensor, i0: int, s: int, grad: torch.Tensor, ws: _Workspace) -> None:
+        """Adjoint of :meth:`im2col`: add the patch-matrix gradient ``gp (C, N*K*K, s*Wp)`` (a slice of a
+        ``(C, rows, s*Wp)`` buffer) into ``grad``, a zero-initialised tensor shaped like ``buf``."""
+        c, n, k, d, wp = self.c, self.n, self.k, self.d, self.wp
+        size = s * wp
+        # kx part in one reduction ("skew" trick): reading the rows of length S with row stride S - d
+        # shifts row kx by kx*d; what wraps in from the previous row is a garbage column (x >= W, since
+        # d*(K-1) <= Wp - W) whose gradient is zero, so a strided sum does the fold.
+        skew = gp.as_strided((c, n * k, k, size), (gp.stride(0), k * size, size - d, 1), gp.storage_offset())
+        vsum = torch.sum(skew, 2, out=ws.get("vsum", c, n * k, size))  # (C, N*K_y, S)
+        # ky part: a (K x 1) col2im dilated by d, one op
+        rows = F.fold(vsum, (s + d * (k - 1), wp), (k, 1), dilation=(d, 1)).view(c, n, -1)
+        start = i0 * wp + self.e
+        grad.view(c, n, -1)[:, :, start : start + rows.shape[-1]].add_(rows)
 
 
 class _Workspace:
-    """Flat buffers reused across strips and residues: fresh multi-MB tensors per strip cost page faults
-    (and kernel zeroing) on every allocation, which showed up as a large share of the op's time."""
+    """Flat buffers reused across strips: fresh multi-MB tensors per strip cost page faults (and kernel
+    zeroing) on every allocation, which showed up as a large share of the op's time."""
 
     def __init__(self, like: torch.Tensor) -> None:
         self.like, self.bufs = like, {}
@@ -109,134 +95,138 @@ class _Workspace:
         return buf[:numel].view(*shape)
 
 
-def _group_basis(basis_b: torch.Tensor, g: int) -> torch.Tensor:
-    """(C, J, N, K, K) -> (K/G, C, J, N*G*K): the taps of each group of G kernel rows, GEMM-ready."""
-    c, j, n, k, _ = basis_b.shape
-    return basis_b.reshape(c, j, n, k // g, g, k).permute(3, 0, 1, 2, 4, 5).reshape(k // g, c, j, n * g * k)
-
-
-def _ungroup_basis(bg: torch.Tensor, c: int, j: int, n: int, k: int) -> torch.Tensor:
-    ng = bg.shape[0]
-    return bg.reshape(ng, c, j, n, k // ng, k).permute(1, 2, 3, 0, 4, 5).reshape(c, j, n, k, k)
-
-
-class _StripBasisFilter(torch.autograd.Function):
-    """``out[b, c] = sum_j coeffs[b, j] * sum_f corr_d(xpad[b, c, f], basis[b, c, j, f])`` (valid part).
+class _StripFilter(torch.autograd.Function):
+    """``out[b, c] = sum_j coeffs[b, j] * R[b, c, j]``, ``R[b, c] = basis[b, c] @ P[b, c]``: P the patch
+    matrix whose rows are the taps of every source (see :class:`_Source`), basis ``(B, C, J, rows)``.
 
     Design (alternatives measured with ``fnflight bench ops`` and micro-benchmarks on the 2-core machine):
-    the image is processed in row strips of ~STRIP_PIXELS output pixels. For a strip, per colour channel,
-    the responses ``R (C, J, S) = basis (C, J, N*K*K) @ Q (C, N*K*K, S)`` are one batched GEMM over colour
-    channels (Q = the strip's patch matrix), then ``out = sum_j coeffs_j * R_j``. Backward recomputes R per
-    strip (no per-pixel-per-basis tensor is kept): ``grad_coeffs = sum_c g*R``, ``grad_R = g*coeffs``,
-    ``grad_basis += grad_R @ Q^T``, ``grad_Q = basis^T @ grad_R``, folded into the image gradient (a skewed
-    strided sum for the kx shifts, a (K x 1) col2im for the rows). Peak extra memory is one strip's Q, R,
-    grad_R and grad_Q, reused across strips. Rows are computed over the padded width Wp (S = s*Wp, garbage
-    columns x >= W discarded, their gradient zero) so that every GEMM operand is a plain strided matrix.
-    Dilation is handled per row residue (see :class:`_Plan`). Full-image grouped ``conv2d`` (oneDNN) was
-    slower than these GEMMs for the forward alone and needs R for the whole image; the row-grouped Q
-    (``ROW_GROUP > 0``) moves less memory but issues more, smaller ops, which lost on the shared machine.
+
+    - One patch matrix for all sources. For paper 000 eq. 4 the fine taps (image, dilation 1) and the
+      coarse taps (tent-prefiltered image, dilation d) are stacked into 2*K*K rows, so ONE GEMM with inner
+      dimension 450 (K=15) gives the summed response ``sum_scales R`` directly: larger, more efficient GEMMs
+      than two passes of 225, and one coefficient reduction instead of two.
+    - The image is processed in row strips of ~STRIP_PIXELS output pixels over the padded width Wp (so
+      every GEMM operand is a plain strided matrix; columns x >= W are garbage, dropped, with zero
+      gradient). Per strip: ``R (C, J, S) = bmm(basis, P)``, channel-batched (beat per-channel ``mm`` for
+      these shapes), then ``out = sum_j coeffs_j * R_j``.
+    - Forward keeps R for the whole image when coeffs need a gradient (C * J * H * Wp floats, 244 MB for
+      DeepFnF at 448^2, instead of recomputing it): ``grad_coeffs = sum_c g * R`` needs no GEMM. Backward
+      per strip: ``grad_R = g * coeffs``; ``grad_basis += grad_R @ P^T`` (P rebuilt: the im2col copy is
+      cheap next to a GEMM); ``grad_P = basis^T @ grad_R`` folded into the padded sources' gradient (a
+      skewed strided sum for kx, a (K x 1) col2im for ky). The reflect/zero padding and the tent prefilter
+      are ordinary autograd ops outside (the tent's adjoint comes from autograd). Three GEMMs per strip
+      when everything needs a gradient; only those autograd needs run (no P in backward without a basis
+      gradient, no grad_P GEMM and fold without an image gradient).
+    - Full-image grouped ``conv2d`` (oneDNN) was slower than these GEMMs for the forward alone; a
+      row-grouped P (K/G GEMMs over windows of a smaller matrix) moves less memory but issues more,
+      smaller ops, which lost on the shared machine.
     """
 
     @staticmethod
-    def forward(ctx, xpad, basis, coeffs, dilation: int):
-        b_, c, j, n, k, _ = basis.shape
+    def forward(ctx, basis, coeffs, layout, *bufs):
+        b_, c, j, _ = basis.shape
         h, w = coeffs.shape[-2:]
-        out = coeffs.new_zeros(b_, c, h, w)
-        ws = _Workspace(xpad)
+        wp = bufs[0].shape[-1]
+        rows = max(1, min(h, STRIP_PIXELS // wp))
+        save_r = ctx.needs_input_grad[1]
+        resp = coeffs.new_empty(b_, c, j, h * wp) if save_r else None
+        out = coeffs.new_empty(b_, c, h, w)
+        ws = _Workspace(coeffs)
         for b in range(b_):
-            bg = None
-            for r in range(dilation):
-                plan = _Plan(xpad[b], r, dilation, k, h, w)
-                if plan.h_out == 0:
-                    continue
-                if bg is None:
-                    bg = _group_basis(basis[b], plan.g)
-                qbuf = ws.get("q", c, n * plan.g * k, plan.length(plan.rows))
-                out_r, co_r = out[b][:, r::dilation], coeffs[b][:, r::dilation]
-                for i0, s in plan.strips():
-                    q = plan.im2col(i0, s, qbuf)
-                    resp = _responses(bg, q, s, plan, ws)
-                    prod = ws.get("prod", c, j, s, w)
-                    torch.mul(resp, co_r[None, :, i0 : i0 + s], out=prod)
-                    out_r[:, i0 : i0 + s] = prod.sum(1)
-        ctx.save_for_backward(xpad, basis, coeffs)
-        ctx.dilation = dilation
+            srcs = [_Source(buf[b], *lay) for buf, lay in zip(bufs, layout)]
+            for i0 in range(0, h, rows):
+                s = min(rows, h - i0)
+                p = _patches(srcs, i0, s, ws)
+                r = resp[b][:, :, i0 * wp : (i0 + s) * wp] if save_r else ws.get("r", c, j, s * wp)
+                torch.bmm(basis[b], p, out=r)
+                prod = ws.get("prod", c, j, s, w)
+                torch.mul(r.view(c, j, s, wp)[..., :w], coeffs[b][None, :, i0 : i0 + s], out=prod)
+                out[b][:, i0 : i0 + s] = prod.sum(1)
+        ctx.save_for_backward(basis, coeffs, resp, *bufs)
+        ctx.layout = layout
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        xpad, basis, coeffs = ctx.saved_tensors
-        d = ctx.dilation
-        need_x, need_basis, need_coeffs = ctx.needs_input_grad[:3]
-        b_, c, j, n, k, _ = basis.shape
+        basis, coeffs, resp, *bufs = ctx.saved_tensors
+        layout = ctx.layout
+        need_basis, need_coeffs = ctx.needs_input_grad[:2]
+        need_src = ctx.needs_input_grad[3:]
+        b_, c, j, nrows = basis.shape
         h, w = coeffs.shape[-2:]
+        wp = bufs[0].shape[-1]
+        rows = max(1, min(h, STRIP_PIXELS // wp))
         grad_out = grad_out.contiguous()
-        gx = torch.zeros_like(xpad) if need_x else None
         gbasis = torch.zeros_like(basis) if need_basis else None
-        gco = torch.zeros_like(coeffs) if need_coeffs else None
-        ws = _Workspace(xpad)
+        gco = torch.empty_like(coeffs) if need_coeffs else None
+        gbufs = [torch.zeros_like(buf) if need else None for buf, need in zip(bufs, need_src)]
+        ws = _Workspace(coeffs)
         for b in range(b_):
-            bg = gbg = bnat_t = None
-            for r in range(d):
-                plan = _Plan(xpad[b], r, d, k, h, w)
-                if plan.h_out == 0:
+            srcs = [_Source(buf[b], *lay) for buf, lay in zip(bufs, layout)]
+            basis_t = basis[b].transpose(1, 2)  # (C, rows, J)
+            for i0 in range(0, h, rows):
+                s = min(rows, h - i0)
+                size = s * wp
+                go = grad_out[b][:, i0 : i0 + s]  # (C, s, W)
+                co = coeffs[b][:, i0 : i0 + s]  # (J, s, W)
+                if need_coeffs:
+                    r = resp[b][:, :, i0 * wp : (i0 + s) * wp].view(c, j, s, wp)[..., :w]
+                    prod = ws.get("prod", c, j, s, w)
+                    torch.mul(r, go[:, None], out=prod)
+                    torch.sum(prod, 0, out=gco[b][:, i0 : i0 + s])
+                if not (need_basis or any(need_src)):
                     continue
-                if bg is None:
-                    bg = _group_basis(basis[b], plan.g)
-                    gbg = torch.zeros_like(bg)
-                    bnat_t = basis[b].reshape(c, j, n * k * k).transpose(1, 2)
-                wp, g, ng = plan.wp, plan.g, plan.ng
-                lmax = plan.length(plan.rows)
-                qbuf = ws.get("q", c, n * g * k, lmax)
-                gxbuf = torch.zeros_like(plan.buf).view(c, n, -1) if need_x else None
-                go_r, co_r = grad_out[b][:, r::d], coeffs[b][:, r::d]
-                for i0, s in plan.strips():
-                    size = s * wp
-                    q = plan.im2col(i0, s, qbuf)
-                    go = go_r[:, i0 : i0 + s]  # (C, s, W)
-                    co = co_r[:, i0 : i0 + s]  # (J, s, W)
-                    if need_coeffs:
-                        resp = _responses(bg, q, s, plan, ws)
-                        prod = ws.get("prod", c, j, s, w)
-                        torch.mul(resp, go[:, None], out=prod)
-                        gco[b][:, r::d][:, i0 : i0 + s] = prod.sum(0)
-                    gr4 = ws.get("gr", c, j, s, wp)
-                    gr4[..., w:].zero_()  # garbage columns x >= W carry no gradient
-                    torch.mul(go[:, None], co[None], out=gr4[..., :w])
-                    gr = gr4.view(c, j, size)
-                    if need_basis:
-                        for gi in range(ng):
-                            o = gi * g * wp
-                            gbg[gi].baddbmm_(gr, q[:, :, o : o + size].transpose(1, 2))
-                    if need_x:
-                        # grad of the full patch matrix for this strip in one GEMM (rows (f, ky, kx))
-                        gp = ws.get("gp", c, n * k * k, size)
-                        for ch in range(c):
-                            torch.mm(bnat_t[ch], gr[ch], out=gp[ch])
-                        # col2im, kx part in one reduction ("skew" trick): reading the rows of length S with
-                        # row stride S - d shifts row kx by kx*d; what wraps in from a neighbouring row is a
-                        # garbage column (x >= W) whose gradient is zero, so a strided sum does the fold.
-                        skew = gp.as_strided((c, n * k, k, size), (n * k * k * size, k * size, size - d, 1))
-                        vsum = torch.sum(skew, 2, out=ws.get("vsum", c, n * k, size))  # (C, N*K_y, S)
-                        # ky part: a (K x 1) col2im, one op
-                        rows = F.fold(vsum, (s + k - 1, wp), (k, 1)).view(c, n, (s + k - 1) * wp)
-                        gxbuf[:, :, i0 * wp : (i0 + s + k - 1) * wp].add_(rows)
-                if need_x:
-                    gx[b][:, :, r::d] += gxbuf.view(c, n, -1, wp)[:, :, : plan.hs]
-            if need_basis and gbg is not None:
-                gbasis[b] = _ungroup_basis(gbg, c, j, n, k)
-        return gx, gbasis, gco, None
+                gr4 = ws.get("gr", c, j, s, wp)
+                gr4[..., w:].zero_()  # garbage columns x >= W carry no gradient
+                torch.mul(go[:, None], co[None], out=gr4[..., :w])
+                gr = gr4.view(c, j, size)
+                if need_basis:
+                    gbasis[b].baddbmm_(gr, _patches(srcs, i0, s, ws).transpose(1, 2))
+                if any(need_src):
+                    gp = torch.bmm(basis_t, gr, out=ws.get("p", c, nrows, size))  # reuses P's buffer
+                    off = 0
+                    for src, gbuf in zip(srcs, gbufs):
+                        if gbuf is not None:
+                            src.col2im(gp[:, off : off + src.taps], i0, s, gbuf[b], ws)
+                        off += src.taps
+        return (gbasis, gco, None, *gbufs)
 
 
-def _responses(bg: torch.Tensor, q: torch.Tensor, s: int, plan: _Plan, ws: _Workspace) -> torch.Tensor:
-    """R (C, J, s, W) for one strip: K/G accumulated batched GEMMs over windows of Q."""
-    size, step = s * plan.wp, plan.g * plan.wp
-    resp = ws.get("resp", q.shape[0], bg.shape[2], size)
-    for ch in range(q.shape[0]):  # per-channel mm beat batched bmm by ~25% for these shapes (MKL, 2 cores)
-        torch.mm(bg[0, ch], q[ch, :, :size], out=resp[ch])
-        for gi in range(1, plan.ng):
-            resp[ch].addmm_(bg[gi, ch], q[ch, :, gi * step : gi * step + size])
-    return resp.view(resp.shape[0], resp.shape[1], s, plan.wp)[..., : plan.w]
+def _patches(srcs: list[_Source], i0: int, s: int, ws: _Workspace) -> torch.Tensor:
+    """The strip's patch matrix ``P (C, sum of N*K*K over sources, s*Wp)``, sources' rows stacked."""
+    size = s * srcs[0].wp
+    p = ws.get("p", srcs[0].c, sum(src.taps for src in srcs), size)
+    off = 0
+    for src in srcs:
+        src.im2col(i0, s, p[:, off : off + src.taps])
+        off += src.taps
+    return p
+
+
+def strip_filter(
+    frames: list[torch.Tensor], bases: list[torch.Tensor], coeffs: torch.Tensor, dilations: list[int]
+) -> torch.Tensor:
+    """``sum_i sum_j coeffs_j * sum_n (frames_i[:, n] *_{d_i} bases_i[:, j, n])`` per colour channel, reflect
+    borders, in one strip pass (one GEMM per strip for all sources; see :class:`_StripFilter`).
+
+    Internal: inputs already checked and harmonised; frames ``(B, N_i, C, H, W)``, bases
+    ``(B, J, N_i, C, K_i, K_i)``, coeffs ``(B, J, H, W)``. Call under :func:`autocast_off`.
+    """
+    pads = [d * (bas.shape[-1] - 1) // 2 for bas, d in zip(bases, dilations)]
+    wide = max(pads)
+    bufs, layout, flat = [], [], []
+    for x, bas, d, pad in zip(frames, bases, dilations, pads):
+        b, n, c = x.shape[:3]
+        e = wide - pad
+        xpad = reflect_pad_frames(x, pad).permute(0, 2, 1, 3, 4)  # (B, C, N, Hp, Wp)
+        # common row length, plus a spare zero row: a strip's flat views run up to e + 2*pad elements past
+        # its last row (only into garbage columns x >= W)
+        bufs.append(F.pad(xpad, (e, e, 0, 1)).contiguous())
+        k = bas.shape[-1]
+        layout.append((n, k, d, e))
+        flat.append(bas.permute(0, 3, 1, 2, 4, 5).reshape(b, c, bas.shape[1], n * k * k))
+    basis = flat[0] if len(flat) == 1 else torch.cat(flat, -1)
+    return _StripFilter.apply(basis, coeffs, tuple(layout), *bufs)
 
 
 def reflect_pad_frames(frames: torch.Tensor, pad: int) -> torch.Tensor:
@@ -312,8 +302,7 @@ def basis_filter(
     frames = image if image.ndim == 5 else image.unsqueeze(1)
     bas = basis if basis.ndim == 6 else basis.unsqueeze(2)  # (B, J, N, C, K, K)
     with autocast_off(image.device):
-        xpad = reflect_pad_frames(frames, pad).permute(0, 2, 1, 3, 4)  # (B, C, N, Hp, Wp)
-        return _StripBasisFilter.apply(xpad, bas.permute(0, 3, 1, 2, 4, 5), coeffs, dilation)
+        return strip_filter([frames], [bas], coeffs, [dilation])
 
 
 class BasisFilter(nn.Module):

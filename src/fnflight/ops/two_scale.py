@@ -27,7 +27,7 @@ from fnflight.ops._checks import (
     check_tensor,
     harmonise,
 )
-from fnflight.ops.basis_filter import _check_basis_inputs, basis_filter
+from fnflight.ops.basis_filter import _check_basis_inputs, strip_filter
 
 __all__ = [
     "TwoScaleBasisFilter",
@@ -164,11 +164,20 @@ def two_scale_basis_filter(
     check_reflect(
         image.shape[-2], image.shape[-1], dilation * (k - 1) // 2, "image", f"K={k}, dilation={dilation}"
     )
-    # The two scales are independent strip passes whose outputs add (the op is linear in the basis): fusing
-    # them into one GEMM would need a common row layout, and the dilated pass runs per row residue.
-    fine = basis_filter(t["image"], t["basis_fine"], t["coeffs"], 1)
-    coarse = basis_filter(tent_prefilter(t["image"], dilation), t["basis_coarse"], t["coeffs"], dilation)
-    return fine + coarse
+    # Eq. 4 with both scales fused: F = sum_j c_j (x * A_j + x^h *_d B_j) is ONE strip pass whose patch
+    # matrix stacks the fine taps (x, dilation 1) over the coarse taps (x^h = tent(x), dilation d), so one
+    # GEMM with inner dimension 2*K*K gives the summed response per basis element (see
+    # basis_filter._StripFilter). The tent and the paddings are autograd ops, so the image gradient is the
+    # fine fold plus the tent's adjoint applied to the coarse fold.
+    x = t["image"]
+    frames = x if x.ndim == 5 else x.unsqueeze(1)
+    fine, coarse = (
+        t[name] if x.ndim == 5 else t[name].unsqueeze(2) for name in ("basis_fine", "basis_coarse")
+    )
+    with autocast_off(x.device):
+        return strip_filter(
+            [frames, tent_prefilter(frames, dilation)], [fine, coarse], t["coeffs"], [1, dilation]
+        )
 
 
 class TwoScaleBasisFilter(nn.Module):
