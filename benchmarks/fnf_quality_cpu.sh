@@ -58,7 +58,8 @@ for model in "${MODELS[@]}"; do
   start=$(date +%s)
   # shellcheck disable=SC2046
   $BIN/fnflight train "model=$model" "name=$model" "${COMMON[@]}" $(width_args "$model")
-  echo "$model: trained $STEPS steps in $(( $(date +%s) - start )) s" | tee -a "$OUT/command.txt" "$done_mark"
+  echo "$model: trained $STEPS steps in $(( $(date +%s) - start )) s" | tee "$done_mark"
 done
+for model in "${MODELS[@]}"; do cat "$RUNS/$model/trained_steps_$STEPS" >> "$OUT/command.txt"; done
 
 $BIN/fnflight eval "${CKPTS[@]}" "testset=$TESTSET" "out=$OUT"

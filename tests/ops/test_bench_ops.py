@@ -10,11 +10,18 @@ from fnflight.cli import bench as cli_bench
 
 def test_bench_ops_tiny_json(capsys):
     rc = bench_ops.run(
-        ["cases=[deepfnf,kpn,saecnn]", "size=36", "j=2", "frames=2", "repeats=1", "memory=false"]
+        [
+            "cases=[deepfnf,deepfnf_train,kpn,saecnn]",
+            "size=36",
+            "j=2",
+            "frames=2",
+            "repeats=1",
+            "memory=false",
+        ]
     )
     assert rc == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
-    assert [r["case"] for r in lines] == ["deepfnf", "kpn", "saecnn"]
+    assert [r["case"] for r in lines] == ["deepfnf", "deepfnf_train", "kpn", "saecnn"]
     for row in lines:
         assert set(bench_ops.KEYS) <= set(row)
         assert row["max_rel_err"] < 1e-4

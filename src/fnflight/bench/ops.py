@@ -9,17 +9,22 @@ Cases (batch 1, 3 colour channels, ``size x size``):
 
 - ``deepfnf``: paper 000 eq. 4, J=90, K=15, d=4, both scales; naive = the authors' formulation (per-pixel
   kernels for both scales and patches of the image and its tent-filtered copy, multiplied and summed).
+  Gradients for image, both bases and coeffs.
+- ``deepfnf_train``: the same op as in DeepFnF training, where the filtered image (the noisy no-flash
+  input) is a data leaf without gradient: gradients for both bases and coeffs only, on both sides.
 - ``kpn``: per-pixel 5x5 kernels per colour channel per frame, N=8 frames summed; naive = unfold patches.
 - ``saecnn``: paper 001 eq. 4-5, layers K = 15, 7, 3, J=90 per layer, one coefficient tensor shared by the
   layers (eq. 4 as written), per-pixel biases and residual weights; naive = explicit per-pixel kernels.
 
 Measures: ``ours_ms``/``naive_ms`` median forward+backward wall time over ``repeats`` runs, interleaved in
-this process; ``gflops`` = 3 x direct-convolution forward FLOPs / ours time (``2*C*J*K*K*H*W`` per basis
-scale, ``2*N*C*K*K*H*W`` for kpn); ``sgemm_gflops`` = float32 2048^3 matmul rate measured just before the
-case; ``max_rel_err`` = max |ours - naive| / max |naive| over the output and every input gradient. Peak
-memory: on CPU each side runs once in a fresh subprocess and reports the growth of its peak RSS
-(``VmHWM``, reset before the run) over the RSS after building the inputs and a small warm-up; on CUDA
-``max_memory_allocated`` growth.
+this process; ``gflops`` = F x direct-convolution forward FLOPs / ours time (``2*C*J*K*K*H*W`` per basis
+scale, ``2*N*C*K*K*H*W`` for kpn), F = 3 (forward + the two products of the backward) when the filtered
+signal needs a gradient, F = 2 for ``deepfnf_train`` (forward + the basis/coefficient gradients; no image
+gradient is computed), reported as ``flops_convention``; ``sgemm_gflops`` = float32 2048^3 matmul rate
+measured just before the case; ``max_rel_err`` = max |ours - naive| / max |naive| over the output and every
+input gradient. Peak memory: on CPU each side runs once in a fresh subprocess and reports the growth of its
+peak RSS (``VmHWM``, reset before the run) over the RSS after building the inputs and a small warm-up; on
+CUDA ``max_memory_allocated`` growth.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from fnflight.ops import kernel_field_filter, multilayer_filter, two_scale_basis
 from fnflight.ops import reference as ref
 
 DEFAULTS = {
-    "cases": ["deepfnf", "kpn", "saecnn"],
+    "cases": ["deepfnf", "deepfnf_train", "kpn", "saecnn"],
     "repeats": 5,
     "size": 448,
     "j": 90,
@@ -61,6 +66,7 @@ KEYS = (
     "sgemm_gflops",
     "roofline_fraction",
     "max_rel_err",
+    "flops_convention",
     "device",
     "threads",
     "repeats",
@@ -78,7 +84,8 @@ class Case:
             return (scale * torch.randn(*shape, generator=g)).to(device)
 
         self.name = name
-        if name == "deepfnf":
+        self.flops_factor, no_grad = 3, ()
+        if name in ("deepfnf", "deepfnf_train"):
             k, d = min(15, (s - 1) // 4 * 2 - 1), 4  # K=15 at full size; tiny sizes shrink K to fit reflect
             k = max(k, 3) if k % 2 else max(k - 1, 3)
             self.inputs = [
@@ -91,6 +98,8 @@ class Case:
             self.naive = lambda x, a, b, co: ref.two_scale_basis_filter_reference(x, a, b, co, d)
             self.flops = 2 * (2 * c * j * k * k * s * s)
             self.info = {"J": j, "K": k, "dilation": d, "size": s}
+            if name == "deepfnf_train":
+                self.flops_factor, no_grad = 2, (0,)  # the image is data: no image gradient
         elif name == "kpn":
             n, k = int(cfg.frames), 5
             self.inputs = [r(1, n, c, s, s), r(1, n, c, k * k, s, s, scale=0.1)]
@@ -113,9 +122,9 @@ class Case:
             self.flops = sum(2 * c * j * k * k * s * s for k in sizes)
             self.info = {"J": j, "K": sizes, "size": s, "coeffs": "shared"}
         else:
-            raise ValueError(f"unknown case {name!r}; valid: deepfnf, kpn, saecnn")
-        for t in self.inputs:
-            t.requires_grad_()
+            raise ValueError(f"unknown case {name!r}; valid: deepfnf, deepfnf_train, kpn, saecnn")
+        for i, t in enumerate(self.inputs):
+            t.requires_grad_(i not in no_grad)
         self.grad_out = torch.randn(1, c, s, s, generator=g).to(device)
 
     def run(self, side: str) -> list[torch.Tensor]:
@@ -124,7 +133,7 @@ class Case:
             t.grad = None
         out = (self.ours if side == "ours" else self.naive)(*self.inputs)
         out.backward(self.grad_out)
-        res = [out.detach()] + [t.grad for t in self.inputs]
+        res = [out.detach()] + [t.grad for t in self.inputs if t.requires_grad]
         for t in self.inputs:
             t.grad = None
         return res
@@ -236,7 +245,7 @@ def bench_case(name: str, cfg, device: torch.device) -> dict:
         t_naive.append(_timed(lambda: case.run("naive"), device))
     ours_s, naive_s = statistics.median(t_ours), statistics.median(t_naive)
     sgemm = sgemm_gflops(device, max(3, repeats))
-    gflops = 3 * case.flops / ours_s / 1e9
+    gflops = case.flops_factor * case.flops / ours_s / 1e9
     ours_mb = naive_mb = None
     if cfg.memory:
         ours_mb, naive_mb = peak_mb(name, "ours", cfg), peak_mb(name, "naive", cfg)
@@ -251,6 +260,7 @@ def bench_case(name: str, cfg, device: torch.device) -> dict:
         "sgemm_gflops": round(sgemm, 1),
         "roofline_fraction": round(gflops / sgemm, 3),
         "max_rel_err": float(f"{err:.3g}"),
+        "flops_convention": f"{case.flops_factor}x forward",
         "device": str(device),
         "threads": torch.get_num_threads(),
         "repeats": repeats,

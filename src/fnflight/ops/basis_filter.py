@@ -26,14 +26,15 @@ from fnflight.ops._checks import (
 
 __all__ = ["BasisFilter", "basis_filter"]
 
-# Output pixels per strip (the N dimension of the strip GEMMs; rows are whole padded rows). Peak extra memory
-# is ~ C * (rows of P) * STRIP_PIXELS * 4 bytes for the patch matrix (177 MB for C=3 and the two-scale P of
-# 2 * 15 * 15 rows) plus a few C * J * STRIP_PIXELS response-sized buffers, independent of the image size
-# (the saved responses R, C * J * H * Wp floats, come on top when coeffs need a gradient). Measured on the
-# shared 2-core AVX-512 machine (fnflight bench ops): 32k beat 16k and 8k, because each parallel op pays a
-# scheduling latency there and MKL's GEMM rate for these shapes (M = J = 90) still grows with N up to ~32k.
-# Read at call time so that tests and the benchmark may change it.
-STRIP_PIXELS = 32768
+# Padded pixels per strip (the N dimension of the strip GEMMs; the image's rows are split into equal strips
+# of at most this many pixels over the padded width, at least one row each). Peak extra memory is ~ (rows
+# of P) * STRIP_PIXELS * 4 bytes for one colour channel's patch matrix (118 MB for the two-scale P of
+# 2 * 15 * 15 rows) plus a few J * STRIP_PIXELS buffers, independent of the image size; the saved
+# responses R (C * J * H * W floats) come on top when coeffs need a gradient. Measured on the shared 2-core
+# AVX-512 machine (fnflight bench ops, micro-benchmarks): MKL's rate for these GEMMs (M = J = 90, inner
+# 450) grows with N up to ~64k and each parallel op pays a scheduling latency there (16k clearly lost);
+# 64k, 98k and 131k were within noise, 64k needs the least memory. Read at call time (tests change it).
+STRIP_PIXELS = 65536
 
 
 class _Source:
@@ -44,8 +45,9 @@ class _Source:
     columns more than W); a source padded by less sits ``e = pad_max - pad`` zero columns in from the left,
     and each buffer has one spare zero row at the bottom. Then the patch-matrix row of tap ``(f, ky, kx)``
     for output pixels ``m = y * Wp + x`` is the flat window starting at ``(y0 + d*ky) * Wp + e + d*kx``: one
-    strided view per source for the whole patch matrix (``im2col``), and the columns ``x >= W`` are garbage
-    (computed, then dropped; their gradient is zero).
+    strided view per source for the whole patch matrix (``im2col``). Over the padded width the columns
+    ``x >= W`` are garbage (their gradient is zero), which lets :meth:`col2im` fold with strided sums; the
+    forward and the basis gradient use the compact form (W columns per row) and skip that work.
     """
 
     def __init__(self, buf: torch.Tensor, n: int, k: int, d: int, e: int) -> None:
@@ -53,29 +55,34 @@ class _Source:
         self.c, _, self.hb, self.wp = buf.shape
         self.taps = n * k * k
 
-    def im2col(self, i0: int, s: int, out: torch.Tensor) -> None:
-        """``out (C, N*K*K, s*Wp)[c, (f, ky, kx), m] = buf[c, f].flat[(i0 + d*ky)*Wp + e + d*kx + m]``."""
-        c, n, k, d, wp = self.c, self.n, self.k, self.d, self.wp
-        t = self.hb * wp
-        view = self.buf.as_strided(
-            (c, n, k, k, s * wp), (n * t, t, d * wp, d, 1), self.buf.storage_offset() + i0 * wp + self.e
-        )
-        out.view(c, n, k, k, s * wp).copy_(view)
+    def im2col(self, ch: int, i0: int, s: int, out: torch.Tensor, w: int | None = None) -> None:
+        """``out (N*K*K, s*Wp)[(f, ky, kx), m] = buf[ch, f].flat[(i0 + d*ky)*Wp + e + d*kx + m]``; with
+        ``w`` the compact form ``out (N*K*K, s*w)`` without the garbage columns (pixels ``m = y * w + x``)."""
+        n, k, d, wp = self.n, self.k, self.d, self.wp
+        src = self.buf[ch]
+        start = src.storage_offset() + i0 * wp + self.e
+        if w is None:
+            out.view(n, k, k, s * wp).copy_(
+                src.as_strided((n, k, k, s * wp), (self.hb * wp, d * wp, d, 1), start)
+            )
+        else:
+            view = src.as_strided((n, k, k, s, w), (self.hb * wp, d * wp, d, wp, 1), start)
+            out.view(n, k, k, s, w).copy_(view)
 
-    def col2im(self, gp: torch.Tensor, i0: int, s: int, grad: torch.Tensor, ws: _Workspace) -> None:
-        """Adjoint of :meth:`im2col`: add the patch-matrix gradient ``gp (C, N*K*K, s*Wp)`` (a slice of a
-        ``(C, rows, s*Wp)`` buffer) into ``grad``, a zero-initialised tensor shaped like ``buf``."""
-        c, n, k, d, wp = self.c, self.n, self.k, self.d, self.wp
+    def col2im(self, gp: torch.Tensor, ch: int, i0: int, s: int, grad: torch.Tensor, ws: _Workspace) -> None:
+        """Adjoint of :meth:`im2col`: add the patch-matrix gradient ``gp (N*K*K, s*Wp)`` (contiguous rows)
+        into channel ``ch`` of ``grad``, a zero-initialised tensor shaped like ``buf``."""
+        n, k, d, wp = self.n, self.k, self.d, self.wp
         size = s * wp
         # kx part in one reduction ("skew" trick): reading the rows of length S with row stride S - d
         # shifts row kx by kx*d; what wraps in from the previous row is a garbage column (x >= W, since
         # d*(K-1) <= Wp - W) whose gradient is zero, so a strided sum does the fold.
-        skew = gp.as_strided((c, n * k, k, size), (gp.stride(0), k * size, size - d, 1), gp.storage_offset())
-        vsum = torch.sum(skew, 2, out=ws.get("vsum", c, n * k, size))  # (C, N*K_y, S)
+        skew = gp.as_strided((n * k, k, size), (k * size, size - d, 1), gp.storage_offset())
+        vsum = torch.sum(skew, 1, out=ws.get("vsum", n * k, size))  # (N*K_y, S)
         # ky part: a (K x 1) col2im dilated by d, one op
-        rows = F.fold(vsum, (s + d * (k - 1), wp), (k, 1), dilation=(d, 1)).view(c, n, -1)
+        rows = F.fold(vsum[None], (s + d * (k - 1), wp), (k, 1), dilation=(d, 1)).view(n, -1)
         start = i0 * wp + self.e
-        grad.view(c, n, -1)[:, :, start : start + rows.shape[-1]].add_(rows)
+        grad[ch].view(n, -1)[:, start : start + rows.shape[-1]].add_(rows)
 
 
 class _Workspace:
@@ -95,6 +102,14 @@ class _Workspace:
         return buf[:numel].view(*shape)
 
 
+def _strips(h: int, wp: int):
+    """Equal row strips of at most STRIP_PIXELS padded pixels (at least one row each)."""
+    count = -(-h * wp // max(STRIP_PIXELS, wp))
+    rows = -(-h // count)
+    for i0 in range(0, h, rows):
+        yield i0, min(rows, h - i0)
+
+
 class _StripFilter(torch.autograd.Function):
     """``out[b, c] = sum_j coeffs[b, j] * R[b, c, j]``, ``R[b, c] = basis[b, c] @ P[b, c]``: P the patch
     matrix whose rows are the taps of every source (see :class:`_Source`), basis ``(B, C, J, rows)``.
@@ -105,43 +120,46 @@ class _StripFilter(torch.autograd.Function):
       coarse taps (tent-prefiltered image, dilation d) are stacked into 2*K*K rows, so ONE GEMM with inner
       dimension 450 (K=15) gives the summed response ``sum_scales R`` directly: larger, more efficient GEMMs
       than two passes of 225, and one coefficient reduction instead of two.
-    - The image is processed in row strips of ~STRIP_PIXELS output pixels over the padded width Wp (so
-      every GEMM operand is a plain strided matrix; columns x >= W are garbage, dropped, with zero
-      gradient). Per strip: ``R (C, J, S) = bmm(basis, P)``, channel-batched (beat per-channel ``mm`` for
-      these shapes), then ``out = sum_j coeffs_j * R_j``.
-    - Forward keeps R for the whole image when coeffs need a gradient (C * J * H * Wp floats, 244 MB for
-      DeepFnF at 448^2, instead of recomputing it): ``grad_coeffs = sum_c g * R`` needs no GEMM. Backward
-      per strip: ``grad_R = g * coeffs``; ``grad_basis += grad_R @ P^T`` (P rebuilt: the im2col copy is
-      cheap next to a GEMM); ``grad_P = basis^T @ grad_R`` folded into the padded sources' gradient (a
-      skewed strided sum for kx, a (K x 1) col2im for ky). The reflect/zero padding and the tent prefilter
-      are ordinary autograd ops outside (the tent's adjoint comes from autograd). Three GEMMs per strip
-      when everything needs a gradient; only those autograd needs run (no P in backward without a basis
-      gradient, no grad_P GEMM and fold without an image gradient).
+    - The image is processed in row strips of ~STRIP_PIXELS pixels, one colour channel at a time:
+      ``R_c (J, S) = basis_c @ P_c`` (compact P, S = s*W) written straight into the saved R, then
+      ``out_c = sum_j coeffs_j * R_cj``. Per-channel ``mm`` on strips of ~64-100k pixels beat a
+      channel-batched ``bmm`` on strips a third as long (same patch-matrix memory).
+    - Forward keeps R for the whole image when coeffs need a gradient (C * J * H * W floats, 217 MB for
+      DeepFnF at 448^2, instead of recomputing it): ``grad_coeffs = sum_c g_c * R_c`` needs no GEMM.
+      Backward per strip and channel: ``grad_R = g_c * coeffs``; ``grad_basis_c += grad_R @ P_c^T`` (compact
+      P_c rebuilt: the im2col copy is cheap next to a GEMM); ``grad_P = basis_c^T @ grad_R`` over the
+      padded width Wp (garbage columns x >= W with zero grad_R, so that the fold is strided sums; into
+      P_c's buffer) folded into the padded sources' gradient (a skewed strided sum for kx, a (K x 1)
+      col2im for ky). The reflect/zero padding and the tent prefilter are ordinary autograd ops outside
+      (the tent's adjoint comes from autograd). Three GEMMs per strip and channel when everything needs a
+      gradient; only what autograd needs runs (no P in backward without a basis gradient, no grad_P GEMM
+      and fold without an image gradient, R neither saved nor used without a coefficient gradient).
     - Full-image grouped ``conv2d`` (oneDNN) was slower than these GEMMs for the forward alone; a
       row-grouped P (K/G GEMMs over windows of a smaller matrix) moves less memory but issues more,
-      smaller ops, which lost on the shared machine.
+      smaller ops, which lost on the shared machine. FFT convolution (an inverse FFT per channel and basis
+      element, ~800 512^2 transforms per forward+backward) is not faster than the GEMMs at K=15, J=90
+      going by measured torch.fft rates on this machine.
     """
 
     @staticmethod
     def forward(ctx, basis, coeffs, layout, *bufs):
-        b_, c, j, _ = basis.shape
+        b_, c, j, nrows = basis.shape
         h, w = coeffs.shape[-2:]
         wp = bufs[0].shape[-1]
-        rows = max(1, min(h, STRIP_PIXELS // wp))
         save_r = ctx.needs_input_grad[1]
-        resp = coeffs.new_empty(b_, c, j, h * wp) if save_r else None
+        resp = coeffs.new_empty(b_, c, j, h * w) if save_r else None
         out = coeffs.new_empty(b_, c, h, w)
         ws = _Workspace(coeffs)
         for b in range(b_):
             srcs = [_Source(buf[b], *lay) for buf, lay in zip(bufs, layout)]
-            for i0 in range(0, h, rows):
-                s = min(rows, h - i0)
-                p = _patches(srcs, i0, s, ws)
-                r = resp[b][:, :, i0 * wp : (i0 + s) * wp] if save_r else ws.get("r", c, j, s * wp)
-                torch.bmm(basis[b], p, out=r)
-                prod = ws.get("prod", c, j, s, w)
-                torch.mul(r.view(c, j, s, wp)[..., :w], coeffs[b][None, :, i0 : i0 + s], out=prod)
-                out[b][:, i0 : i0 + s] = prod.sum(1)
+            for i0, s in _strips(h, wp):
+                co = coeffs[b][:, i0 : i0 + s]  # (J, s, W)
+                for ch in range(c):
+                    p = _patches(srcs, ch, i0, s, ws, w)  # compact: no garbage columns in the forward
+                    r = resp[b, ch, :, i0 * w : (i0 + s) * w] if save_r else ws.get("r", j, s * w)
+                    torch.mm(basis[b, ch], p, out=r)
+                    prod = torch.mul(r.view(j, s, w), co, out=ws.get("prod", j, s, w))
+                    torch.sum(prod, 0, out=out[b, ch, i0 : i0 + s])
         ctx.save_for_backward(basis, coeffs, resp, *bufs)
         ctx.layout = layout
         return out
@@ -155,50 +173,55 @@ class _StripFilter(torch.autograd.Function):
         b_, c, j, nrows = basis.shape
         h, w = coeffs.shape[-2:]
         wp = bufs[0].shape[-1]
-        rows = max(1, min(h, STRIP_PIXELS // wp))
-        grad_out = grad_out.contiguous()
         gbasis = torch.zeros_like(basis) if need_basis else None
         gco = torch.empty_like(coeffs) if need_coeffs else None
         gbufs = [torch.zeros_like(buf) if need else None for buf, need in zip(bufs, need_src)]
         ws = _Workspace(coeffs)
         for b in range(b_):
             srcs = [_Source(buf[b], *lay) for buf, lay in zip(bufs, layout)]
-            basis_t = basis[b].transpose(1, 2)  # (C, rows, J)
-            for i0 in range(0, h, rows):
-                s = min(rows, h - i0)
+            for i0, s in _strips(h, wp):
                 size = s * wp
-                go = grad_out[b][:, i0 : i0 + s]  # (C, s, W)
                 co = coeffs[b][:, i0 : i0 + s]  # (J, s, W)
-                if need_coeffs:
-                    r = resp[b][:, :, i0 * wp : (i0 + s) * wp].view(c, j, s, wp)[..., :w]
-                    prod = ws.get("prod", c, j, s, w)
-                    torch.mul(r, go[:, None], out=prod)
-                    torch.sum(prod, 0, out=gco[b][:, i0 : i0 + s])
-                if not (need_basis or any(need_src)):
-                    continue
-                gr4 = ws.get("gr", c, j, s, wp)
-                gr4[..., w:].zero_()  # garbage columns x >= W carry no gradient
-                torch.mul(go[:, None], co[None], out=gr4[..., :w])
-                gr = gr4.view(c, j, size)
-                if need_basis:
-                    gbasis[b].baddbmm_(gr, _patches(srcs, i0, s, ws).transpose(1, 2))
-                if any(need_src):
-                    gp = torch.bmm(basis_t, gr, out=ws.get("p", c, nrows, size))  # reuses P's buffer
-                    off = 0
-                    for src, gbuf in zip(srcs, gbufs):
-                        if gbuf is not None:
-                            src.col2im(gp[:, off : off + src.taps], i0, s, gbuf[b], ws)
-                        off += src.taps
+                for ch in range(c):
+                    go = grad_out[b, ch, i0 : i0 + s]  # (s, W)
+                    if need_coeffs:  # grad_coeffs = sum_c g_c * R_c, from the saved responses
+                        r = resp[b, ch, :, i0 * w : (i0 + s) * w].view(j, s, w)
+                        if ch == 0:
+                            torch.mul(r, go, out=gco[b][:, i0 : i0 + s])
+                        else:
+                            gco[b][:, i0 : i0 + s].addcmul_(r, go)
+                    if not (need_basis or any(need_src)):
+                        continue
+                    grad_r = None
+                    # grad_basis_c += grad_R @ P_c^T with compact grad_R and P (no garbage columns)
+                    if need_basis:
+                        grad_r = torch.mul(go, co, out=ws.get("grc", j, s, w))
+                        gbasis[b, ch].addmm_(grad_r.view(j, s * w), _patches(srcs, ch, i0, s, ws, w).t())
+                    if any(need_src):  # grad_P = basis_c^T @ grad_R over the padded width, for the fold
+                        gr3 = ws.get("gr", j, s, wp)
+                        gr3[..., w:].zero_()  # garbage columns x >= W carry no gradient
+                        if grad_r is None:
+                            torch.mul(go, co, out=gr3[..., :w])
+                        else:
+                            gr3[..., :w].copy_(grad_r)
+                        gp = torch.mm(basis[b, ch].t(), gr3.view(j, size), out=ws.get("p", nrows, size))
+                        off = 0
+                        for src, gbuf in zip(srcs, gbufs):
+                            if gbuf is not None:
+                                src.col2im(gp[off : off + src.taps], ch, i0, s, gbuf[b], ws)
+                            off += src.taps
         return (gbasis, gco, None, *gbufs)
 
 
-def _patches(srcs: list[_Source], i0: int, s: int, ws: _Workspace) -> torch.Tensor:
-    """The strip's patch matrix ``P (C, sum of N*K*K over sources, s*Wp)``, sources' rows stacked."""
-    size = s * srcs[0].wp
-    p = ws.get("p", srcs[0].c, sum(src.taps for src in srcs), size)
+def _patches(
+    srcs: list[_Source], ch: int, i0: int, s: int, ws: _Workspace, w: int | None = None
+) -> torch.Tensor:
+    """Channel ``ch``'s patch matrix for a strip, ``P (sum of N*K*K over sources, s*Wp)`` (or ``s*w``
+    columns, compact, with ``w``), sources' rows stacked."""
+    p = ws.get("p", sum(src.taps for src in srcs), s * (w or srcs[0].wp))
     off = 0
     for src in srcs:
-        src.im2col(i0, s, p[:, off : off + src.taps])
+        src.im2col(ch, i0, s, p[off : off + src.taps], w)
         off += src.taps
     return p
 
