@@ -45,14 +45,19 @@ def _render(x: torch.Tensor, gain: float | torch.Tensor, cm: torch.Tensor) -> to
     return render_srgb(x[None], torch.as_tensor(gain, dtype=torch.float32).reshape(1), cm[None], clip=True)[0]
 
 
+def _test_batches(dm, seed: int):
+    """The test samples of ``dm`` one at a time, degraded as the test-set writer does."""
+    ds = dm.make_dataset("test")
+    for i in range(len(ds)):
+        yield dm.degrade_seeded(collate([ds[i]]), seed, "test")
+
+
 def figure_fnf(crop: int, seed: int) -> tuple[list[list[torch.Tensor]], list[str]]:
     dm = FlashNoFlashDataModule(
         source=_source(), val_source=_source(), crop=crop, num_workers=0, seed=seed, test_dims=[50.0]
     )
-    ds = dm.make_dataset("test")
     rows = []
-    for i in range(len(ds)):
-        b = dm.degrade_seeded(collate([ds[i]]), seed, "test")
+    for b in _test_batches(dm, seed):
         cm, g = b[K.COLOR_MATRIX][0], b[K.GAIN][0]
         rows.append(
             [
@@ -75,10 +80,8 @@ def figure_fnf(crop: int, seed: int) -> tuple[list[list[torch.Tensor]], list[str
 
 def figure_burst(crop: int, seed: int) -> tuple[list[list[torch.Tensor]], list[str]]:
     dm = BurstDataModule(source=_source(), val_source=_source(), crop=crop, num_workers=0, seed=seed)
-    ds = dm.make_dataset("test")
     rows = []
-    for i in range(len(ds)):
-        b = dm.degrade_seeded(collate([ds[i]]), seed, "test")
+    for b in _test_batches(dm, seed):
         cm, g = b[K.COLOR_MATRIX][0], b[K.GAIN][0]
         burst = b[K.BURST][0]
         std = b[K.NOISE_STD][0].expand(3, -1, -1)
@@ -104,10 +107,8 @@ def figure_short_long(crop: int, seed: int) -> tuple[list[list[torch.Tensor]], l
         seed=seed,
         test_long_exposures=[0.21],
     )
-    ds = dm.make_dataset("test")
     rows = []
-    for i in range(len(ds)):
-        b = dm.degrade_seeded(collate([ds[i]]), seed, "test")
+    for b in _test_batches(dm, seed):
         cm, g = b[K.COLOR_MATRIX][0], b[K.GAIN][0]
         rows.append(
             [
@@ -132,10 +133,8 @@ def figure_raw(crop: int, seed: int) -> tuple[list[list[torch.Tensor]], list[str
     dm = RawLowLightDataModule(
         source=_source(), val_source=_source(), crop=crop // 2, num_workers=0, seed=seed, test_ratios=[100.0]
     )
-    ds = dm.make_dataset("test")
     rows = []
-    for i in range(len(ds)):
-        b = dm.degrade_seeded(collate([ds[i]]), seed, "test")
+    for b in _test_batches(dm, seed):
         rows.append(
             [
                 srgb_from_linear(b[K.AMBIENT][0].clamp(0, 1)),

@@ -37,6 +37,7 @@ __all__ = [
     "DEFAULT_NUM_WORKERS",
     "CropDataset",
     "LowLightDataModule",
+    "SeededDataset",
     "build_source",
     "collate",
     "sample_seed",
@@ -80,7 +81,25 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Tensor]:
     return default_collate(keep)
 
 
-class CropDataset(Dataset):
+class SeededDataset(Dataset):
+    """A dataset whose CPU-side random choices (crops, augmentation) come from :meth:`_generator`: one numpy
+    generator per DataLoader worker (or the main process) seeded by ``sample_seed(seed, worker seed)``.
+    Subclasses set ``seed``; a new generator also drops the cached augmenter ``_aug``."""
+
+    seed: int
+    _rng: np.random.Generator | None = None
+    _rng_key: int | None = None
+    _aug: Any = None
+
+    def _generator(self) -> np.random.Generator:
+        info = torch.utils.data.get_worker_info()
+        key = sample_seed(self.seed, info.seed if info is not None else "main")
+        if self._rng is None or self._rng_key != key:
+            self._rng, self._rng_key, self._aug = np.random.default_rng(key), key, None
+        return self._rng
+
+
+class CropDataset(SeededDataset):
     """Crops (and for training augments) the items of a source.
 
     Args:
@@ -116,9 +135,6 @@ class CropDataset(Dataset):
         self.count = len(source) if limit is None else min(int(limit), len(source))
         if self.crop < 1:
             raise ValueError(f"crop must be >= 1, got {crop}")
-        self._rng: np.random.Generator | None = None
-        self._rng_key: int | None = None
-        self._aug: Any = None
         self.check_sizes()
 
     def check_sizes(self) -> None:
@@ -135,13 +151,6 @@ class CropDataset(Dataset):
 
     def __len__(self) -> int:
         return self.count * self.repeats
-
-    def _generator(self) -> np.random.Generator:
-        info = torch.utils.data.get_worker_info()
-        key = sample_seed(self.seed, info.seed if info is not None else "main")
-        if self._rng is None or self._rng_key != key:
-            self._rng, self._rng_key, self._aug = np.random.default_rng(key), key, None
-        return self._rng
 
     def _augmenter(self, keys: Sequence[str]) -> Any:
         if self._aug is None:
@@ -186,7 +195,8 @@ class LowLightDataModule(pl.LightningDataModule):
     """Base of the task DataModules: sources, crop datasets, loaders, and the seeded on-device ``degrade``.
 
     Subclasses implement :meth:`degrade` and may override :meth:`eval_variants` (extra per-sample keys that
-    multiply the validation/test set, e.g. the four dims) and :attr:`margin`.
+    multiply the validation/test set, e.g. the four dims), :attr:`margin` and ``eval_crop`` (the
+    validation/test crop, default ``crop``).
 
     Args:
         source: training source: an instance or ``{class_path, init_args}``; default :class:`EmbeddedPhotos`.
@@ -231,6 +241,7 @@ class LowLightDataModule(pl.LightningDataModule):
             self.val_source = self.source
         self.test_source = build_source(test_source) if test_source is not None else self.val_source
         self.crop, self.batch_size = int(crop), int(batch_size)
+        self.eval_crop = self.crop  # validation / test crop; subclasses with an ``eval_crop`` argument set it
         self.val_batch_size = int(val_batch_size or batch_size)
         self.num_workers, self.seed, self.augment = int(num_workers), int(seed), bool(augment)
         self.limit_val = limit_val
@@ -247,7 +258,7 @@ class LowLightDataModule(pl.LightningDataModule):
             return CropDataset(self.source, self.crop, True, self.margin, self.augment, seed=self.seed)
         source = self.val_source if stage == "val" else self.test_source
         return CropDataset(
-            source, self.crop, False, self.margin, variants=self.eval_variants(), limit=self.limit_val
+            source, self.eval_crop, False, self.margin, variants=self.eval_variants(), limit=self.limit_val
         )
 
     def setup(self, stage: str | None = None) -> None:

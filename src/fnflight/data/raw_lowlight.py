@@ -55,7 +55,7 @@ from torch.utils.data import Dataset
 from fnflight import imaging
 
 from . import batch as K
-from .base import DEFAULT_NUM_WORKERS, CropDataset, LowLightDataModule, sample_seed
+from .base import DEFAULT_NUM_WORKERS, CropDataset, LowLightDataModule, SeededDataset
 from .raw_sources import SIDRawPairs
 from .sources import SourceError
 
@@ -76,7 +76,7 @@ SONY_BLACK_LEVEL = 512.0  # NOTES "SID"
 SONY_WHITE_LEVEL = 16383.0
 
 
-class RawCropDataset(Dataset):
+class RawCropDataset(SeededDataset):
     """Packed crops (and for training paired flips / transposes) of :class:`SIDRawPairs`.
 
     Args:
@@ -102,19 +102,9 @@ class RawCropDataset(Dataset):
         self.source, self.crop, self.train = source, None if crop is None else int(crop), bool(train)
         self.augment, self.seed = bool(augment), int(seed)
         self.count = len(source) if limit is None else min(int(limit), len(source))
-        self._rng: np.random.Generator | None = None
-        self._rng_key: int | None = None
-        self._aug: Any = None
 
     def __len__(self) -> int:
         return self.count
-
-    def _generator(self) -> np.random.Generator:
-        info = torch.utils.data.get_worker_info()
-        key = sample_seed(self.seed, info.seed if info is not None else "main")
-        if self._rng is None or self._rng_key != key:
-            self._rng, self._rng_key, self._aug = np.random.default_rng(key), key, None
-        return self._rng
 
     def _augmenter(self) -> Any:
         if self._aug is None:

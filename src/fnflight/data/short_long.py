@@ -64,7 +64,7 @@ from torch import Tensor
 from fnflight import imaging
 
 from . import batch as K
-from .base import DEFAULT_NUM_WORKERS, CropDataset, LowLightDataModule
+from .base import DEFAULT_NUM_WORKERS, LowLightDataModule
 
 __all__ = [
     "EXPOSURE_RATIO",
@@ -290,14 +290,6 @@ class ShortLongDataModule(LowLightDataModule):
     # ------------------------------------------------------------------ datasets
     def eval_variants(self) -> dict[str, Sequence[float]] | None:
         return None if self.test_long_exposures is None else {K.EXPOSURE_LONG: self.test_long_exposures}
-
-    def make_dataset(self, stage: str) -> CropDataset:
-        if stage == "train":
-            return CropDataset(self.source, self.crop, True, self.margin, self.augment, seed=self.seed)
-        source = self.val_source if stage == "val" else self.test_source
-        return CropDataset(
-            source, self.eval_crop, False, self.margin, variants=self.eval_variants(), limit=self.limit_val
-        )
 
     def protocol(self) -> dict[str, Any]:
         """The degradation parameters (for test-set manifests)."""

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from fnflight import ops
+from fnflight.nets._fnf_common import basis_radius, filter_with_basis, noflash_frames
 from fnflight.nets.unet import EncoderDecoder, crop_padding, init_weights, pad_min_size
 
 __all__ = ["DeepFnF", "check_fnf_inputs"]
@@ -164,10 +165,7 @@ class DeepFnF(nn.Module):
     ) -> dict[str, Tensor]:
         m = self.extra_noflash
         check_fnf_inputs(noflash, flash, noflash_std, flash_std, extra_noflash, extra_noflash_std, m)
-        images, stds = [noflash], [noflash_std]
-        if m > 0:
-            images += list(extra_noflash[:, :m].unbind(1))
-            stds += list(extra_noflash_std[:, :m].unbind(1))
+        images, stds = noflash_frames(noflash, noflash_std, extra_noflash, extra_noflash_std, m)
         # sec. 3.2.1: input = images and their per-pixel noise std maps (NOTES order: no-flash, flash, stds)
         x = torch.cat(images + [flash] + stds + [flash_std], dim=1)
         pixel, basis = self.net(x)
@@ -175,19 +173,12 @@ class DeepFnF(nn.Module):
         coeffs, scale_map = pixel[:, :j], pixel[:, j:]  # Table 3 "Coeffs + Scale map"
         b = basis.shape[0]
         # the ops need H, W > kernel radius: tiny inputs are reflect-padded for filtering, then cropped
-        radius = max(self.dilation * (k - 1) // 2, self.dilation - 1) if self.coarse else (k - 1) // 2
+        radius = basis_radius(k, self.dilation, self.coarse)
         padded, fpads = pad_min_size([*images, coeffs], radius + 1)
         *images, coeffs = padded
-        noflash = images[0]
-        if m == 0 and self.coarse:
-            basis = basis.reshape(b, j, 2, 3, k, k)  # J pairs (A_j, B_j) of per-colour K x K kernels
-            # eq. 4: sum_j c_j ((x * A_j) + (tent(x) *_d B_j))
-            filtered = ops.two_scale_basis_filter(
-                noflash, basis[:, :, 0], basis[:, :, 1], coeffs, self.dilation
-            )
-        elif m == 0:
-            # Table 2 ablation: one-scale basis, eq. 3 without the B_j term
-            filtered = ops.basis_filter(noflash, basis.reshape(b, j, 3, k, k), coeffs)
+        if m == 0:
+            # eq. 4 two-scale filter, or eq. 3 without B_j (Table 2 ablation): see filter_with_basis
+            filtered = filter_with_basis(images[0], basis, coeffs, k, self.dilation, self.coarse)
         elif not self.coarse:
             # Table 6 variant: one K x K kernel per colour per no-flash frame, filter every frame and sum
             frames = torch.stack(images, dim=1)

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from fnflight import ops
+from fnflight.nets._fnf_common import basis_radius, filter_with_basis, noflash_frames
 from fnflight.nets.deepfnf import check_fnf_inputs
 from fnflight.nets.unet import EncoderDecoder, crop_padding, init_weights, pad_min_size
 
@@ -79,15 +80,10 @@ class NoFlashOnly(nn.Module):
     ) -> dict[str, Tensor]:
         check_fnf_inputs(noflash, flash, noflash_std, flash_std)
         coeffs, basis = self.net(torch.cat([noflash, noflash_std], dim=1))
-        b, j, k, d = basis.shape[0], self.num_basis, self.kernel_size, self.dilation
-        radius = max(d * (k - 1) // 2, d - 1) if self.coarse else (k - 1) // 2
+        k, d = self.kernel_size, self.dilation
+        radius = basis_radius(k, d, self.coarse)
         (image, coeffs), pads = pad_min_size([noflash, coeffs], radius + 1)  # tiny inputs only
-        if self.coarse:
-            basis = basis.reshape(b, j, 2, 3, k, k)
-            out = ops.two_scale_basis_filter(image, basis[:, :, 0], basis[:, :, 1], coeffs, d)
-        else:
-            out = ops.basis_filter(image, basis.reshape(b, j, 3, k, k), coeffs)
-        out = crop_padding(out, pads)
+        out = crop_padding(filter_with_basis(image, basis, coeffs, k, d, self.coarse), pads)
         return {"output": out, "filtered": out}
 
 
@@ -185,8 +181,7 @@ class BPN(nn.Module):
         extra = self.frames - 1 if burst else 0
         check_fnf_inputs(noflash, flash, noflash_std, flash_std, extra_noflash, extra_noflash_std, extra)
         if burst:
-            images = [noflash, *extra_noflash[:, :extra].unbind(1)]
-            stds = [noflash_std, *extra_noflash_std[:, :extra].unbind(1)]
+            images, stds = noflash_frames(noflash, noflash_std, extra_noflash, extra_noflash_std, extra)
         else:
             images, stds = [noflash, flash], [noflash_std, flash_std]
         coeffs, basis = self.net(torch.cat(images + stds, dim=1))

@@ -28,6 +28,7 @@ __all__ = [
     "KPNAnnealedLoss",
     "L1Loss",
     "MSELoss",
+    "compared_pair",
     "gradient_l1",
     "image_gradients",
     "render_pair",
@@ -77,6 +78,16 @@ def render_pair(
     return pred, target
 
 
+def compared_pair(
+    outputs: dict[str, Tensor], batch: dict[str, Tensor], render: bool
+) -> tuple[Tensor, Tensor]:
+    """Prediction and target as a loss compares them: :func:`render_pair` if ``render``, else the raw
+    ``outputs["output"]`` and ``batch["target"]`` in float32."""
+    if render:
+        return render_pair(outputs, batch)
+    return outputs["output"].float(), batch[keys.TARGET].float()
+
+
 def _crop(x: Tensor, border: int) -> Tensor:
     return x[..., border:-border, border:-border] if border > 0 else x
 
@@ -113,10 +124,7 @@ class DeepFnFLoss(nn.Module):
     def forward(
         self, outputs: dict[str, Tensor], batch: dict[str, Tensor], step: int = 0
     ) -> dict[str, Tensor]:
-        if self.render:
-            pred, target = render_pair(outputs, batch)
-        else:
-            pred, target = outputs["output"].float(), batch[keys.TARGET].float()
+        pred, target = compared_pair(outputs, batch, self.render)
         return self.terms(pred, target)
 
 
@@ -166,7 +174,22 @@ class KPNAnnealedLoss(nn.Module):
         return result
 
 
-class L1Loss(nn.Module):
+class _PixelLoss(nn.Module):
+    """``{"loss": distance(pred, target)}`` on the :func:`compared_pair` of ``render``; subclasses set
+    ``distance``."""
+
+    def __init__(self, render: bool = False) -> None:
+        super().__init__()
+        self.render = bool(render)
+
+    def forward(
+        self, outputs: dict[str, Tensor], batch: dict[str, Tensor], step: int = 0
+    ) -> dict[str, Tensor]:
+        pred, target = compared_pair(outputs, batch, self.render)
+        return {"loss": self.distance(pred, target)}
+
+
+class L1Loss(_PixelLoss):
     """Mean absolute error (SID, paper 004: L1 on the sRGB output against the sRGB target; ``render=False``).
 
     Example:
@@ -174,21 +197,10 @@ class L1Loss(nn.Module):
         1.0
     """
 
-    def __init__(self, render: bool = False) -> None:
-        super().__init__()
-        self.render = bool(render)
-
-    def forward(
-        self, outputs: dict[str, Tensor], batch: dict[str, Tensor], step: int = 0
-    ) -> dict[str, Tensor]:
-        if self.render:
-            pred, target = render_pair(outputs, batch)
-        else:
-            pred, target = outputs["output"].float(), batch[keys.TARGET].float()
-        return {"loss": F.l1_loss(pred, target)}
+    distance = staticmethod(F.l1_loss)
 
 
-class MSELoss(nn.Module):
+class MSELoss(_PixelLoss):
     """Mean squared error (LSD2, paper 003: MSE between output and target images, ``render=False``).
 
     Example:
@@ -196,18 +208,7 @@ class MSELoss(nn.Module):
         1.0
     """
 
-    def __init__(self, render: bool = False) -> None:
-        super().__init__()
-        self.render = bool(render)
-
-    def forward(
-        self, outputs: dict[str, Tensor], batch: dict[str, Tensor], step: int = 0
-    ) -> dict[str, Tensor]:
-        if self.render:
-            pred, target = render_pair(outputs, batch)
-        else:
-            pred, target = outputs["output"].float(), batch[keys.TARGET].float()
-        return {"loss": F.mse_loss(pred, target)}
+    distance = staticmethod(F.mse_loss)
 
 
 class HierarchicalLoss(nn.Module):
@@ -232,10 +233,7 @@ class HierarchicalLoss(nn.Module):
     def forward(
         self, outputs: dict[str, Tensor], batch: dict[str, Tensor], step: int = 0
     ) -> dict[str, Tensor]:
-        if self.render:
-            pred, target = render_pair(outputs, batch)
-        else:
-            pred, target = outputs["output"].float(), batch[keys.TARGET].float()
+        pred, target = compared_pair(outputs, batch, self.render)
         diff = pred - target
         l2 = diff.square().mean()
         grad = gradient_l1(diff)

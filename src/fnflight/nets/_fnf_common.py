@@ -1,0 +1,66 @@
+"""Pieces shared by the flash/no-flash nets (DeepFnF and its baselines): the no-flash frame list and the
+one-image basis filtering of DeepFnF-style nets (paper 000 eq. 3-4). The input check is
+:func:`fnflight.nets.deepfnf.check_fnf_inputs`."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from fnflight import ops
+
+__all__ = ["basis_radius", "filter_with_basis", "noflash_frames"]
+
+
+def noflash_frames(
+    noflash: Tensor,
+    noflash_std: Tensor,
+    extra_noflash: Tensor | None,
+    extra_noflash_std: Tensor | None,
+    extra: int,
+) -> tuple[list[Tensor], list[Tensor]]:
+    """The no-flash frames a net uses and their std maps: ``noflash`` then the first ``extra`` frames of
+    ``extra_noflash`` (``(B, M, 3, H, W)``, already validated by :func:`check_fnf_inputs`).
+
+    >>> import torch
+    >>> x = torch.rand(1, 3, 8, 8)
+    >>> images, stds = noflash_frames(x, x, torch.rand(1, 4, 3, 8, 8), torch.rand(1, 4, 3, 8, 8), 2)
+    >>> len(images), len(stds), tuple(images[1].shape)
+    (3, 3, (1, 3, 8, 8))
+    """
+    if extra <= 0:
+        return [noflash], [noflash_std]
+    images = [noflash, *extra_noflash[:, :extra].unbind(1)]
+    stds = [noflash_std, *extra_noflash_std[:, :extra].unbind(1)]
+    return images, stds
+
+
+def basis_radius(kernel_size: int, dilation: int, coarse: bool) -> int:
+    """Radius of the footprint of a basis kernel: two-scale (``coarse``, K x K plus K x K upsampled by
+    ``dilation`` after the tent prefilter) or one-scale K x K. The ops need H, W > radius.
+
+    >>> basis_radius(15, 4, True), basis_radius(15, 4, False)
+    (28, 7)
+    """
+    k, d = kernel_size, dilation
+    return max(d * (k - 1) // 2, d - 1) if coarse else (k - 1) // 2
+
+
+def filter_with_basis(
+    image: Tensor, basis: Tensor, coeffs: Tensor, kernel_size: int, dilation: int, coarse: bool
+) -> Tensor:
+    """Filter one image ``(B, 3, H, W)`` with the basis decoder's output ``basis`` (``(B, ...)`` holding
+    J x (2 if ``coarse`` else 1) x 3 x K x K values) and the per-pixel coefficients ``coeffs``
+    ``(B, J, H, W)``; returns ``(B, 3, H, W)``.
+
+    >>> import torch
+    >>> image, coeffs = torch.rand(1, 3, 8, 8), torch.rand(1, 2, 8, 8)
+    >>> tuple(filter_with_basis(image, torch.rand(1, 2 * 3 * 9), coeffs, 3, 1, False).shape)
+    (1, 3, 8, 8)
+    """
+    b, j, k = basis.shape[0], coeffs.shape[1], kernel_size
+    if coarse:
+        basis = basis.reshape(b, j, 2, 3, k, k)  # J pairs (A_j, B_j) of per-colour K x K kernels
+        # eq. 4: sum_j c_j ((x * A_j) + (tent(x) *_d B_j))
+        return ops.two_scale_basis_filter(image, basis[:, :, 0], basis[:, :, 1], coeffs, dilation)
+    # one-scale basis (Table 2 ablation): eq. 3 without the B_j term
+    return ops.basis_filter(image, basis.reshape(b, j, 3, k, k), coeffs)
