@@ -88,6 +88,12 @@ class DeepFnF(nn.Module):
             frames). Inputs are concatenated (12 + 6M channels); the basis has one K x K per-colour kernel
             per no-flash frame, every no-flash frame is filtered and the results summed, then times the
             scale map. ``coarse=True`` with M > 0 (not in the paper) applies the two-scale filter per frame.
+        scale_map_init: initial value of the scale map G (the bias of its 3 linear output channels).
+            The authors' code initialises every bias to zero (NOTES), so G starts near 0 and the output
+            F * G sits at a saddle where neither factor gets a useful gradient; on a small CPU budget that
+            stalled training (val PSNR flat from 200 to 3000 steps). Starting at G = 1 makes the net begin
+            as a pure filter of the no-flash image (the no-flash baseline) and learn flash detail through G.
+            Architecture unchanged (still a linear conv); ``0.0`` restores the authors' initialisation.
 
     Forward:
         ``noflash, flash, noflash_std, flash_std``: ``(B, 3, H, W)`` linear images and their noise std maps
@@ -117,6 +123,7 @@ class DeepFnF(nn.Module):
         reference: str = "noflash",
         coarse: bool | None = None,
         extra_noflash: int = 0,
+        scale_map_init: float = 1.0,
     ):
         super().__init__()
         if reference not in ("noflash", "flash"):
@@ -147,6 +154,9 @@ class DeepFnF(nn.Module):
         )
         self.stride = self.net.stride
         init_weights(self, "fan_in_uniform")  # NOTES: U(+-sqrt(3/fan_in)), zero bias
+        with torch.no_grad():  # see scale_map_init: G starts at scale_map_init instead of 0
+            self.net.pixel_decoder.out.bias[self.num_basis :].fill_(float(scale_map_init))
+        self.scale_map_init = float(scale_map_init)
 
     def extra_repr(self) -> str:
         return (
