@@ -8,7 +8,7 @@ from torch import Tensor
 
 from fnflight import ops
 
-__all__ = ["basis_radius", "filter_with_basis", "noflash_frames"]
+__all__ = ["basis_radius", "exposure_normalize", "filter_with_basis", "noflash_frames"]
 
 
 def noflash_frames(
@@ -32,6 +32,26 @@ def noflash_frames(
     images = [noflash, *extra_noflash[:, :extra].unbind(1)]
     stds = [noflash_std, *extra_noflash_std[:, :extra].unbind(1)]
     return images, stds
+
+
+def exposure_normalize(image: Tensor, std: Tensor, eps: float = 1e-6) -> tuple[Tensor, Tensor, Tensor]:
+    """Divide an image ``(B, C, H, W)`` and its noise std map by the image's per-sample mean brightness.
+
+    Why (a choice; the papers are silent on input scaling): a dimmed no-flash image is 5-100x darker than the
+    flash image it is concatenated with, so without normalisation the network input is dominated by the
+    flash and the no-flash signal is almost invisible to the first layers; on a small training budget
+    DeepFnF then never learned to use it (validation PSNR flat at low noise). Dividing each input by its own
+    mean makes the network see every exposure at the same scale; the filtering itself still runs on the
+    original image, so outputs keep their units. Returns ``(image / m, std / m, m)`` with ``m`` ``(B,1,1,1)``.
+
+    >>> import torch
+    >>> x = torch.full((2, 3, 4, 4), 0.01)
+    >>> y, s, m = exposure_normalize(x, 0.1 * x)
+    >>> float(y.mean()), float(s.mean()), tuple(m.shape)
+    (1.0, 0.1..., (2, 1, 1, 1))
+    """
+    m = image.mean(dim=(1, 2, 3), keepdim=True).clamp_min(eps)
+    return image / m, std / m, m
 
 
 def basis_radius(kernel_size: int, dilation: int, coarse: bool) -> int:

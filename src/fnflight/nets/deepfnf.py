@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from fnflight import ops
-from fnflight.nets._fnf_common import basis_radius, filter_with_basis, noflash_frames
+from fnflight.nets._fnf_common import basis_radius, exposure_normalize, filter_with_basis, noflash_frames
 from fnflight.nets.unet import EncoderDecoder, crop_padding, init_weights, pad_min_size
 
 __all__ = ["DeepFnF", "check_fnf_inputs"]
@@ -177,7 +177,9 @@ class DeepFnF(nn.Module):
         check_fnf_inputs(noflash, flash, noflash_std, flash_std, extra_noflash, extra_noflash_std, m)
         images, stds = noflash_frames(noflash, noflash_std, extra_noflash, extra_noflash_std, m)
         # sec. 3.2.1: input = images and their per-pixel noise std maps (NOTES order: no-flash, flash, stds)
-        x = torch.cat(images + [flash] + stds + [flash_std], dim=1)
+        # each image and its std map divided by the image's mean (exposure_normalize: a choice, see there)
+        normed = [exposure_normalize(img, std) for img, std in zip([*images, flash], [*stds, flash_std])]
+        x = torch.cat([n[0] for n in normed] + [n[1] for n in normed], dim=1)
         pixel, basis = self.net(x)
         j, k = self.num_basis, self.kernel_size
         coeffs, scale_map = pixel[:, :j], pixel[:, j:]  # Table 3 "Coeffs + Scale map"

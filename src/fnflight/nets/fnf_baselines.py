@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from fnflight import ops
-from fnflight.nets._fnf_common import basis_radius, filter_with_basis, noflash_frames
+from fnflight.nets._fnf_common import basis_radius, exposure_normalize, filter_with_basis, noflash_frames
 from fnflight.nets.deepfnf import check_fnf_inputs
 from fnflight.nets.unet import EncoderDecoder, crop_padding, init_weights, pad_min_size
 
@@ -272,5 +272,9 @@ class DirectPrediction(nn.Module):
         extra_noflash_std: Tensor | None = None,
     ) -> dict[str, Tensor]:
         check_fnf_inputs(noflash, flash, noflash_std, flash_std)
-        residual, _ = self.net(torch.cat([noflash, flash, noflash_std, flash_std], dim=1))
-        return {"output": noflash + residual}
+        # inputs at a common scale (exposure_normalize); the residual is predicted in units of the no-flash
+        # mean brightness and scaled back, so it lives at the no-flash exposure
+        nf, nf_std, m = exposure_normalize(noflash, noflash_std)
+        f, f_std, _ = exposure_normalize(flash, flash_std)
+        residual, _ = self.net(torch.cat([nf, f, nf_std, f_std], dim=1))
+        return {"output": noflash + m * residual}
