@@ -8,7 +8,7 @@ from torch import Tensor
 
 from fnflight import ops
 
-__all__ = ["basis_radius", "exposure_normalize", "filter_with_basis", "noflash_frames"]
+__all__ = ["basis_radius", "exposure_normalize", "filter_with_basis", "match_exposure", "noflash_frames"]
 
 
 def noflash_frames(
@@ -52,6 +52,24 @@ def exposure_normalize(image: Tensor, std: Tensor, eps: float = 1e-6) -> tuple[T
     """
     m = image.mean(dim=(1, 2, 3), keepdim=True).clamp_min(eps)
     return image / m, std / m, m
+
+
+def match_exposure(image: Tensor, std: Tensor, reference: Tensor, eps: float = 1e-6) -> tuple[Tensor, Tensor]:
+    """Scale an image ``(B, C, H, W)`` and its noise std map to the per-sample mean brightness of
+    ``reference``: returns ``(image * r, std * r)`` with ``r = mean(reference) / mean(image)``, ``(B,1,1,1)``.
+
+    Used to bring the flash image to the dimmed no-flash image's exposure before both enter a network (see
+    ``DeepFnF(flash_scaling=...)``). The noise-to-signal ratio of the scaled image is unchanged.
+
+    >>> import torch
+    >>> flash, noflash = torch.full((1, 3, 4, 4), 0.5), torch.full((1, 3, 4, 4), 0.01)
+    >>> f, s = match_exposure(flash, 0.1 * flash, noflash)
+    >>> round(float(f.mean()), 4), round(float(s.mean()), 5)
+    (0.01, 0.001)
+    """
+    dims = (1, 2, 3)
+    r = reference.mean(dim=dims, keepdim=True).clamp_min(eps) / image.mean(dim=dims, keepdim=True).clamp_min(eps)
+    return image * r, std * r
 
 
 def basis_radius(kernel_size: int, dilation: int, coarse: bool) -> int:
