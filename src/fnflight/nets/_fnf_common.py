@@ -37,12 +37,11 @@ def noflash_frames(
 def exposure_normalize(image: Tensor, std: Tensor, eps: float = 1e-6) -> tuple[Tensor, Tensor, Tensor]:
     """Divide an image ``(B, C, H, W)`` and its noise std map by the image's per-sample mean brightness.
 
-    Why (a choice; the papers are silent on input scaling): a dimmed no-flash image is 5-100x darker than the
-    flash image it is concatenated with, so without normalisation the network input is dominated by the
-    flash and the no-flash signal is almost invisible to the first layers; on a small training budget
-    DeepFnF then never learned to use it (validation PSNR flat at low noise). Dividing each input by its own
-    mean makes the network see every exposure at the same scale; the filtering itself still runs on the
-    original image, so outputs keep their units. Returns ``(image / m, std / m, m)`` with ``m`` ``(B,1,1,1)``.
+    Used by :class:`fnflight.nets.fnf_baselines.DirectPrediction` (a choice; the papers are silent on input
+    scaling): its residual is predicted in units of the no-flash mean and scaled back, so the net sees every
+    exposure at the same scale. DeepFnF uses :func:`match_exposure` instead: unit-mean inputs trained it
+    slower and less stably than scaling only the flash to the no-flash exposure. Returns
+    ``(image / m, std / m, m)`` with ``m`` ``(B,1,1,1)``.
 
     >>> import torch
     >>> x = torch.full((2, 3, 4, 4), 0.01)

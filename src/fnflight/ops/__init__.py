@@ -6,11 +6,13 @@
   :func:`upsample_kernel`: the two-scale basis of DeepFnF (paper 000 eq. 3-4).
 - :func:`multilayer_filter` / :class:`MultiLayerFilter`: multi-layer predicted filtering (paper 001 eq. 4-5).
 
+:func:`release_scratch` frees the scratch buffers the basis filters keep between calls on CPU.
+
 All are reflect-padded, differentiable, device-agnostic, and compute in float32 under autocast.
 :mod:`fnflight.ops.reference` holds slow obviously-correct versions.
 """
 
-from fnflight.ops.basis_filter import BasisFilter, basis_filter
+from fnflight.ops.basis_filter import BasisFilter, basis_filter, release_scratch
 from fnflight.ops.kernel_field import KernelFieldFilter, kernel_field_filter
 from fnflight.ops.multilayer import MultiLayerFilter, box_sum, multilayer_filter
 from fnflight.ops.two_scale import (
@@ -30,6 +32,7 @@ __all__ = [
     "box_sum",
     "kernel_field_filter",
     "multilayer_filter",
+    "release_scratch",
     "tent_kernel",
     "tent_prefilter",
     "two_scale_basis_filter",

@@ -9,6 +9,8 @@ materialised for the whole image; see :class:`_StripFilter` for the design.
 
 from __future__ import annotations
 
+import threading
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,17 +26,18 @@ from fnflight.ops._checks import (
     harmonise,
 )
 
-__all__ = ["BasisFilter", "basis_filter"]
+__all__ = ["BasisFilter", "basis_filter", "release_scratch"]
 
 # Padded pixels per strip (the N dimension of the strip GEMMs; the image's rows are split into equal strips
-# of at most this many pixels over the padded width, at least one row each). Peak extra memory is ~ (rows
-# of P) * STRIP_PIXELS * 4 bytes for one colour channel's patch matrix (118 MB for the two-scale P of
-# 2 * 15 * 15 rows) plus a few J * STRIP_PIXELS buffers, independent of the image size; the saved
-# responses R (C * J * H * W floats) come on top when coeffs need a gradient. Measured on the shared 2-core
-# AVX-512 machine (fnflight bench ops, micro-benchmarks): MKL's rate for these GEMMs (M = J = 90, inner
-# 450) grows with N up to ~64k and each parallel op pays a scheduling latency there (16k clearly lost);
-# 64k, 98k and 131k were within noise, 64k needs the least memory. Read at call time (tests change it).
-STRIP_PIXELS = 65536
+# of at most this many pixels over the padded width, at least one row each). Extra memory is ~ (rows of P)
+# * STRIP_PIXELS * 4 bytes for one colour channel's patch matrix (22 MB for the two-scale P of 2 * 15 * 15
+# rows) plus a few J * STRIP_PIXELS buffers, independent of the image size; the saved responses R
+# (C * J * H * W floats) come on top when coeffs need a gradient. Measured on the shared 2-core AVX-512
+# machine (448^2, J=90, fwd+bwd, medians of 5, side by side): with the scratch buffers kept between calls,
+# 8k-16k pixels ran 0.94-0.97 s (12k best twice), 32k 1.09 s, 64k 1.15 s, 4k 1.03 s: a strip's patch
+# matrix that stays in cache between its im2col copy and its GEMM outweighs the larger GEMMs. (Without the
+# kept scratch, 64k won: fresh buffers paid page faults per strip.) Read at call time (tests change it).
+STRIP_PIXELS = 12288
 
 
 class _Source:
@@ -85,12 +88,55 @@ class _Source:
         grad[ch].view(n, -1)[:, start : start + rows.shape[-1]].add_(rows)
 
 
+# Per-thread CPU scratch kept between calls ({dtype: {name: flat buffer}}): the patch matrix alone is ~100 MB
+# at 448^2, and a fresh buffer of that size is a new mmap whose pages the kernel faults in and zeroes on
+# every call (measured ~10% of the op's time). CUDA's caching allocator already reuses memory.
+_CPU_SCRATCH = threading.local()
+
+
+def release_scratch() -> None:
+    """Free the calling thread's cached CPU scratch buffers of the basis filters (about 280 MB after a
+    448^2 two-scale call with J=90); the next call allocates them again."""
+    _CPU_SCRATCH.__dict__.clear()
+
+
+def _storage_refs(t: torch.Tensor) -> int:
+    return torch._C._storage_Use_Count(t.untyped_storage()._cdata)
+
+
+def _saved_buffer(like: torch.Tensor, *shape: int) -> torch.Tensor:
+    """A new-or-reused ``like.new_empty(shape)`` for the responses saved for backward (217 MB at 448^2,
+    J=90): on CPU one buffer per thread and dtype is kept between calls and handed out again only when
+    no tensor refers to its storage any more (the previous call's graph was run backward or dropped), so
+    a pending graph's saved responses are never overwritten; fresh pages cost ~40 ms of page faults per
+    call. Falls back to a fresh tensor elsewhere, when the buffer is in use, or without torch's storage
+    use-count (a private API)."""
+    if like.device.type != "cpu" or not hasattr(torch._C, "_storage_Use_Count"):
+        return like.new_empty(shape)
+    kept = _CPU_SCRATCH.__dict__.setdefault("saved", {})
+    numel = 1
+    for v in shape:
+        numel *= v
+    buf = kept.get(like.dtype)
+    if buf is not None and _storage_refs(buf) > _storage_refs(torch.empty(0)):
+        return like.new_empty(shape)  # still saved by a pending graph: leave it alone
+    if buf is None or buf.numel() < numel:
+        kept.pop(like.dtype, None)
+        buf = kept[like.dtype] = like.new_empty(numel)
+    return buf[:numel].view(shape)
+
+
 class _Workspace:
-    """Flat buffers reused across strips: fresh multi-MB tensors per strip cost page faults (and kernel
-    zeroing) on every allocation, which showed up as a large share of the op's time."""
+    """Flat buffers reused across strips (and across calls on CPU, see ``_CPU_SCRATCH``): fresh multi-MB
+    tensors per strip cost page faults (and kernel zeroing) on every allocation, which showed up as a large
+    share of the op's time."""
 
     def __init__(self, like: torch.Tensor) -> None:
-        self.like, self.bufs = like, {}
+        self.like = like
+        if like.device.type == "cpu":
+            self.bufs = _CPU_SCRATCH.__dict__.setdefault(like.dtype, {})
+        else:
+            self.bufs = {}
 
     def get(self, name: str, *shape: int) -> torch.Tensor:
         numel = 1
@@ -98,6 +144,7 @@ class _Workspace:
             numel *= v
         buf = self.bufs.get(name)
         if buf is None or buf.numel() < numel:
+            self.bufs.pop(name, None)  # free the old buffer before allocating the larger one
             buf = self.bufs[name] = self.like.new_empty(numel)
         return buf[:numel].view(*shape)
 
@@ -122,8 +169,8 @@ class _StripFilter(torch.autograd.Function):
       than two passes of 225, and one coefficient reduction instead of two.
     - The image is processed in row strips of ~STRIP_PIXELS pixels, one colour channel at a time:
       ``R_c (J, S) = basis_c @ P_c`` (compact P, S = s*W) written straight into the saved R, then
-      ``out_c = sum_j coeffs_j * R_cj``. Per-channel ``mm`` on strips of ~64-100k pixels beat a
-      channel-batched ``bmm`` on strips a third as long (same patch-matrix memory).
+      ``out_c = sum_j coeffs_j * R_cj``. Per-channel ``mm`` beat a
+      channel-batched ``bmm`` (same patch-matrix memory); see STRIP_PIXELS for the strip size.
     - Forward keeps R for the whole image when coeffs need a gradient (C * J * H * W floats, 217 MB for
       DeepFnF at 448^2, instead of recomputing it): ``grad_coeffs = sum_c g_c * R_c`` needs no GEMM.
       Backward per strip and channel: ``grad_R = g_c * coeffs``; ``grad_basis_c += grad_R @ P_c^T`` (compact
@@ -136,9 +183,9 @@ class _StripFilter(torch.autograd.Function):
       and fold without an image gradient, R neither saved nor used without a coefficient gradient).
     - Full-image grouped ``conv2d`` (oneDNN) was slower than these GEMMs for the forward alone; a
       row-grouped P (K/G GEMMs over windows of a smaller matrix) moves less memory but issues more,
-      smaller ops, which lost on the shared machine. FFT convolution (an inverse FFT per channel and basis
-      element, ~800 512^2 transforms per forward+backward) is not faster than the GEMMs at K=15, J=90
-      going by measured torch.fft rates on this machine.
+      smaller ops, which lost on the shared machine. FFT convolution of the explicit 63x63 eq. 3 kernels
+      (an inverse FFT per channel and basis element, ~1000 512^2 transforms per forward+backward) was
+      implemented and measured at 2.9 s against 1.2 s for these GEMMs (448^2, J=90, session 2).
     """
 
     @staticmethod
@@ -147,7 +194,7 @@ class _StripFilter(torch.autograd.Function):
         h, w = coeffs.shape[-2:]
         wp = bufs[0].shape[-1]
         save_r = ctx.needs_input_grad[1]
-        resp = coeffs.new_empty(b_, c, j, h * w) if save_r else None
+        resp = _saved_buffer(coeffs, b_, c, j, h * w) if save_r else None
         out = coeffs.new_empty(b_, c, h, w)
         ws = _Workspace(coeffs)
         for b in range(b_):
@@ -158,7 +205,8 @@ class _StripFilter(torch.autograd.Function):
                     p = _patches(srcs, ch, i0, s, ws, w)  # compact: no garbage columns in the forward
                     r = resp[b, ch, :, i0 * w : (i0 + s) * w] if save_r else ws.get("r", j, s * w)
                     torch.mm(basis[b, ch], p, out=r)
-                    _mix(r.view(j, s, w), co, out[b, ch, i0 : i0 + s])
+                    prod = torch.mul(r.view(j, s, w), co, out=ws.get("prod", j, s, w))
+                    torch.sum(prod, 0, out=out[b, ch, i0 : i0 + s])
         ctx.save_for_backward(basis, coeffs, resp, *bufs)
         ctx.layout = layout
         return out
@@ -210,14 +258,6 @@ class _StripFilter(torch.autograd.Function):
                                 src.col2im(gp[off : off + src.taps], ch, i0, s, gbuf[b], ws)
                             off += src.taps
         return (gbasis, gco, None, *gbufs)
-
-
-def _mix(resp: torch.Tensor, coeffs: torch.Tensor, out: torch.Tensor) -> None:
-    """``out = sum_j coeffs[j] * resp[j]`` for ``(J, s, W)`` inputs, accumulated row by row into ``out``
-    ``(s, W)``: half the time of ``(resp * coeffs).sum(0)``, which writes and rereads a J x s x W product."""
-    torch.mul(resp[0], coeffs[0], out=out)
-    for i in range(1, resp.shape[0]):
-        out.addcmul_(resp[i], coeffs[i])
 
 
 def _patches(
