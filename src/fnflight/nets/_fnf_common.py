@@ -67,7 +67,8 @@ def match_exposure(image: Tensor, std: Tensor, reference: Tensor, eps: float = 1
     (0.01, 0.001)
     """
     dims = (1, 2, 3)
-    r = reference.mean(dim=dims, keepdim=True).clamp_min(eps) / image.mean(dim=dims, keepdim=True).clamp_min(eps)
+    ref_mean = reference.mean(dim=dims, keepdim=True).clamp_min(eps)
+    r = ref_mean / image.mean(dim=dims, keepdim=True).clamp_min(eps)
     return image * r, std * r
 
 
