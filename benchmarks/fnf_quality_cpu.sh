@@ -28,7 +28,7 @@ COMMON=(data=fnf_folder logger=csv "out_dir=$RUNS" overwrite=true seed=0
   "trainer.max_steps=$STEPS" trainer.val_check_interval=500 checkpoint.every_n_train_steps=500
   after_fit.sample=false
   # Adam at 5e-4 instead of the paper's 1e-4 (1.5M steps): on a few thousand steps every model learned
-  # faster (1000-step ablation: DeepFnF 23.3 -> 23.8 dB, no-flash only 23.5 -> 25.2 dB val PSNR)
+  # faster (1000 steps, benchmarks/investigation/: DeepFnF 23.3 -> 23.8 dB, no-flash only 23.5 -> 25.2 dB)
   optim.lr=5.0e-4)
 width_args() {  # the same width (and basis size where the net has a basis) for every method
   case "$1" in

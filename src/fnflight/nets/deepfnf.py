@@ -99,10 +99,12 @@ class DeepFnF(nn.Module):
             brightness of the no-flash image (:func:`match_exposure`). ``"none"``: as captured (authors'
             code). Why: the dimmed no-flash input is 5-100x darker than the flash (NOTES: flash = 2 x
             flash-only + alpha x ambient), so as captured the flash dominates every first-layer feature; on
-            our CPU budget the net then filtered the same at every noise level (validation PSNR flat across
-            dims, 1000 steps: 23.8 dB) while the same net with the flash zeroed adapted to the noise like the
-            no-flash baseline (25.0 dB); with the flash scaled it adapted too (24.7 dB) and keeps the flash.
-            Scaling each input to unit mean instead (tried first) trained slower and less stably.
+            our CPU budget the net then filtered the same at every noise level (validation PSNR nearly flat
+            across dims, 22.9 dB at 100x and 24.7 dB at 12.5x after 1000 steps) while the same net with the
+            flash zeroed adapted to the noise like the no-flash baseline (22.2 / 28.1 dB); with the flash
+            scaled it adapted too (20.9 / 27.7 dB) and keeps the flash (benchmarks/fnf_input_ablation.py,
+            results in benchmarks/results/fnf_quality_cpu/). Scaling each input to unit mean instead (tried
+            first) trained slower and less stably.
 
     Forward:
         ``noflash, flash, noflash_std, flash_std``: ``(B, 3, H, W)`` linear images and their noise std maps
