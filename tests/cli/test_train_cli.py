@@ -105,3 +105,27 @@ def test_help_lists_groups(capsys):
     assert train_cli.run(["--help"]) == 0
     out = capsys.readouterr().out
     assert "deepfnf_paper" in out and "wandb_offline" in out
+
+
+def _train_lrs(path):
+    with open(path) as f:
+        return [float(r["train/lr"]) for r in csv.DictReader(f) if r.get("train/lr")]
+
+
+def test_fixed_lr_drops_survive_a_resume(tmp_path):
+    base = tiny(
+        "direct",
+        tmp_path,
+        "trainer.val_check_interval=2",
+        "checkpoint.every_n_train_steps=1",
+        "optim.drop_steps=[3]",
+    )
+    train(compose("train", [*base, "trainer.max_steps=2"]))
+    train(compose("train", [*base, "trainer.max_steps=4", "ckpt_path=last"]))
+    lrs = [lr for p in _csvs(tmp_path / "direct") for lr in _train_lrs(p)]
+    assert lrs == pytest.approx([1e-4, 1e-4, 1e-4, 1e-4 * 10**-0.5])
+
+
+def test_bad_drop_steps_is_a_config_error(tmp_path, capsys):
+    assert train_cli.run(tiny("direct", tmp_path, "optim.drop_steps=[0.5]", "trainer.max_steps=1")) == 2
+    assert "drop_steps" in capsys.readouterr().err

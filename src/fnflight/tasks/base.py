@@ -12,6 +12,11 @@ validation PSNR is used here because it is also what checkpoints are chosen by (
 rises).
 The schedule is stepped by the task itself after each validation (not by Lightning, whose epoch/step intervals
 do not match "every validation") and its state travels in the checkpoint, so a resume continues it.
+
+Alternatively ``drop_steps`` gives the drops at fixed global steps (each multiplies the rate by
+``lr_drop_factor``; the plateau schedule is then off). The authors' code drops late at fixed iterations; short
+budgets need this too: with a few validations the plateau rule never fires, and a run evaluated at its last
+step while the rate is still high lands anywhere in a +-0.5 dB band (benchmarks/results/fnf_quality_cpu).
 """
 
 from __future__ import annotations
@@ -31,6 +36,14 @@ from fnflight.tasks.metrics import PAPER_DIMS, DimMetrics, render_for_metrics
 __all__ = ["EnhancementTask"]
 
 
+def _check_drop_steps(drop_steps: Any) -> None:
+    if drop_steps is None:
+        return
+    ok = isinstance(drop_steps, Sequence) and not isinstance(drop_steps, str)
+    if not ok or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in drop_steps):
+        raise ValueError(f"drop_steps must be a list of positive integer steps or null, got {drop_steps!r}")
+
+
 class EnhancementTask(pl.LightningModule):
     """Base class of the image-enhancement tasks (see the module docstring).
 
@@ -43,6 +56,8 @@ class EnhancementTask(pl.LightningModule):
         patience: validations without improvement before a drop.
         plateau_threshold: improvement of ``val/psnr`` in dB that counts as progress.
         adam_eps: Adam's epsilon (torch default 1e-8, as the authors' TensorFlow code uses Adam's default).
+        drop_steps: global steps at which the rate is multiplied by ``lr_drop_factor`` (``min_lr`` is not
+            applied); ``None`` (default) uses the plateau schedule instead.
         log_images_every_n: log a picture of the first validation batch every n validations (0: never).
         max_logged_images: rows of that picture.
         dims: dimming levels the metrics are reported at.
@@ -61,6 +76,7 @@ class EnhancementTask(pl.LightningModule):
         patience: int = 5,
         plateau_threshold: float = 0.01,
         adam_eps: float = 1e-8,
+        drop_steps: Sequence[int] | None = None,
         log_images_every_n: int = 1,
         max_logged_images: int = 4,
         dims: Sequence[float] = PAPER_DIMS,
@@ -71,6 +87,7 @@ class EnhancementTask(pl.LightningModule):
             raise ValueError(
                 f"need lr > 0, min_lr >= 0, 0 < lr_drop_factor <= 1; got {lr}, {min_lr}, {lr_drop_factor}"
             )
+        _check_drop_steps(drop_steps)
         self.save_hyperparameters(ignore=["net", "loss"])
         self.net = net
         self.loss = loss
@@ -173,11 +190,18 @@ class EnhancementTask(pl.LightningModule):
         self._log_metrics(self.test_metrics, "test")
 
     # ---------------------------------------------------------------- optimisation
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> torch.optim.Optimizer | dict[str, Any]:
         hp = self.hparams
         optimizer = torch.optim.Adam(
             self.parameters(), lr=float(hp["lr"]), eps=float(hp.get("adam_eps", 1e-8))
         )
+        if hp.get("drop_steps"):
+            # fixed drops, stepped by Lightning after every optimizer step; its state is in the checkpoint
+            steps = torch.optim.lr_scheduler.MultiStepLR(
+                optimizer, milestones=sorted(hp["drop_steps"]), gamma=float(hp["lr_drop_factor"])
+            )
+            self._plateau = None
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": steps, "interval": "step"}}
         self._plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer,
             mode="max",
