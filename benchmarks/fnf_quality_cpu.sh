@@ -4,9 +4,11 @@
 # generated with the DeepFnF protocol (dims 100/50/25/12.5, log10 std_read -2.6, std_shot -1.8, one homography
 # per image on the flash). Kodak24 is never trained on.
 #
-# usage: benchmarks/fnf_quality_cpu.sh DATA_DIR [STEPS] [MODELS...]
+# usage: [SEED=N] benchmarks/fnf_quality_cpu.sh DATA_DIR [STEPS] [MODELS...]
 #   DATA_DIR holds bsds500-trainval/{train,val} and kodak24 (e.g. ../shared/data)
-# Results: benchmarks/results/fnf_quality_cpu/{results.md,results.json,command.txt,machine.txt}
+#   SEED (default 0) seeds net init and training crops; the test set is the same for every seed.
+# Results: benchmarks/results/fnf_quality_cpu/{results.md,results.json,command.txt,machine.txt}, for SEED=N
+# in benchmarks/results/fnf_quality_cpu/seedN/; benchmarks/fnf_quality_summary.py averages over seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:?usage: $0 DATA_DIR [STEPS] [MODELS...]}
@@ -15,12 +17,15 @@ shift $(( $# >= 2 ? 2 : 1 ))
 MODELS=("$@")
 [ ${#MODELS[@]} -gt 0 ] || MODELS=(deepfnf_small nfonly direct)
 BIN=.venv/bin
-OUT=benchmarks/results/fnf_quality_cpu
-RUNS=${RUNS:-runs/quality_cpu}
+SEED=${SEED:-0}
+if [ "$SEED" = 0 ]; then suffix=""; else suffix="/seed$SEED"; fi
+OUT=benchmarks/results/fnf_quality_cpu$suffix
+RUNS=${RUNS:-runs/quality_cpu$suffix}
+TESTSET=${TESTSET:-runs/quality_cpu/kodak24_testset}
 mkdir -p "$OUT" "$RUNS"
 
 # Identical budget for every model (the CPU preset width and basis size of configs/model/deepfnf_small).
-COMMON=(data=fnf_folder logger=csv "out_dir=$RUNS" overwrite=true seed=0
+COMMON=(data=fnf_folder logger=csv "out_dir=$RUNS" overwrite=true "seed=$SEED"
   "data.init_args.source.init_args.path=$DATA/bsds500-trainval/train"
   data.init_args.source.init_args.val_count=0 data.init_args.source.init_args.split=all
   "data.init_args.val_source={class_path: fnflight.data.sources.ImageFolder, init_args: {path: $DATA/bsds500-trainval/val, split: all}}"
@@ -43,7 +48,7 @@ width_args() {  # the same width (and basis size where the net has a basis) for 
 
 {
   echo "# $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "benchmarks/fnf_quality_cpu.sh $DATA $STEPS ${MODELS[*]}"
+  echo "SEED=$SEED benchmarks/fnf_quality_cpu.sh $DATA $STEPS ${MODELS[*]}"
   echo "code: commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src configs benchmarks/fnf_quality_cpu.sh || echo ' + uncommitted changes')"
 } > "$OUT/command.txt"
 {
@@ -52,7 +57,6 @@ width_args() {  # the same width (and basis size where the net has a basis) for 
   $BIN/python -c "import torch, pytorch_lightning as pl; print('torch', torch.__version__, 'threads', torch.get_num_threads(), '| lightning', pl.__version__)"
 } > "$OUT/machine.txt"
 
-TESTSET=$RUNS/kodak24_testset
 if [ ! -f "$TESTSET/manifest.json" ]; then
   $BIN/fnflight testset task=fnf "source.path=$DATA/kodak24" "out=$TESTSET" seed=0 crop=448
 fi

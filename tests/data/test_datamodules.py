@@ -154,3 +154,34 @@ def test_source_from_class_path(photo_folder: Path) -> None:
     spec = {"class_path": "fnflight.data.ImageFolder", "init_args": {"path": str(photo_folder)}}
     dm = FlashNoFlashDataModule(source=spec, val_source=spec, crop=32, num_workers=0)
     assert len(dm.source) == 3
+
+
+def test_small_crops_see_the_misalignment_of_a_448_capture(photo_folder: Path) -> None:
+    from fnflight.imaging import mean_displacement
+
+    def shifts(size):
+        dm = _fnf(photo_folder, homography_size=size)
+        homs = dm._camera_shake(1, 256, 64, 64, torch.Generator().manual_seed(0))[0]
+        return float(mean_displacement(homs, 64, 64).mean())
+
+    framed, own = shifts(448), shifts(None)
+    dm448 = FlashNoFlashDataModule(crop=448, num_workers=0)
+    full = float(
+        mean_displacement(
+            dm448._camera_shake(1, 256, 448, 448, torch.Generator().manual_seed(0))[0], 448, 448
+        ).mean()
+    )
+    assert own < 0.6 * full  # a 64-px frame of its own: far smaller shifts than the paper's 448 crops
+    assert abs(framed - full) < 0.25 * full  # a window of a 448 frame: about the same shifts
+
+
+def test_homography_frame_changes_nothing_at_the_paper_crop(photo_folder: Path) -> None:
+    a = FlashNoFlashDataModule(crop=448, num_workers=0)._camera_shake(
+        2, 3, 448, 448, torch.Generator().manual_seed(1)
+    )
+    b = FlashNoFlashDataModule(crop=448, num_workers=0, homography_size=None)._camera_shake(
+        2, 3, 448, 448, torch.Generator().manual_seed(1)
+    )
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))  # stored 448 test sets are unchanged
+    with pytest.raises(ValueError, match="homography_size"):
+        FlashNoFlashDataModule(homography_size=0)

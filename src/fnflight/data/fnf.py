@@ -10,7 +10,10 @@ Per sample, on the device (:meth:`FlashNoFlashDataModule.degrade`):
 4. camera shake: a DeepFnF homography (:func:`fnflight.imaging.sample_homography`, 90-degree FOV, rotations
    U(-0.5, 0.5) deg, scale U(0.98, 1.02), translation U(-2, 2) px) applied to the NON-reference image only;
    the reference image and the ``target`` stay unwarped, so the target is aligned with the reference
-   (sec. 3.1: ``T_ref = identity``, ``Y = S_a`` in the reference frame);
+   (sec. 3.1: ``T_ref = identity``, ``Y = S_a`` in the reference frame). The homography is drawn for a
+   ``homography_size`` frame (448, the paper's crop) and a smaller crop is a random window of that frame, so
+   a 128-px training crop sees the pixel shifts of a 448 capture rather than about half of them (our choice:
+   the paper trains and tests on 448 crops only; see ``homography_size``);
 5. noise shared by both images (same ISO): ``std_read = 10**U(-3, -2)``, ``std_shot = 10**U(-2, -1.3)``
    (sec. 4.1 writes the shot term as a log10 variance, NOTES); test ``std_read = 10**-2.6``,
    ``std_shot = 10**-1.8`` (sec. 4.2 "log sigma_r = -2.6, log sigma_s = -3.6", same reading);
@@ -49,6 +52,7 @@ __all__ = ["FlashNoFlashDataModule", "TEST_DIMS", "TEST_STD_READ", "TEST_STD_SHO
 TEST_DIMS = (100.0, 50.0, 25.0, 12.5)  # paper 000 sec. 4.2
 TEST_STD_READ = 10**-2.6  # paper 000 sec. 4.2, log sigma_r = -2.6
 TEST_STD_SHOT = 10**-1.8  # paper 000 sec. 4.2, log sigma_s^2 = -3.6 (NOTES)
+PAPER_CROP = 448  # the authors' crop (NOTES; the paper says 440): the frame homographies are drawn for
 
 
 class FlashNoFlashDataModule(LowLightDataModule):
@@ -62,6 +66,10 @@ class FlashNoFlashDataModule(LowLightDataModule):
         flash_gain: exposure factor of the flash-only image (2).
         reference: ``"noflash"`` (paper default) or ``"flash"``: the geometric reference (unwarped) image.
         fov_deg, max_rotation_deg, scale_range, max_translation: homography ranges (sec. 4.1).
+        homography_size: side of the frame the homography is defined on (intrinsics, scale centre); a crop
+            smaller than it is a random window of it (448 default: the paper's crop, whose misalignment the
+            paper's test set has; ``None``: the crop itself). Mean flash displacement (512 draws): 2.1 px
+            for 128-px crops with their own frame, 3.5 px as windows of a 448 frame, 4.0 px at 448.
         read_range, shot_range: log10 ranges of the read / shot noise std for training.
         test_dims: validation / test dims (each image once per dim).
         test_std_read, test_std_shot: validation / test noise std.
@@ -90,6 +98,7 @@ class FlashNoFlashDataModule(LowLightDataModule):
         max_rotation_deg: float = 0.5,
         scale_range: Sequence[float] = (0.98, 1.02),
         max_translation: float = 2.0,
+        homography_size: int | None = PAPER_CROP,
         read_range: Sequence[float] = (-3.0, -2.0),
         shot_range: Sequence[float] = (-2.0, -1.3),
         test_dims: Sequence[float] = TEST_DIMS,
@@ -105,6 +114,10 @@ class FlashNoFlashDataModule(LowLightDataModule):
             raise ValueError(f"synthesize_flash must be 'auto', true or false, got {synthesize_flash!r}")
         if int(extra_noflash) < 0:
             raise ValueError(f"extra_noflash must be >= 0, got {extra_noflash}")
+        if homography_size is not None and int(homography_size) < 1:
+            raise ValueError(
+                f"homography_size must be a positive side in pixels or null, got {homography_size}"
+            )
         if not 0 < alpha_range[0] <= alpha_range[1]:
             raise ValueError(f"alpha_range must be 0 < low <= high, got {tuple(alpha_range)}")
         super().__init__(
@@ -127,6 +140,7 @@ class FlashNoFlashDataModule(LowLightDataModule):
             "scale_range": (float(scale_range[0]), float(scale_range[1])),
             "max_translation": float(max_translation),
         }
+        self.homography_size = None if homography_size is None else int(homography_size)
         self.read_range = (float(read_range[0]), float(read_range[1]))
         self.shot_range = (float(shot_range[0]), float(shot_range[1]))
         self.test_dims = [float(d) for d in test_dims]
@@ -148,6 +162,7 @@ class FlashNoFlashDataModule(LowLightDataModule):
             "homography": {
                 k: list(v) if isinstance(v, tuple) else v for k, v in self.homography_args.items()
             },
+            "homography_size": self.homography_size,
             "read_range_log10": list(self.read_range),
             "shot_range_log10": list(self.shot_range),
             "test_dims": self.test_dims,
@@ -156,6 +171,23 @@ class FlashNoFlashDataModule(LowLightDataModule):
             "extra_noflash": self.extra_noflash,
             "synthesize_flash": self.synthesize_flash,
         }
+
+    def _camera_shake(self, n: int, b: int, h: int, w: int, generator: torch.Generator) -> list[Tensor]:
+        """``n`` relative homographies ``(B, 3, 3)`` for an ``h x w`` crop: drawn for the
+        ``homography_size`` frame, seen through one random window per sample (the same for every frame)."""
+        size = self.homography_size or 0
+        fh, fw = max(size, h), max(size, w)
+        gdev = generator.device
+        homs = [
+            imaging.sample_homography(b, fh, fw, generator, gdev, **self.homography_args) for _ in range(n)
+        ]
+        if (fh, fw) == (h, w):
+            return homs
+        # crop pixel p is frame pixel p + o: H_crop = T(-o) H_frame T(o)
+        room = torch.tensor([fw - w, fh - h], device=gdev, dtype=homs[0].dtype)
+        o = torch.rand((b, 2), generator=generator, device=gdev, dtype=room.dtype) * room
+        to_frame, to_crop = imaging.translation_homography(o), imaging.translation_homography(-o)
+        return [to_crop @ hom @ to_frame for hom in homs]
 
     def degrade(self, batch: dict[str, Tensor], generator: torch.Generator, stage: str) -> dict[str, Tensor]:
         """Add ``noflash``, ``flash``, std maps, ``target``, ``gain``, ``dim``, noise and warp parameters."""
@@ -187,10 +219,8 @@ class FlashNoFlashDataModule(LowLightDataModule):
 
         # capture sequence: M + 1 no-flash frames then the flash; relative homographies composed sequentially
         m = self.extra_noflash
-        rel = [
-            imaging.sample_homography(b, h, w, generator, gdev, **self.homography_args).to(dev, ambient.dtype)
-            for _ in range(m + 1)
-        ]
+        rel = self._camera_shake(m + 1, b, h, w, generator)
+        rel = [r.to(dev, ambient.dtype) for r in rel]
         ref = m // 2 if self.reference == "noflash" else m + 1
         eye = torch.eye(3, device=dev, dtype=ambient.dtype).expand(b, 3, 3)
         warps: list[Tensor] = [eye] * (m + 2)

@@ -1,0 +1,77 @@
+"""Average `fnflight eval` tables over seeds: mean PSNR / SSIM per method and dim, each seed's PSNR, and
+whether DeepFnF is ahead of every other learned method at every dim in the mean and in each seed.
+
+usage: .venv/bin/python benchmarks/fnf_quality_summary.py OUT.md RESULTS_DIR [RESULTS_DIR ...]
+  each RESULTS_DIR holds a results.json of `fnflight eval` (one seed of benchmarks/fnf_quality_cpu.sh)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+from statistics import mean
+
+MAIN = "deepfnf"
+FLOORS = ("noisy_input", "gaussian_denoise")  # not learned: not part of the ordering
+
+
+def load(dirs: list[Path]) -> dict[tuple[str, float], list[dict]]:
+    table: dict[tuple[str, float], list[dict]] = defaultdict(list)
+    for d in dirs:
+        for r in json.loads((d / "results.json").read_text()):
+            table[(r["method"], float(r["dim"]))].append(r)
+    return table
+
+
+def summary(dirs: list[Path]) -> str:
+    table = load(dirs)
+    methods = list(dict.fromkeys(m for m, _ in table))
+    dims = sorted({d for _, d in table}, reverse=True)
+    head = "| Method | " + " | ".join(f"{d:g}x PSNR (per seed) | {d:g}x SSIM" for d in dims) + " |"
+    lines = [head, "|---|" + "---:|---:|" * len(dims)]
+    for m in methods:
+        cells = []
+        for d in dims:
+            rs = table.get((m, d), [])
+            seeds = "/".join(f"{r['psnr']:.2f}" for r in rs)
+            cells.append(f"{mean(r['psnr'] for r in rs):.2f} dB ({seeds})")
+            cells.append(f"{mean(r['ssim'] for r in rs):.3f}")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    rivals = [m for m in methods if m != MAIN and m not in FLOORS]
+    n = len(dirs)
+    lines.append("")
+    for rival in rivals:
+        ahead_mean = [
+            mean(r["psnr"] for r in table[(MAIN, d)]) > mean(r["psnr"] for r in table[(rival, d)]) for d in dims
+        ]
+        wins = [
+            sum(a["psnr"] > b["psnr"] for a, b in zip(table[(MAIN, d)], table[(rival, d)], strict=True))
+            for d in dims
+        ]
+        per_dim = ", ".join(f"{d:g}x {w}/{n}" for d, w in zip(dims, wins, strict=True))
+        lines.append(
+            f"- {MAIN} above {rival} in mean PSNR at every dim: {'yes' if all(ahead_mean) else 'no'}; "
+            f"seeds where it is ahead: {per_dim}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    out, dirs = Path(argv[0]), [Path(a) for a in argv[1:]]
+    missing = [str(d) for d in dirs if not (d / "results.json").is_file()]
+    if missing:
+        print(f"no results.json in: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    text = f"# Mean over {len(dirs)} seeds ({', '.join(map(str, dirs))})\n\n" + summary(dirs)
+    out.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
