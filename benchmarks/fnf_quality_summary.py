@@ -35,7 +35,7 @@ def summary(dirs: list[Path]) -> str:
         cells = []
         for d in dims:
             rs = table.get((m, d), [])
-            seeds = "/".join(f"{r['psnr']:.2f}" for r in rs)
+            seeds = "/".join(f"{r['psnr']:.2f}" for r in rs) + ("" if len(rs) == len(dirs) else " only")
             cells.append(f"{mean(r['psnr'] for r in rs):.2f} dB ({seeds})")
             cells.append(f"{mean(r['ssim'] for r in rs):.3f}")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
@@ -43,8 +43,12 @@ def summary(dirs: list[Path]) -> str:
     n = len(dirs)
     lines.append("")
     for rival in rivals:
+        if any(len(table[(rival, d)]) != len(table[(MAIN, d)]) for d in dims):
+            lines.append(f"- {rival}: not run for every seed; compared in the tables of the seeds it has")
+            continue
         ahead_mean = [
-            mean(r["psnr"] for r in table[(MAIN, d)]) > mean(r["psnr"] for r in table[(rival, d)]) for d in dims
+            mean(r["psnr"] for r in table[(MAIN, d)]) > mean(r["psnr"] for r in table[(rival, d)])
+            for d in dims
         ]
         wins = [
             sum(a["psnr"] > b["psnr"] for a, b in zip(table[(MAIN, d)], table[(rival, d)], strict=True))

@@ -18,19 +18,19 @@ torch.set_grad_enabled(False)
 task = load_task(sys.argv[1], map_location="cpu").eval()
 ts = TestSet(sys.argv[2])
 variants = {"flash": DimMetrics(_levels(ts)), "noflash_copy": DimMetrics(_levels(ts)), "other_flash": DimMetrics(_levels(ts))}
-prev = None
+history = []
 for batch in _batches(ts, {"batch_size": 1, "limit": None}, torch.device("cpu"), "flash_use"):
     for name, m in variants.items():
         b = dict(batch)
         if name == "noflash_copy":
             b[K.FLASH], b[K.FLASH_STD] = b[K.NOFLASH].clone(), b[K.NOFLASH_STD].clone()
         elif name == "other_flash":
-            if prev is None:
+            if len(history) < 4:
                 continue
-            b[K.FLASH], b[K.FLASH_STD] = prev
+            b[K.FLASH], b[K.FLASH_STD] = history[-4]
         out = task.predict(b)
         pred, target = task.metric_images(b, out)
         m.update(pred, target, task.metric_dims(b))
-    prev = (batch[K.FLASH], batch[K.FLASH_STD])
+    history.append((batch[K.FLASH], batch[K.FLASH_STD]))
 for name, m in variants.items():
     print(name, " ".join(f"{r['dim']:g}x {r['psnr']:.2f}/{r['ssim']:.3f}" for r in m.records(name)))
