@@ -52,7 +52,7 @@ __all__ = ["FlashNoFlashDataModule", "TEST_DIMS", "TEST_STD_READ", "TEST_STD_SHO
 TEST_DIMS = (100.0, 50.0, 25.0, 12.5)  # paper 000 sec. 4.2
 TEST_STD_READ = 10**-2.6  # paper 000 sec. 4.2, log sigma_r = -2.6
 TEST_STD_SHOT = 10**-1.8  # paper 000 sec. 4.2, log sigma_s^2 = -3.6 (NOTES)
-PAPER_CROP = 448  # the authors' crop (NOTES; the paper says 440): the frame homographies are drawn for
+PAPER_CROP = 448  # the authors' crop (NOTES; the paper says 440): default frame of the camera-shake homography
 
 
 class FlashNoFlashDataModule(LowLightDataModule):
@@ -68,8 +68,9 @@ class FlashNoFlashDataModule(LowLightDataModule):
         fov_deg, max_rotation_deg, scale_range, max_translation: homography ranges (sec. 4.1).
         homography_size: side of the frame the homography is defined on (intrinsics, scale centre); a crop
             smaller than it is a random window of it (448 default: the paper's crop, whose misalignment the
-            paper's test set has; ``None``: the crop itself). Mean flash displacement (512 draws): 2.1 px
-            for 128-px crops with their own frame, 3.5 px as windows of a 448 frame, 4.0 px at 448.
+            paper's test set has; ``None``: the crop itself). Mean flash displacement (512 draws,
+            benchmarks/investigation/shake_displacement.py): 2.1 px for 128-px crops with their own frame,
+            3.5 px as windows of a 448 frame, 4.0 px at 448.
         read_range, shot_range: log10 ranges of the read / shot noise std for training.
         test_dims: validation / test dims (each image once per dim).
         test_std_read, test_std_shot: validation / test noise std.

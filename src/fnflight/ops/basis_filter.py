@@ -9,6 +9,7 @@ materialised for the whole image; see :class:`_StripFilter` for the design.
 
 from __future__ import annotations
 
+import math
 import threading
 
 import torch
@@ -115,9 +116,7 @@ def _saved_buffer(like: torch.Tensor, *shape: int) -> torch.Tensor:
     if like.device.type != "cpu" or not hasattr(torch._C, "_storage_Use_Count"):
         return like.new_empty(shape)
     kept = _CPU_SCRATCH.__dict__.setdefault("saved", {})
-    numel = 1
-    for v in shape:
-        numel *= v
+    numel = math.prod(shape)
     buf = kept.get(like.dtype)
     if buf is not None and _storage_refs(buf) > _storage_refs(torch.empty(0)):
         return like.new_empty(shape)  # still saved by a pending graph: leave it alone
@@ -140,9 +139,7 @@ class _Workspace:
             self.bufs = {}
 
     def get(self, name: str, *shape: int) -> torch.Tensor:
-        numel = 1
-        for v in shape:
-            numel *= v
+        numel = math.prod(shape)
         buf = self.bufs.get(name)
         if buf is None or buf.numel() < numel:
             self.bufs.pop(name, None)  # free the old buffer before allocating the larger one
