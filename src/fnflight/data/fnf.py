@@ -52,7 +52,7 @@ __all__ = ["FlashNoFlashDataModule", "TEST_DIMS", "TEST_STD_READ", "TEST_STD_SHO
 TEST_DIMS = (100.0, 50.0, 25.0, 12.5)  # paper 000 sec. 4.2
 TEST_STD_READ = 10**-2.6  # paper 000 sec. 4.2, log sigma_r = -2.6
 TEST_STD_SHOT = 10**-1.8  # paper 000 sec. 4.2, log sigma_s^2 = -3.6 (NOTES)
-PAPER_CROP = 448  # the authors' crop (NOTES; the paper says 440): default frame of the camera-shake homography
+PAPER_CROP = 448  # the authors' crop (NOTES; the paper says 440): default camera-shake homography frame
 
 
 class FlashNoFlashDataModule(LowLightDataModule):
