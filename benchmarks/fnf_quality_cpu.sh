@@ -4,11 +4,13 @@
 # generated with the DeepFnF protocol (dims 100/50/25/12.5, log10 std_read -2.6, std_shot -1.8, one homography
 # per image on the flash). Kodak24 is never trained on.
 #
-# usage: [SEED=N] benchmarks/fnf_quality_cpu.sh DATA_DIR [STEPS] [MODELS...]
+# usage: [SEED=N] [WIDTH=W] benchmarks/fnf_quality_cpu.sh DATA_DIR [STEPS] [MODELS...]
 #   DATA_DIR holds bsds500-trainval/{train,val} and kodak24 (e.g. ../shared/data)
 #   SEED (default 0) seeds net init and training crops; the test set is the same for every seed.
+#   WIDTH (default 0.125, the CPU preset) is the channel multiplier of every net.
 # Results: benchmarks/results/fnf_quality_cpu/{results.md,results.json,command.txt,machine.txt}, for SEED=N
-# in benchmarks/results/fnf_quality_cpu/seedN/; benchmarks/fnf_quality_summary.py averages over seeds.
+# in benchmarks/results/fnf_quality_cpu/seedN/, for another WIDTH in .../widthW[/seedN]/;
+# benchmarks/fnf_quality_summary.py averages over seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:?usage: $0 DATA_DIR [STEPS] [MODELS...]}
@@ -18,7 +20,10 @@ MODELS=("$@")
 [ ${#MODELS[@]} -gt 0 ] || MODELS=(deepfnf_small nfonly direct)
 BIN=.venv/bin
 SEED=${SEED:-0}
-if [ "$SEED" = 0 ]; then suffix=""; else suffix="/seed$SEED"; fi
+WIDTH=${WIDTH:-0.125}
+suffix=""
+if [ "$WIDTH" != 0.125 ]; then suffix="/width$WIDTH"; fi
+if [ "$SEED" != 0 ]; then suffix="$suffix/seed$SEED"; fi
 OUT=benchmarks/results/fnf_quality_cpu$suffix
 RUNS=${RUNS:-runs/quality_cpu$suffix}
 TESTSET=${TESTSET:-runs/quality_cpu/kodak24_testset}
@@ -40,15 +45,14 @@ COMMON=(data=fnf_folder logger=csv "out_dir=$RUNS" overwrite=true "seed=$SEED"
   "optim.drop_steps=[$((STEPS * 7 / 10)),$((STEPS * 9 / 10))]")
 width_args() {  # the same width (and basis size where the net has a basis) for every method
   case "$1" in
-    deepfnf_small) ;;
-    direct|kpn) echo "model.net.init_args.width=0.125" ;;
-    *) echo "model.net.init_args.width=0.125 model.net.init_args.num_basis=16" ;;
+    deepfnf_small|direct|kpn) echo "model.net.init_args.width=$WIDTH" ;;
+    *) echo "model.net.init_args.width=$WIDTH model.net.init_args.num_basis=16" ;;
   esac
 }
 
 {
   echo "# $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "SEED=$SEED benchmarks/fnf_quality_cpu.sh $DATA $STEPS ${MODELS[*]}"
+  echo "SEED=$SEED WIDTH=$WIDTH benchmarks/fnf_quality_cpu.sh $DATA $STEPS ${MODELS[*]}"
   echo "code: commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src configs benchmarks/fnf_quality_cpu.sh || echo ' + uncommitted changes')"
 } > "$OUT/command.txt"
 {
