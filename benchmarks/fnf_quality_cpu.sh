@@ -8,6 +8,7 @@
 #   DATA_DIR holds bsds500-trainval/{train,val} and kodak24 (e.g. ../shared/data)
 #   SEED (default 0) seeds net init and training crops; the test set is the same for every seed.
 #   WIDTH (default 0.125, the CPU preset) is the channel multiplier of every net.
+#   TAG=name EXTRA="key=value ..." (investigations): extra overrides for every model, results in .../TAG/.
 # Results: benchmarks/results/fnf_quality_cpu/{results.md,results.json,command.txt,machine.txt}, for SEED=N
 # in benchmarks/results/fnf_quality_cpu/seedN/, for another WIDTH in .../widthW[/seedN]/;
 # benchmarks/fnf_quality_summary.py averages over seeds.
@@ -23,7 +24,9 @@ SEED=${SEED:-0}
 WIDTH=${WIDTH:-0.125}
 suffix=""
 if [ "$WIDTH" != 0.125 ]; then suffix="/width$WIDTH"; fi
+if [ -n "${TAG:-}" ]; then suffix="$suffix/$TAG"; fi
 if [ "$SEED" != 0 ]; then suffix="$suffix/seed$SEED"; fi
+read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
 OUT=benchmarks/results/fnf_quality_cpu$suffix
 RUNS=${RUNS:-runs/quality_cpu$suffix}
 TESTSET=${TESTSET:-runs/quality_cpu/kodak24_testset}
@@ -52,7 +55,7 @@ width_args() {  # the same width (and basis size where the net has a basis) for 
 
 {
   echo "# $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "SEED=$SEED WIDTH=$WIDTH benchmarks/fnf_quality_cpu.sh $DATA $STEPS ${MODELS[*]}"
+  echo "SEED=$SEED WIDTH=$WIDTH TAG=${TAG:-} EXTRA=\"${EXTRA:-}\" benchmarks/fnf_quality_cpu.sh $DATA $STEPS ${MODELS[*]}"
   echo "code: commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src configs benchmarks/fnf_quality_cpu.sh || echo ' + uncommitted changes')"
 } > "$OUT/command.txt"
 {
@@ -72,7 +75,7 @@ for model in "${MODELS[@]}"; do
   if [ -f "$done_mark" ]; then echo "$model: already trained $STEPS steps ($done_mark)"; continue; fi
   start=$(date +%s)
   # shellcheck disable=SC2046
-  $BIN/fnflight train "model=$model" "name=$model" "${COMMON[@]}" $(width_args "$model")
+  $BIN/fnflight train "model=$model" "name=$model" "${COMMON[@]}" $(width_args "$model") "${EXTRA_ARGS[@]}"
   echo "$model: trained $STEPS steps in $(( $(date +%s) - start )) s" | tee "$done_mark"
 done
 for model in "${MODELS[@]}"; do cat "$RUNS/$model/trained_steps_$STEPS" >> "$OUT/command.txt"; done
