@@ -185,3 +185,26 @@ def test_homography_frame_changes_nothing_at_the_paper_crop(photo_folder: Path) 
     assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))  # stored 448 test sets are unchanged
     with pytest.raises(ValueError, match="homography_size"):
         FlashNoFlashDataModule(homography_size=0)
+
+
+def test_shake_warmup_ramps_the_misalignment_and_keeps_the_rest(photo_folder: Path) -> None:
+    from types import SimpleNamespace
+
+    dm = _fnf(photo_folder, shake_warmup_steps=100)
+    batch = next(iter(dm.train_dataloader()))
+
+    def train_sample(step: int) -> dict:
+        dm.trainer = SimpleNamespace(global_step=step)  # what the data module reads from a Trainer
+        return dm.degrade(batch, torch.Generator().manual_seed(3), "train")
+
+    start, half, full, late = train_sample(0), train_sample(50), train_sample(100), train_sample(400)
+    assert float(start[K.DISPLACEMENT].abs().max()) < 1e-4  # aligned pairs first
+    d_half, d_full = float(half[K.DISPLACEMENT].mean()), float(full[K.DISPLACEMENT].mean())
+    assert 0.3 * d_full < d_half < 0.7 * d_full
+    torch.testing.assert_close(late[K.HOMOGRAPHY], full[K.HOMOGRAPHY])  # full ranges after the warm-up
+    # the same random draws: only the flash geometry differs
+    for key in (K.NOFLASH, K.TARGET, K.GAIN, K.STD_READ):
+        torch.testing.assert_close(start[key], full[key])
+    assert dm.shake_scale("val") == 1.0 and dm.shake_scale("test") == 1.0
+    with pytest.raises(ValueError, match="shake_warmup_steps"):
+        FlashNoFlashDataModule(shake_warmup_steps=0)

@@ -71,6 +71,11 @@ class FlashNoFlashDataModule(LowLightDataModule):
             paper's test set has; ``None``: the crop itself). Mean flash displacement (512 draws,
             benchmarks/investigation/shake_displacement.py): 2.1 px for 128-px crops with their own frame,
             3.5 px as windows of a 448 frame, 4.0 px at 448.
+        shake_warmup_steps: training only, a curriculum (our choice, not in the paper): the camera-shake
+            ranges (rotation, translation, scale about 1) grow linearly from 0 at step 0 to their full values
+            at this global step, so the net first sees aligned pairs. The random draws are the same as without
+            it (only their bounds scale), so every other part of a training sample is unchanged. ``None``: the
+            full ranges from the start (paper). Validation and test always use the full ranges.
         read_range, shot_range: log10 ranges of the read / shot noise std for training.
         test_dims: validation / test dims (each image once per dim).
         test_std_read, test_std_shot: validation / test noise std.
@@ -100,6 +105,7 @@ class FlashNoFlashDataModule(LowLightDataModule):
         scale_range: Sequence[float] = (0.98, 1.02),
         max_translation: float = 2.0,
         homography_size: int | None = PAPER_CROP,
+        shake_warmup_steps: int | None = None,
         read_range: Sequence[float] = (-3.0, -2.0),
         shot_range: Sequence[float] = (-2.0, -1.3),
         test_dims: Sequence[float] = TEST_DIMS,
@@ -142,6 +148,11 @@ class FlashNoFlashDataModule(LowLightDataModule):
             "max_translation": float(max_translation),
         }
         self.homography_size = None if homography_size is None else int(homography_size)
+        if shake_warmup_steps is not None and int(shake_warmup_steps) < 1:
+            raise ValueError(
+                f"shake_warmup_steps must be a positive step count or null, got {shake_warmup_steps}"
+            )
+        self.shake_warmup_steps = None if shake_warmup_steps is None else int(shake_warmup_steps)
         self.read_range = (float(read_range[0]), float(read_range[1]))
         self.shot_range = (float(shot_range[0]), float(shot_range[1]))
         self.test_dims = [float(d) for d in test_dims]
@@ -173,15 +184,30 @@ class FlashNoFlashDataModule(LowLightDataModule):
             "synthesize_flash": self.synthesize_flash,
         }
 
-    def _camera_shake(self, n: int, b: int, h: int, w: int, generator: torch.Generator) -> list[Tensor]:
+    def shake_scale(self, stage: str) -> float:
+        """Fraction of the camera-shake ranges in use: ``step / shake_warmup_steps`` (at most 1) while
+        training with a warm-up, else 1."""
+        trainer = getattr(self, "trainer", None)
+        if stage != "train" or self.shake_warmup_steps is None or trainer is None:
+            return 1.0
+        return min(1.0, int(trainer.global_step) / self.shake_warmup_steps)
+
+    def _camera_shake(
+        self, n: int, b: int, h: int, w: int, generator: torch.Generator, scale: float = 1.0
+    ) -> list[Tensor]:
         """``n`` relative homographies ``(B, 3, 3)`` for an ``h x w`` crop: drawn for the
-        ``homography_size`` frame, seen through one random window per sample (the same for every frame)."""
+        ``homography_size`` frame, seen through one random window per sample (the same for every frame);
+        ``scale`` shrinks every shake range (see ``shake_warmup_steps``)."""
         size = self.homography_size or 0
         fh, fw = max(size, h), max(size, w)
         gdev = generator.device
-        homs = [
-            imaging.sample_homography(b, fh, fw, generator, gdev, **self.homography_args) for _ in range(n)
-        ]
+        args = dict(self.homography_args)
+        if scale != 1.0:
+            lo, hi = args["scale_range"]
+            args["max_rotation_deg"] *= scale
+            args["max_translation"] *= scale
+            args["scale_range"] = (1 + scale * (lo - 1), 1 + scale * (hi - 1))
+        homs = [imaging.sample_homography(b, fh, fw, generator, gdev, **args) for _ in range(n)]
         if (fh, fw) == (h, w):
             return homs
         # crop pixel p is frame pixel p + o: H_crop = T(-o) H_frame T(o)
@@ -220,7 +246,7 @@ class FlashNoFlashDataModule(LowLightDataModule):
 
         # capture sequence: M + 1 no-flash frames then the flash; relative homographies composed sequentially
         m = self.extra_noflash
-        rel = self._camera_shake(m + 1, b, h, w, generator)
+        rel = self._camera_shake(m + 1, b, h, w, generator, self.shake_scale(stage))
         rel = [r.to(dev, ambient.dtype) for r in rel]
         ref = m // 2 if self.reference == "noflash" else m + 1
         eye = torch.eye(3, device=dev, dtype=ambient.dtype).expand(b, 3, 3)
