@@ -75,7 +75,9 @@ class FlashNoFlashDataModule(LowLightDataModule):
             ranges (rotation, translation, scale about 1) grow linearly from 0 at step 0 to their full values
             at this global step, so the net first sees aligned pairs. The random draws are the same as without
             it (only their bounds scale), so every other part of a training sample is unchanged. ``None``: the
-            full ranges from the start (paper). Validation and test always use the full ranges.
+            full ranges from the start (paper). Validation and test always use the full ranges. Tried on
+            the CPU quality budget (2000 of 4000 steps): no gain, the net dropped the flash once the shake
+            was back (benchmarks/results/fnf_quality_cpu/README.md, session 4).
         read_range, shot_range: log10 ranges of the read / shot noise std for training.
         test_dims: validation / test dims (each image once per dim).
         test_std_read, test_std_shot: validation / test noise std.
