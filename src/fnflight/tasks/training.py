@@ -395,6 +395,8 @@ def train(cfg: DictConfig) -> RunResult:
     callbacks = build_callbacks(cfg, directory)
     warnings.filterwarnings("ignore", message=".*Experiment logs directory.*exists and is not empty.*")
     warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
+    # emitted by Lightning's own pytree helper under torch 2.13 (not our code, nothing to act on)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
     trainer = build_trainer(cfg, directory, loggers, callbacks)
     if ckpt_path:
         _say(f"fnflight train: resuming from {ckpt_path}")
