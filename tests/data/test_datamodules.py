@@ -208,3 +208,18 @@ def test_shake_warmup_ramps_the_misalignment_and_keeps_the_rest(photo_folder: Pa
     assert dm.shake_scale("val") == 1.0 and dm.shake_scale("test") == 1.0
     with pytest.raises(ValueError, match="shake_warmup_steps"):
         FlashNoFlashDataModule(shake_warmup_steps=0)
+
+
+def test_shake_multiplier_scales_the_misalignment() -> None:
+    from fnflight.imaging import mean_displacement
+
+    def mean_shift(shake: float) -> float:
+        dm = FlashNoFlashDataModule(crop=448, num_workers=0, shake=shake)
+        homs = dm._camera_shake(1, 128, 448, 448, torch.Generator().manual_seed(0))[0]
+        return float(mean_displacement(homs, 448, 448).mean())
+
+    assert mean_shift(0.0) < 1e-4
+    assert abs(mean_shift(2.0) / mean_shift(1.0) - 2.0) < 0.1  # shifts grow about linearly with the ranges
+    assert FlashNoFlashDataModule(shake=0.5).protocol()["homography"]["max_translation"] == 1.0
+    with pytest.raises(ValueError, match="shake"):
+        FlashNoFlashDataModule(shake=-1)

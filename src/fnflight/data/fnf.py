@@ -55,6 +55,19 @@ TEST_STD_SHOT = 10**-1.8  # paper 000 sec. 4.2, log sigma_s^2 = -3.6 (NOTES)
 PAPER_CROP = 448  # the authors' crop (NOTES; the paper says 440): default camera-shake homography frame
 
 
+def _scaled_shake(args: dict[str, Any], scale: float) -> dict[str, Any]:
+    """Homography ranges with rotation, translation and the scale's distance from 1 times ``scale``."""
+    if scale == 1.0:
+        return dict(args)
+    lo, hi = args["scale_range"]
+    return {
+        **args,
+        "max_rotation_deg": args["max_rotation_deg"] * scale,
+        "max_translation": args["max_translation"] * scale,
+        "scale_range": (1 + scale * (lo - 1), 1 + scale * (hi - 1)),
+    }
+
+
 class FlashNoFlashDataModule(LowLightDataModule):
     """Flash / no-flash pairs with the DeepFnF degradation (module docstring); keys: ``fnflight.data.batch``.
 
@@ -71,6 +84,9 @@ class FlashNoFlashDataModule(LowLightDataModule):
             paper's test set has; ``None``: the crop itself). Mean flash displacement (512 draws,
             benchmarks/investigation/shake_displacement.py): 2.1 px for 128-px crops with their own frame,
             3.5 px as windows of a 448 frame, 4.0 px at 448.
+        shake: multiplier of the three shake ranges (rotation, translation, scale about 1) for every stage:
+            0 = aligned pairs, 2 = twice the paper's shake (test sets of paper Fig. 3,
+            ``benchmarks/fnf_misalignment.sh``); 1 = the ranges as given.
         shake_warmup_steps: training only, a curriculum (our choice, not in the paper): the camera-shake
             ranges (rotation, translation, scale about 1) grow linearly from 0 at step 0 to their full values
             at this global step, so the net first sees aligned pairs. The random draws are the same as without
@@ -107,6 +123,7 @@ class FlashNoFlashDataModule(LowLightDataModule):
         scale_range: Sequence[float] = (0.98, 1.02),
         max_translation: float = 2.0,
         homography_size: int | None = PAPER_CROP,
+        shake: float = 1.0,
         shake_warmup_steps: int | None = None,
         read_range: Sequence[float] = (-3.0, -2.0),
         shot_range: Sequence[float] = (-2.0, -1.3),
@@ -143,12 +160,17 @@ class FlashNoFlashDataModule(LowLightDataModule):
         )
         self.alpha_range = (float(alpha_range[0]), float(alpha_range[1]))
         self.flash_gain, self.reference = float(flash_gain), reference
-        self.homography_args = {
-            "fov_deg": float(fov_deg),
-            "max_rotation_deg": float(max_rotation_deg),
-            "scale_range": (float(scale_range[0]), float(scale_range[1])),
-            "max_translation": float(max_translation),
-        }
+        if float(shake) < 0:
+            raise ValueError(f"shake must be >= 0, got {shake}")
+        self.homography_args = _scaled_shake(
+            {
+                "fov_deg": float(fov_deg),
+                "max_rotation_deg": float(max_rotation_deg),
+                "scale_range": (float(scale_range[0]), float(scale_range[1])),
+                "max_translation": float(max_translation),
+            },
+            float(shake),
+        )
         self.homography_size = None if homography_size is None else int(homography_size)
         if shake_warmup_steps is not None and int(shake_warmup_steps) < 1:
             raise ValueError(
@@ -203,12 +225,7 @@ class FlashNoFlashDataModule(LowLightDataModule):
         size = self.homography_size or 0
         fh, fw = max(size, h), max(size, w)
         gdev = generator.device
-        args = dict(self.homography_args)
-        if scale != 1.0:
-            lo, hi = args["scale_range"]
-            args["max_rotation_deg"] *= scale
-            args["max_translation"] *= scale
-            args["scale_range"] = (1 + scale * (lo - 1), 1 + scale * (hi - 1))
+        args = _scaled_shake(self.homography_args, scale)
         homs = [imaging.sample_homography(b, fh, fw, generator, gdev, **args) for _ in range(n)]
         if (fh, fw) == (h, w):
             return homs
