@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 
-
 def main(out: Path, runs: Path, levels: list[str]) -> str:
     rows, methods = [], []
     for s in levels:
