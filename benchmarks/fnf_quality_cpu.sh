@@ -76,7 +76,7 @@ for model in "${MODELS[@]}"; do
   start=$(date +%s)
   # shellcheck disable=SC2046
   $BIN/fnflight train "model=$model" "name=$model" "${COMMON[@]}" $(width_args "$model") "${EXTRA_ARGS[@]}"
-  echo "$model: trained $STEPS steps in $(( $(date +%s) - start )) s" | tee "$done_mark"
+  echo "$model: trained $STEPS steps in $(( $(date +%s) - start )) s at commit $(git rev-parse --short HEAD)" | tee "$done_mark"
 done
 for model in "${MODELS[@]}"; do cat "$RUNS/$model/trained_steps_$STEPS" >> "$OUT/command.txt"; done
 
