@@ -61,6 +61,29 @@ def test_eval_writes_table_1_records(ckpts, testset, tmp_path, capsys):
     table = (out / "results.md").read_text()
     assert "| deepfnf |" in table and "100x PSNR" in table and "12.5x SSIM" in table
     assert "| noisy_input |" in capsys.readouterr().out
+    # one picture per test image: a label band, then per dim (darkest first) a label band and the panels:
+    # noisy input | flash | gaussian oracle | deepfnf | direct | target (64-px crops, whole here)
+    (png,) = out.glob("comparison_*.png")
+    picture = np.asarray(Image.open(png))
+    band, size, pad, cols = 14, 64, 2, 6
+    assert picture.shape == (band + 4 * (band + size), cols * size + (cols - 1) * pad, 3)
+    sample = TestSet(testset)[0]  # the 100x sample of the first image: the first row
+    assert float(sample["dim"]) == 100
+    from fnflight.tasks.image_logging import to_uint8
+    from fnflight.tasks.metrics import render_for_metrics
+
+    target = render_for_metrics(
+        sample["target"][None], sample["gain"].reshape(1), sample["color_matrix"][None]
+    )
+    top, left = 2 * band, (cols - 1) * (size + pad)
+    np.testing.assert_array_equal(picture[top : top + size, left : left + size], to_uint8(target[0]))
+
+
+def test_eval_figures_off(ckpts, testset, tmp_path):
+    out = tmp_path / "eval"
+    assert eval_cli.run([f"ckpt={ckpts['direct']}", f"testset={testset}", f"out={out}", "figures=0"]) == 0
+    assert (out / "results.json").is_file() and not list(out.glob("*.png"))
+    assert eval_cli.run([f"ckpt={ckpts['direct']}", f"testset={testset}", "figures=-1"]) == 2
 
 
 def test_eval_errors(ckpts, testset, tmp_path, capsys):

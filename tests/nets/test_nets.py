@@ -233,9 +233,31 @@ def test_saecnn_fusion():
     assert set(out) == {"output", "from_noflash", "from_flash", "importance", "importance_flash"}
     fused = out["importance"] * out["from_noflash"] + out["importance_flash"] * out["from_flash"]
     torch.testing.assert_close(out["output"], fused)
-    assert [h[-1].out_channels for h in net.basis_decoder.heads] == [12, 12, 12]
+    # J=4 per-colour kernels per layer; the first layer has J (fine, coarse) pairs (sec. 3.2)
+    assert [h[-1].out_channels for h in net.basis_decoder.heads] == [24, 12, 12]
     assert net.basis_decoder.kernel_sizes == (15, 7, 3)
     assert net.basis_decoder is not net.basis_decoder_flash
+
+
+def test_saecnn_coarse_first_layer(monkeypatch):
+    """Sec. 3.2: the first (15x15) layer gets DeepFnF's coarse kernel; ``coarse=False`` is one-scale."""
+    one_scale = SAECNN(num_basis=4, width=W, coarse=False)
+    assert [h[-1].out_channels for h in one_scale.basis_decoder.heads] == [12, 12, 12]
+    calls = []
+    real = _ops.multilayer_filter
+
+    def spy(image, bases, coeffs, biases, alphas, coarse_bases=None, dilation=4):
+        calls.append(([None if c is None else tuple(c.shape) for c in coarse_bases or []], dilation))
+        return real(image, bases, coeffs, biases, alphas, coarse_bases, dilation)
+
+    monkeypatch.setattr(_ops, "multilayer_filter", spy)
+    args, _ = _fnf_inputs()
+    b, _, h, w = args[0].shape
+    with torch.no_grad():
+        SAECNN(num_basis=4, width=W, dilation=2)(*args)
+        one_scale(*args)
+    coarse = [(b, 4, 3, 15, 15), None, None]
+    assert calls == [(coarse, 2), (coarse, 2), ([None] * 3, 4), ([None] * 3, 4)]
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -266,6 +266,25 @@ def test_multilayer_eq5_expansion():
     torch.testing.assert_close(out, want)
 
 
+@pytest.mark.parametrize("per_colour", [False, True])
+def test_multilayer_two_scale_first_layer_matches_reference(per_colour):
+    """Paper 001 sec. 3.2: the first layer with DeepFnF's coarse kernel equals the explicit eq. 3 kernels."""
+    g = gen(17)
+    x, bases, coeffs, biases, alphas = _ml_inputs(g, sizes=(3, 3), per_colour=per_colour)
+    coarse = [rnd(*bases[0].shape, g=g), None]
+    out = multilayer_filter(x, bases, coeffs, biases, alphas, coarse, dilation=2)
+    want = ref.multilayer_filter_reference(x, bases, coeffs, biases, alphas, coarse, dilation=2)
+    torch.testing.assert_close(out, want)
+    assert torch.equal(out, MultiLayerFilter(dilation=2)(x, bases, coeffs, biases, alphas, coarse))
+    # the coarse kernel changes the result (a zero coarse basis gives the one-scale filter back)
+    one_scale = multilayer_filter(x, bases, coeffs, biases, alphas)
+    assert (out - one_scale).abs().max() > 1e-3
+    zero = [torch.zeros_like(bases[0]), None]
+    torch.testing.assert_close(multilayer_filter(x, bases, coeffs, biases, alphas, zero, 2), one_scale)
+    with pytest.raises(ValueError, match="coarse_bases must have one entry per layer"):
+        multilayer_filter(x, bases, coeffs, biases, alphas, coarse[:1])
+
+
 def test_multilayer_gradcheck():
     x, bases, coeffs, biases, alphas = _ml_inputs(gen(15), sizes=(3, 3), c=2, h=6, w=7)
     leaves = [x, *bases, *coeffs, *biases, *alphas]
@@ -276,6 +295,12 @@ def test_multilayer_gradcheck():
         return multilayer_filter(x, [b0, b1], [c0, c1], [bi0, bi1], [a0, a1])
 
     assert torch.autograd.gradcheck(f, tuple(leaves))
+    coarse = rnd(*bases[0].shape, g=gen(18)).requires_grad_()
+
+    def f2(x, b0, b1, c0, c1, bi0, bi1, a0, a1, coarse):  # first layer two-scale (paper 001 sec. 3.2)
+        return multilayer_filter(x, [b0, b1], [c0, c1], [bi0, bi1], [a0, a1], [coarse, None], dilation=2)
+
+    assert torch.autograd.gradcheck(f2, (*leaves, coarse))
 
 
 # ---------------------------------------------------------------- autocast bf16

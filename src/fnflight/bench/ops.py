@@ -13,8 +13,9 @@ Cases (batch 1, 3 colour channels, ``size x size``):
 - ``deepfnf_train``: the same op as in DeepFnF training, where the filtered image (the noisy no-flash
   input) is a data leaf without gradient: gradients for both bases and coeffs only, on both sides.
 - ``kpn``: per-pixel 5x5 kernels per colour channel per frame, N=8 frames summed; naive = unfold patches.
-- ``saecnn``: paper 001 eq. 4-5, layers K = 15, 7, 3, J=90 per layer, one coefficient tensor shared by the
-  layers (eq. 4 as written), per-pixel biases and residual weights; naive = explicit per-pixel kernels.
+- ``saecnn``: paper 001 eq. 4-5, one-scale layers K = 15, 7, 3 (the net also gives the first a coarse
+  kernel), J=90 per layer, one coefficient tensor shared by the layers (eq. 4 as written), per-pixel biases
+  and residual weights; naive = explicit per-pixel kernels.
 
 Measures: ``ours_ms``/``naive_ms`` median forward+backward wall time over ``repeats`` runs, interleaved in
 this process; ``gflops`` = F x direct-convolution forward FLOPs / ours time (``2*C*J*K*K*H*W`` per basis

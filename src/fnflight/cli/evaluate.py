@@ -2,24 +2,25 @@
 
 Every checkpoint (written by ``fnflight train``: its model config is inside) is run on a test set written by
 ``fnflight testset`` (:class:`fnflight.data.testset.TestSet`). Metrics as :mod:`fnflight.tasks.metrics`: PSNR
-and SSIM of the rendered sRGB clipped to [0, 1], per image, averaged per dimming level. Two floor references
-are
-added (``baselines=true``):
+and SSIM of the rendered sRGB clipped to [0, 1], per image, averaged per dimming level. Two floor
+references are added (``baselines=true``):
 
 - ``noisy_input``: the noisy no-flash image itself, brightened by the gain;
 - ``gaussian_denoise``: the noisy no-flash blurred with a Gaussian (kornia, reflect border) whose sigma is
-chosen
-  per image from ``sigmas`` (default 0.5, 1, 1.5, 2, 3, 4 px) as the one with the best PSNR against the
-  target.
-  The choice uses the target, so this is an *oracle* Gaussian: an optimistic floor for any learned method.
+  chosen per image from ``sigmas`` (default 0.5, 1, 1.5, 2, 3, 4 px) as the one with the best PSNR against
+  the target. The choice uses the target, so this is an *oracle* Gaussian: an optimistic floor for any
+  learned method.
 
 Outputs (``out``, default ``runs/eval``): ``results.json``, a list of records
 ``{"method": str, "dim": float, "psnr": float, "ssim": float}`` (method = the model config's ``name``, e.g.
 ``deepfnf``, ``nfonly``, ``direct``, ``kpn``, ``bpn``; dim = the dimming factor, e.g. 50), and
-``results.md``, the Table 1 layout (a row per method, PSNR and SSIM per dim), also printed.
+``results.md``, the Table 1 layout (a row per method, PSNR and SSIM per dim), also printed; and
+``comparison_<image>.png`` for the first ``figures`` test images: every method side by side with the inputs
+and the target, a row per dimming level (:mod:`fnflight.cli.comparison_figure`).
 
 Keys: ckpt (repeat for several), testset, out, batch_size (1), device (auto | cpu | cuda), baselines (true),
-sigmas (comma list), limit (first N samples), verify (check test-set hashes, false).
+sigmas (comma list), limit (first N samples), verify (check test-set hashes, false), figures (2; 0 = none),
+figure_crop (centre crop of the pictures in pixels, 192; 0 = whole image).
 """
 
 from __future__ import annotations
@@ -32,7 +33,19 @@ from typing import Any
 import torch
 from torch import Tensor
 
-VALID = ("ckpt", "testset", "out", "batch_size", "device", "baselines", "sigmas", "limit", "verify")
+VALID = (
+    "ckpt",
+    "testset",
+    "out",
+    "batch_size",
+    "device",
+    "baselines",
+    "sigmas",
+    "limit",
+    "verify",
+    "figures",
+    "figure_crop",
+)
 DEFAULT_SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 
 
@@ -52,6 +65,8 @@ def parse(argv: list[str]) -> dict[str, Any]:
         "limit": None,
         "verify": False,
         "testset": None,
+        "figures": 2,
+        "figure_crop": 192,
     }
     for item in argv:
         if "=" not in item:
@@ -62,8 +77,10 @@ def parse(argv: list[str]) -> dict[str, Any]:
         try:
             if key == "ckpt":
                 opts["ckpt"] += [v for v in value.split(",") if v]
-            elif key in ("batch_size", "limit"):
+            elif key in ("batch_size", "limit", "figures", "figure_crop"):
                 opts[key] = int(value)
+                if opts[key] < 0 or (key == "batch_size" and opts[key] == 0):
+                    raise ValueError(value)
             elif key in ("baselines", "verify"):
                 if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
                     raise ValueError(value)
@@ -149,8 +166,24 @@ def gaussian_oracle(noisy: Tensor, target: Tensor, gain: Tensor, cm: Tensor, sig
     return best
 
 
+def _add_inputs(figure, batch: dict[str, Tensor], target: Tensor) -> None:
+    """The flash/no-flash inputs as pictures: noisy no-flash brightened by the gain, flash as captured."""
+    from fnflight.data import batch as K
+    from fnflight.tasks.metrics import render_for_metrics
+
+    if not figure or K.NOFLASH not in batch:
+        return
+    gain, cm = batch[K.GAIN], batch[K.COLOR_MATRIX]
+    figure.add("noisy input", batch, render_for_metrics(batch[K.NOFLASH], gain, cm), target)
+    if K.FLASH in batch:
+        figure.add("flash", batch, render_for_metrics(batch[K.FLASH], torch.ones_like(gain), cm))
+    figure.add("target", batch, target)
+
+
 @torch.no_grad()
-def evaluate_baselines(testset, opts: dict[str, Any], device: torch.device) -> list[dict[str, Any]]:
+def evaluate_baselines(
+    testset, opts: dict[str, Any], device: torch.device, figure=None
+) -> list[dict[str, Any]]:
     from fnflight.data import batch as K
     from fnflight.tasks.metrics import DimMetrics, render_for_metrics
 
@@ -162,14 +195,20 @@ def evaluate_baselines(testset, opts: dict[str, Any], device: torch.device) -> l
         gain, cm, dim = batch[K.GAIN], batch[K.COLOR_MATRIX], batch[K.DIM]
         target = render_for_metrics(batch[K.TARGET], gain, cm)
         noisy_m.update(render_for_metrics(batch[K.NOFLASH], gain, cm), target, dim)
-        den = gaussian_oracle(batch[K.NOFLASH], batch[K.TARGET], gain, cm, opts["sigmas"])
-        gauss_m.update(render_for_metrics(den, gain, cm), target, dim)
+        den = render_for_metrics(
+            gaussian_oracle(batch[K.NOFLASH], batch[K.TARGET], gain, cm, opts["sigmas"]), gain, cm
+        )
+        gauss_m.update(den, target, dim)
+        if figure:
+            _add_inputs(figure, batch, target)
+            figure.add("gaussian_denoise", batch, den, target)
     return noisy_m.records("noisy_input") + gauss_m.records("gaussian_denoise")
 
 
 @torch.no_grad()
-def evaluate_checkpoint(task, testset, opts: dict[str, Any], device: torch.device, method: str):
-    """Records of one loaded task on the test set."""
+def evaluate_checkpoint(task, testset, opts: dict[str, Any], device: torch.device, method: str, figure=None):
+    """Records of one loaded task on the test set; its outputs go into ``figure`` (a
+    :class:`~fnflight.cli.comparison_figure.ComparisonFigure`) when one is given."""
     from fnflight.tasks.metrics import DimMetrics
 
     task = task.to(device).eval()
@@ -178,6 +217,9 @@ def evaluate_checkpoint(task, testset, opts: dict[str, Any], device: torch.devic
         outputs = task.predict(batch)
         pred, target = task.metric_images(batch, outputs)
         metrics.update(pred, target, task.metric_dims(batch))
+        if figure:
+            _add_inputs(figure, batch, target)
+            figure.add(method, batch, pred, target)
     return metrics.records(method)
 
 
@@ -242,11 +284,15 @@ def run(argv: list[str]) -> int:
         print(f"fnflight eval: {err}", file=sys.stderr)
         return 2
 
+    from fnflight.cli.comparison_figure import ComparisonFigure
+
+    names = {int(s["index"]): str(s.get("name", "")) for s in testset.manifest.get("samples", [])}
+    figure = ComparisonFigure(names, opts["figures"], opts["figure_crop"])
     records: list[dict[str, Any]] = []
     failed = 0
     for name, task, path in tasks:
         try:
-            records += evaluate_checkpoint(task, testset, opts, device, name)
+            records += evaluate_checkpoint(task, testset, opts, device, name, figure)
         except (ValueError, TypeError, KeyError) as err:
             failed += 1
             print(
@@ -255,7 +301,7 @@ def run(argv: list[str]) -> int:
                 file=sys.stderr,
             )
     if opts["baselines"]:
-        records += evaluate_baselines(testset, opts, device)
+        records += evaluate_baselines(testset, opts, device, figure)
     records = [_clean(r) for r in records]
 
     out = Path(opts["out"])
@@ -266,6 +312,9 @@ def run(argv: list[str]) -> int:
         f"# fnflight eval\n\ntest set: {opts['testset']} ({len(testset)} samples, task {testset.task})\n\n"
     )
     (out / "results.md").write_text(header + md + "\n")
+    pictures = figure.save(out)
     print(md)
     print(f"\nfnflight eval: wrote {out / 'results.json'} and {out / 'results.md'}")
+    if pictures:
+        print(f"fnflight eval: side-by-side pictures in {', '.join(str(p) for p in pictures)}")
     return 1 if failed else 0

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from fnflight import ops
+from fnflight.nets._fnf_common import basis_radius
 from fnflight.nets.deepfnf import check_fnf_inputs
 from fnflight.nets.unet import (
     BasisDecoder,
@@ -36,7 +37,7 @@ class SAECNN(nn.Module):
     Architecture (sec. 2.2, Fig. 1) with the choices made where the paper is silent:
         - Encoders: two Table 3 encoders (paper 001 builds on [8] DeepFnF / [12] BPN), one per image, each
           at ``branch_width`` (default 1/2) of the Table 3 widths so that their concatenation has the Table 3
-          widths and the whole net stays close to DeepFnF's size (82,760,026 parameters at ``width=1``;
+          widths and the whole net stays close to DeepFnF's size (83,382,646 parameters at ``width=1``;
           paper 001 gives no size, only that its ablations keep "model sizes almost the same"). The
           low-light branch sees ``[noflash, noflash_std]``, the flash branch ``[flash, flash_std]``
           (6 channels each; the noise std input follows DeepFnF, whose data protocol paper 001 reuses).
@@ -51,13 +52,17 @@ class SAECNN(nn.Module):
           map, so the flash branch's importance map can also rescale brightness and colour.
         - Basis decoders: the Table 3 GDec trunk shared by one head per kernel size (15, 7, 3; sec. 3.2);
           bases are per colour, ``(B, J, 3, K, K)``, not normalised.
-        - The paper's "kernel for filtering the bilinear interpolation images (15x15)" (DeepFnF's coarse
-          kernels) is not used: ``multilayer_filter`` has no two-scale layer; each layer is a plain K x K
-          basis layer. J defaults to 90 (as DeepFnF; paper 001 does not give J).
+        - The paper's "kernel for filtering the bilinear interpolation images (15x15)" (sec. 3.2, "inherit
+          the method in [8] that obtains a larger kernel using interpolation"): DeepFnF's coarse kernel,
+          K x K upsampled by ``dilation`` (4, as DeepFnF), added to the FIRST layer only (paper silent on
+          which layer; the first is the 15x15 one, so with it the layer reaches DeepFnF's 57x57 footprint).
+          Its basis doubles the first head's output like DeepFnF's (J pairs); ``coarse=False`` drops it.
+          J defaults to 90 (as DeepFnF; paper 001 does not give J).
         - Init U(+-sqrt(3/fan_in)), zero bias (DeepFnF's).
 
     Args:
         num_basis: J. kernel_sizes: kernel size per layer, first layer first (paper: 15, 7, 3).
+        coarse: give the first layer DeepFnF's two-scale kernel (paper: yes). dilation: its ``d``.
         width: channel multiplier (1.0 = Table 3 widths for the decoders and the concatenated encoders).
         branch_width: width of each branch encoder relative to ``width`` (1.0 = two full Table 3 encoders,
             173M parameters at ``width=1``).
@@ -80,6 +85,8 @@ class SAECNN(nn.Module):
         kernel_sizes: tuple[int, ...] = (15, 7, 3),
         width: float = 1.0,
         branch_width: float = 0.5,
+        coarse: bool = True,
+        dilation: int = 4,
     ):
         super().__init__()
         if num_basis < 1:
@@ -87,7 +94,10 @@ class SAECNN(nn.Module):
         if not kernel_sizes or any(k < 1 or k % 2 == 0 for k in kernel_sizes):
             raise ValueError(f"kernel_sizes must be positive odd sizes, got {kernel_sizes}")
         self.num_basis = int(num_basis)
+        if dilation < 1:
+            raise ValueError(f"dilation must be >= 1, got {dilation}")
         self.kernel_sizes = tuple(int(k) for k in kernel_sizes)
+        self.coarse, self.dilation = bool(coarse), int(dilation)
         layers = len(self.kernel_sizes)
         self.encoder = Encoder(6, width * branch_width)  # low-light branch
         self.encoder_flash = Encoder(6, width * branch_width)  # flash branch
@@ -97,19 +107,32 @@ class SAECNN(nn.Module):
         self.per_image = self.num_basis + 2 * layers + 3
         self.pixel_decoder = PixelDecoder(enc[-1], enc, 2 * self.per_image, width)
         basis_out = [3 * self.num_basis] * layers
+        basis_out[0] *= 2 if self.coarse else 1  # J pairs (fine, coarse) for the first layer
         self.basis_decoder = BasisDecoder(enc[-1], enc, basis_out, self.kernel_sizes, width)
         self.basis_decoder_flash = BasisDecoder(enc[-1], enc, basis_out, self.kernel_sizes, width)
         init_weights(self, "fan_in_uniform")
 
-    def _split(self, maps: Tensor, bases: list[Tensor]) -> tuple[list, list, list, list, Tensor]:
+    def extra_repr(self) -> str:
+        return (
+            f"num_basis={self.num_basis}, kernel_sizes={self.kernel_sizes}, coarse={self.coarse}, "
+            f"dilation={self.dilation}"
+        )
+
+    def _split(self, maps: Tensor, bases: list[Tensor]) -> tuple[list, list, list, list, list, Tensor]:
         j, layers = self.num_basis, len(self.kernel_sizes)
         coeffs = maps[:, :j]
         biases = maps[:, j : j + layers].split(1, dim=1)  # (B, 1, H, W) each
         alphas = maps[:, j + layers : j + 2 * layers].split(1, dim=1)
         importance = maps[:, j + 2 * layers :]
         b = maps.shape[0]
+        coarse: list[Tensor | None] = [None] * layers
+        if self.coarse:
+            k = self.kernel_sizes[0]
+            pairs = bases[0].reshape(b, j, 2, 3, k, k)
+            bases = [pairs[:, :, 0], *bases[1:]]
+            coarse[0] = pairs[:, :, 1]
         bases = [basis.reshape(b, j, 3, k, k) for basis, k in zip(bases, self.kernel_sizes)]
-        return bases, [coeffs] * layers, list(biases), list(alphas), importance
+        return bases, coarse, [coeffs] * layers, list(biases), list(alphas), importance
 
     def forward(
         self,
@@ -129,15 +152,21 @@ class SAECNN(nn.Module):
         skips = [torch.cat(pair, dim=1) for pair in zip(sn, sf)]
         maps = crop_padding(self.pixel_decoder(bottleneck, skips), pads)
         # the ops need H, W > kernel radius: tiny inputs are reflect-padded for filtering, then cropped
-        (noflash, flash, maps), fpads = pad_min_size([noflash, flash, maps], max(self.kernel_sizes) // 2 + 1)
+        radius = max(
+            basis_radius(k, self.dilation, self.coarse and i == 0) for i, k in enumerate(self.kernel_sizes)
+        )
+        (noflash, flash, maps), fpads = pad_min_size([noflash, flash, maps], radius + 1)
         maps_n, maps_f = maps[:, : self.per_image], maps[:, self.per_image :]
-        bases_n, c_n, b_n, a_n, importance = self._split(maps_n, self.basis_decoder(bottleneck, skips))
-        bases_f, c_f, b_f, a_f, importance_f = self._split(
+        bases_n, coarse_n, c_n, b_n, a_n, importance = self._split(
+            maps_n, self.basis_decoder(bottleneck, skips)
+        )
+        bases_f, coarse_f, c_f, b_f, a_f, importance_f = self._split(
             maps_f, self.basis_decoder_flash(bottleneck, skips)
         )
         # eq. 4-5: each image through its own predicted multi-layer CNN
-        from_noflash = ops.multilayer_filter(noflash, bases_n, c_n, b_n, a_n)
-        from_flash = ops.multilayer_filter(flash, bases_f, c_f, b_f, a_f)
+        d = self.dilation
+        from_noflash = ops.multilayer_filter(noflash, bases_n, c_n, b_n, a_n, coarse_n, d)
+        from_flash = ops.multilayer_filter(flash, bases_f, c_f, b_f, a_f, coarse_f, d)
         from_noflash, from_flash = crop_padding(from_noflash, fpads), crop_padding(from_flash, fpads)
         importance, importance_f = crop_padding(importance, fpads), crop_padding(importance_f, fpads)
         output = importance * from_noflash + importance_f * from_flash  # eq. 6

@@ -14,6 +14,10 @@ Paper ambiguities and the choices made (no public code exists, see NOTES.md):
 - Coefficients are given per layer. Eq. 4 writes one set ``C^i(r)`` shared by all layers; a net that follows
   it passes the same tensor for each layer (a single tensor is accepted and shared).
 - ``b^k`` and ``alpha^k`` may be per pixel ``(B, 1, H, W)`` or per pixel and colour ``(B, C, H, W)``.
+- Sec. 3.2 adds "the kernel for filtering the bilinear interpolation images (15x15)", inherited from DeepFnF
+  (paper 000 eq. 3-4). A layer given a coarse basis is filtered with DeepFnF's two-scale kernel
+  ``A + B↑d`` (:func:`~fnflight.ops.two_scale_basis_filter`); its bias ``b^k`` stays on the K x K fine
+  window (paper silent; the coarse kernel has no bias in DeepFnF either).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from torch import nn
 
 from fnflight.ops._checks import check_ndim, check_reflect, check_tensor
 from fnflight.ops.basis_filter import basis_filter
+from fnflight.ops.two_scale import two_scale_basis_filter
 
 __all__ = ["MultiLayerFilter", "box_sum", "multilayer_filter"]
 
@@ -57,6 +62,8 @@ def multilayer_filter(
     coeffs: Sequence[torch.Tensor] | torch.Tensor,
     biases: Sequence[torch.Tensor],
     residual_weights: Sequence[torch.Tensor],
+    coarse_bases: Sequence[torch.Tensor | None] | None = None,
+    dilation: int = 4,
 ) -> torch.Tensor:
     r"""Paper 001 eq. 4-5: successive per-pixel basis filters with per-tap biases and weighted residuals.
 
@@ -66,6 +73,9 @@ def multilayer_filter(
         coeffs: L tensors ``(B, J_k, H, W)``, or one tensor shared by every layer (eq. 4 as written).
         biases: L tensors ``b^k``, ``(B, 1, H, W)`` or ``(B, C, H, W)``, added to every tap of ``W^k``.
         residual_weights: L tensors ``alpha^k``, ``(B, 1, H, W)`` or ``(B, C, H, W)``.
+        coarse_bases: optional, L entries, each ``None`` or a coarse basis shaped like ``bases[k]``: that
+            layer becomes two-scale, kernel ``B_k + coarse_k↑d`` (paper 001 sec. 3.2; the first layer).
+        dilation: ``d`` of the coarse kernels (DeepFnF: 4).
 
     Returns:
         ``F(I) = out_L - (prod_k alpha^k) I``, ``(B, C, H, W)``.
@@ -87,6 +97,11 @@ def multilayer_filter(
     coeffs = _as_list(coeffs, "coeffs", n)
     biases = _as_list(biases, "biases", n)
     residual_weights = _as_list(residual_weights, "residual_weights", n)
+    coarse_bases = [None] * n if coarse_bases is None else list(coarse_bases)
+    if len(coarse_bases) != n:
+        raise ValueError(
+            f"coarse_bases must have one entry per layer ({n} from bases), got {len(coarse_bases)}"
+        )
     b, c, h, w = image.shape
     for name, seq in (("biases", biases), ("residual_weights", residual_weights)):
         for i, t in enumerate(seq):
@@ -99,10 +114,15 @@ def multilayer_filter(
             if t.device != image.device:
                 raise ValueError(f"{name}[{i}] is on device {t.device} but image is on {image.device}")
     out, prod = image, None
-    for i, (basis, co, bias, alpha) in enumerate(zip(bases, coeffs, biases, residual_weights)):
+    layers = zip(bases, coarse_bases, coeffs, biases, residual_weights)
+    for i, (basis, coarse, co, bias, alpha) in enumerate(layers):
         k = basis.shape[-1] if basis.ndim == 5 else 1
         check_reflect(h, w, (k - 1) // 2, "image", f"layer {i}, K={k}")
-        filtered = basis_filter(out, basis, co)  # checks basis/coeffs shapes, dtypes, devices
+        # both ops check basis/coeffs shapes, dtypes, devices
+        if coarse is None:
+            filtered = basis_filter(out, basis, co)
+        else:
+            filtered = two_scale_basis_filter(out, basis, coarse, co, dilation)
         # W^k * x with the bias on every tap (eq. 4): basis part + b^k * (sum of the K x K window)
         out = filtered + bias * box_sum(out, k).to(filtered.dtype) + alpha * out
         prod = alpha if prod is None else prod * alpha
@@ -114,11 +134,19 @@ class MultiLayerFilter(nn.Module):
 
     Example:
         >>> x = torch.rand(1, 3, 16, 16)
-        >>> bases = [torch.rand(1, 2, 3, k, k) for k in (7, 3)]
+        >>> bases = [torch.rand(1, 2, 3, k, k) for k in (3, 3)]
         >>> one = torch.ones(1, 1, 16, 16)
-        >>> MultiLayerFilter()(x, bases, torch.rand(1, 2, 16, 16), [one] * 2, [one] * 2).shape
+        >>> op = MultiLayerFilter(dilation=2)
+        >>> op(x, bases, torch.rand(1, 2, 16, 16), [one] * 2, [one] * 2, [bases[0], None]).shape
         torch.Size([1, 3, 16, 16])
     """
 
-    def forward(self, image, bases, coeffs, biases, residual_weights) -> torch.Tensor:
-        return multilayer_filter(image, bases, coeffs, biases, residual_weights)
+    def __init__(self, dilation: int = 4) -> None:
+        super().__init__()
+        self.dilation = dilation
+
+    def forward(self, image, bases, coeffs, biases, residual_weights, coarse_bases=None) -> torch.Tensor:
+        return multilayer_filter(image, bases, coeffs, biases, residual_weights, coarse_bases, self.dilation)
+
+    def extra_repr(self) -> str:
+        return f"dilation={self.dilation}"

@@ -147,22 +147,35 @@ def two_scale_basis_filter_reference(
     return fine + coarse
 
 
-def multilayer_filter_reference(image, bases, coeffs, biases, residual_weights) -> torch.Tensor:
+def multilayer_filter_reference(
+    image, bases, coeffs, biases, residual_weights, coarse_bases=None, dilation: int = 4
+) -> torch.Tensor:
     """Paper 001 eq. 4-5 with explicit per-pixel kernels ``W^k(r) = sum_i C^i(r) B^i_k + b^k(r)`` (the bias
     added to every tap), applied layer by layer: ``out_k = W^k * out_{k-1} + alpha^k out_{k-1}``,
-    ``F = out_L - prod_k alpha^k I``.
+    ``F = out_L - prod_k alpha^k I``. A layer with a coarse basis uses paper 000's eq. 3 kernel
+    ``B_k`` (zero-padded) ``+ upsample_kernel(coarse_k, d)``, the bias on its central K x K taps only.
 
     Example:
         >>> x = torch.rand(1, 3, 12, 12)
         >>> bases = [torch.rand(1, 2, 3, k, k) for k in (5, 3)]
         >>> cs = [torch.rand(1, 2, 12, 12)] * 2
         >>> b = [torch.rand(1, 1, 12, 12)] * 2
-        >>> multilayer_filter_reference(x, bases, cs, b, b).shape
+        >>> multilayer_filter_reference(x, bases, cs, b, b, [None, bases[1]], 2).shape
         torch.Size([1, 3, 12, 12])
     """
+    from fnflight.ops.two_scale import upsample_kernel
+
     out, prod = image, None
-    for basis, c, bias, alpha in zip(bases, coeffs, biases, residual_weights):
-        field = basis_to_kernel_field(basis, c) + bias.unsqueeze(1).unsqueeze(3)  # bias on every tap
+    coarse_bases = coarse_bases or [None] * len(bases)
+    for basis, coarse, c, bias, alpha in zip(bases, coarse_bases, coeffs, biases, residual_weights):
+        k = basis.shape[-1]
+        taps = torch.ones(k, k, dtype=basis.dtype, device=basis.device)
+        if coarse is not None:
+            up = upsample_kernel(coarse, dilation)
+            p = (up.shape[-1] - k) // 2
+            basis, taps = F.pad(basis, (p,) * 4) + up, F.pad(taps, (p,) * 4)
+        # the bias on every tap of the K x K window
+        field = basis_to_kernel_field(basis, c) + taps.reshape(-1, 1, 1) * bias.unsqueeze(1).unsqueeze(3)
         out = kernel_field_filter_reference(out, field) + alpha * out
         prod = alpha if prod is None else prod * alpha
     return out - prod * image
