@@ -73,10 +73,10 @@ for model in "${MODELS[@]}"; do
   CKPTS+=("ckpt=$RUNS/$model/checkpoints/last.ckpt")
   done_mark=$RUNS/$model/trained_steps_$STEPS
   if [ -f "$done_mark" ]; then echo "$model: already trained $STEPS steps ($done_mark)"; continue; fi
-  start=$(date +%s)
+  start=$(date +%s) commit=$(git rev-parse --short HEAD)
   # shellcheck disable=SC2046
   $BIN/fnflight train "model=$model" "name=$model" "${COMMON[@]}" $(width_args "$model") "${EXTRA_ARGS[@]}"
-  echo "$model: trained $STEPS steps in $(( $(date +%s) - start )) s at commit $(git rev-parse --short HEAD)" | tee "$done_mark"
+  echo "$model: trained $STEPS steps in $(( $(date +%s) - start )) s at commit $commit" | tee "$done_mark"
 done
 for model in "${MODELS[@]}"; do cat "$RUNS/$model/trained_steps_$STEPS" >> "$OUT/command.txt"; done
 

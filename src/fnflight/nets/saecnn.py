@@ -65,7 +65,7 @@ class SAECNN(nn.Module):
         coarse: give the first layer DeepFnF's two-scale kernel (paper: yes). dilation: its ``d``.
         width: channel multiplier (1.0 = Table 3 widths for the decoders and the concatenated encoders).
         branch_width: width of each branch encoder relative to ``width`` (1.0 = two full Table 3 encoders,
-            173M parameters at ``width=1``).
+            174M parameters at ``width=1``).
 
     Forward: DeepFnF signature (``extra_noflash*`` ignored); all images ``(B, 3, H, W)``, any H, W.
 
