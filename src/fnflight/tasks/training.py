@@ -3,19 +3,16 @@
 ``fnflight train`` (:mod:`fnflight.cli.train`) is a thin wrapper around :func:`train`.
 
 Run directory: ``<out_dir>/<name>`` where ``name`` is the config's ``name`` or, when null, the experiment
-name,
-else the model file name (``runs/deepfnf_small`` for the default run). It is fixed by the config (no time
-stamp)
-so that ``ckpt_path=last`` with the same ``out_dir``/``name``/``experiment`` finds ``checkpoints/last.ckpt``.
-A fresh run into a directory that already holds checkpoints stops (resume with ``ckpt_path=last``, pick
-another
-``name=...``, or pass ``overwrite=true`` to delete the old run directory first). Layout::
+name, else the model file name (``runs/deepfnf_small`` for the default run). It is fixed by the config (no
+time stamp) so that ``ckpt_path=last`` with the same ``out_dir``/``name``/``experiment`` finds
+``checkpoints/last.ckpt``. A fresh run into a directory that already holds checkpoints stops (resume with
+``ckpt_path=last``, pick another ``name=...``, or pass ``overwrite=true`` to delete the old run directory
+first). Layout::
 
     <run dir>/config.yaml            the resolved config of the (latest) run
     <run dir>/checkpoints/last.ckpt  refreshed every checkpoint.every_n_train_steps steps and at the end
     <run dir>/checkpoints/best-step*.ckpt  best by val/psnr
-    <run dir>/logs/version_N/metrics.csv  every logged scalar (CSV logger, always on; N = session, +1 per
-    resume)
+    <run dir>/logs/version_N/metrics.csv  every logged scalar (CSV logger, always on; N: +1 per resume)
     <run dir>/wandb/                 the wandb run (logger=wandb or wandb_offline)
     <run dir>/images/*.png           validation pictures (noisy | flash | output | target | filtered | scale)
     <run dir>/metrics.json           validation metrics of the best checkpoint after training
@@ -335,8 +332,17 @@ class RunResult:
     task: Any = None
 
     def summary(self) -> str:
-        def rel(p: Path | None) -> str:
-            return str(p) if p is not None else "(none)"
+        def rel(p: Path | None) -> str:  # relative to the working directory where it lies below it
+            if p is None:
+                return "(none)"
+            try:
+                return str(Path(p).resolve().relative_to(Path.cwd().resolve()))
+            except ValueError:
+                return str(p)
+
+        def by_dim(key: str) -> tuple[str, float]:  # val/psnr, val/psnr_dim100, _dim50, ...: the table order
+            name, _, dim = key.partition("_dim")
+            return name, -float(dim) if dim else float("-inf")
 
         lines = [
             "",
@@ -355,7 +361,8 @@ class RunResult:
         ]
         if self.metrics:
             keys = [k for k in self.metrics if k.startswith(("val/psnr", "val/ssim"))]
-            lines.append("  validation   " + ", ".join(f"{k}={self.metrics[k]:.4g}" for k in sorted(keys)))
+            shown = ", ".join(f"{k}={self.metrics[k]:.4g}" for k in sorted(keys, key=by_dim))
+            lines.append("  validation   " + shown)
         lines.append(
             f"  evaluate     fnflight eval ckpt={rel(self.best_ckpt or self.last_ckpt)} testset=DIR "
             "(make one: fnflight testset task=fnf out=DIR)"
