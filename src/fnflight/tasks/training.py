@@ -340,7 +340,7 @@ class RunResult:
             except ValueError:
                 return str(p)
 
-        def by_dim(key: str) -> tuple[str, float]:  # val/psnr, val/psnr_dim100, _dim50, ...: the table order
+        def by_dim(key: str) -> tuple[str, float]:  # keys from metrics.dim_label, in the table order
             name, _, dim = key.partition("_dim")
             return name, -float(dim) if dim else float("-inf")
 
@@ -353,7 +353,7 @@ class RunResult:
             f"  metrics csv  {rel(self.csv_path)}",
         ]
         if self.wandb_dir is not None:
-            lines.append(f"  wandb        {self.wandb_dir}")
+            lines.append(f"  wandb        {rel(self.wandb_dir)}")
         lines += [
             f"  images       {rel(self.images_dir)}",
             f"  sample       {rel(self.sample_path)}",
