@@ -119,6 +119,16 @@ def _kind(value: Any) -> type | None:
     return None
 
 
+def _takes_int(key: str) -> bool:
+    """A ``trainer.*`` key whose Trainer argument takes a count as well as a flag (``fast_dev_run=1``)."""
+    if not key.startswith("trainer.") or key.count(".") != 1:
+        return False
+    import pytorch_lightning as pl
+
+    param = inspect.signature(pl.Trainer).parameters.get(key.split(".", 1)[1])
+    return param is not None and "int" in str(param.annotation)
+
+
 def _check_types(before: DictConfig, after: DictConfig, keys: list[str]) -> None:
     for item in keys:
         key = item.split("=", 1)[0].lstrip("+")
@@ -129,6 +139,8 @@ def _check_types(before: DictConfig, after: DictConfig, keys: list[str]) -> None
             continue
         kind = _kind(old)
         if kind is None or new is None:
+            continue
+        if kind is bool and isinstance(new, int) and not isinstance(new, bool) and _takes_int(key):
             continue
         ok = (
             isinstance(new, bool)

@@ -46,9 +46,14 @@ Raw low light (paper 004, SID)
     ``raw``            (B, 4, H/2, W/2) packed Bayer (or (B, 9, H/3, W/3) X-Trans), black-level
                        subtracted, multiplied by ``ratio`` and clipped to 1
     ``ratio``          (B,) amplification ratio
-    ``target``         (B, 3, H, W) sRGB ground truth (already rendered: ``color_matrix`` identity, gain 1)
-    ``std_read``, ``std_shot`` (B,) synthetic mode only: unprocessing noise stds of the dark capture
-                       (normalised raw units, before amplification)
+    ``target``         (B, 3, H, W) sRGB ground truth (already rendered: the net outputs sRGB)
+    ``color_matrix``   (B, 3, 3) the capture's camera RGB -> linear sRGB matrix (unprocessing's ``cam2rgb``,
+                       or the raw file's), for the classical forward ISP (pictures, ``traditional`` floor)
+    ``wb_gains``       (B, 3) that ISP's white-balance (and brightness) gains of camera R, G, B
+    ``tone_curve``     (B,) 1 where that ISP ends with the smoothstep tone curve (synthetic: unprocessing
+                       inverted one), 0 where not (real captures: LibRaw renders the references without one)
+    ``std_read``, ``std_shot`` (B,) synthetic mode only: noise stds of the dark capture (normalised raw
+                       units, before amplification)
 
 Every task also carries ``index`` (B,) the sample index in its source, for reproducible test sets.
 """
@@ -86,3 +91,5 @@ EXPOSURE_SHORT = "exposure_short"
 COLOR_GAIN = "color_gain"
 COLOR_OFFSET = "color_offset"
 SHORT_GAIN = "short_gain"
+WB_GAINS = "wb_gains"
+TONE_CURVE = "tone_curve"

@@ -2,8 +2,9 @@
 
 Batch keys (:mod:`fnflight.data.batch`): ``raw`` packed ``(B, 4, h, w)`` Bayer or ``(B, 9, h, w)`` X-Trans,
 black-level subtracted, multiplied by ``ratio`` and clipped to 1; ``ratio`` ``(B,)``; ``target``
-``(B, 3, f h, f w)`` sRGB (``f`` = 2 Bayer, 3 X-Trans); ``index``; synthetic mode adds ``std_read``,
-``std_shot`` (and keeps the clean linear ``ambient``).
+``(B, 3, f h, f w)`` sRGB (``f`` = 2 Bayer, 3 X-Trans); the classical ISP's ``color_matrix``, ``wb_gains``,
+``tone_curve``; ``index``; synthetic mode adds ``std_read``, ``std_shot`` (and keeps the clean linear
+``ambient``).
 
 Two modes (``mode="auto"`` picks ``"real"`` when the source is a
 :class:`~fnflight.data.raw_sources.SIDRawPairs`):
@@ -30,12 +31,24 @@ amplification ``min(raw * ratio, 1)`` with the pair's ratio ``min(t_ref / t_in, 
 3. ratio: training draws uniformly from SID's ratios ``{100, 250, 300}`` (paper 004 Table 1: the exposure
    ratios of the dataset); ``ratio_range=(low, high)`` draws log-uniformly instead. Validation / test use
    every image once per ratio of ``test_ratios`` (100, 250, 300);
-4. dark capture = clean raw / ratio plus heteroscedastic Gaussian noise with Brooks et al.'s levels
-   (:func:`fnflight.imaging.sample_unprocessing_noise`: log shot variance ``U(log 1e-4, log 0.012)``, read
-   variance from the fitted line), in normalised units; with ``quantize`` (default) it is written as a 14-bit
-   raw like SID's Sony files (black 512, white 16383, rounded, clipped to ``[0, white]``) and read back with
-   :func:`fnflight.imaging.normalize_levels` (black subtracted, negatives clipped, as SID);
-5. ``raw`` = :func:`fnflight.imaging.amplify` (``min(x * ratio, 1)``) of the packed dark capture.
+4. dark capture: the short exposure collects ``1 / ratio`` of the long one's light, so its clean signal is
+   ``clean raw / ratio`` and its noise is that of a real capture of that signal (Poisson-Gaussian, Gaussian
+   approximation): variance ``std_read^2 + std_shot^2 * clean / ratio`` in normalised raw units. After the
+   amplification of step 5 the noise relative to the signal is ``sqrt(std_shot^2 ratio / clean +
+   std_read^2 ratio^2 / clean^2)``: shot noise grows with ``sqrt(ratio)`` and read noise with ``ratio``, as
+   in SID's x100 / x250 / x300 captures. The levels (``noise="sensor"``, default) are those of one capture
+   of a large-pixel 14-bit sensor (:func:`fnflight.imaging.sample_sensor_noise`: analogue gain
+   ``K ~ logU(gain_range)`` DN per electron, shot variance ``K / span``, read noise 1.5 e- and 1.5 DN),
+   the physics of SID's Sony alpha 7S II in round numbers (our choice: the paper gives no noise model).
+   ``noise="unprocessing"`` uses Brooks et al.'s levels instead (a normally exposed phone capture, NOTES
+   "Unprocessing"), which on a 1/300 capture drown the signal. With ``quantize`` (default) the capture is
+   written as a 14-bit raw like SID's Sony files (black 512, white 16383, rounded, clipped to
+   ``[0, white]``) and read back with :func:`fnflight.imaging.normalize_levels` (black subtracted, negatives
+   clipped, as SID);
+5. ``raw`` = :func:`fnflight.imaging.amplify` (``min(x * ratio, 1)``) of the packed dark capture;
+6. the camera's ISP parameters travel with the batch for the classical pipeline (pictures, the
+   ``traditional`` floor of ``fnflight eval``): ``color_matrix`` = unprocessing's ``cam2rgb``, ``wb_gains``
+   its forward white-balance and brightness gains, ``tone_curve`` = 1 (unprocessing inverted a smoothstep).
 
 Validation / test are deterministic (one generator per image seeded from ``(seed, index)``, shared by the
 three ratios of an image: same camera parameters, same normal draws).
@@ -146,11 +159,14 @@ class RawCropDataset(SeededDataset):
         arrays = self.source.read(i, self.box(i))
         if self.train and self.augment:
             out = self._augmenter()(image=arrays["raw"], target=arrays["target"])
-            arrays = {"raw": out["image"], "target": out["target"]}
+            arrays = {**arrays, "raw": out["image"], "target": out["target"]}
         return {
             K.RAW: torch.from_numpy(np.ascontiguousarray(arrays["raw"].transpose(2, 0, 1))),
             K.TARGET: torch.from_numpy(np.ascontiguousarray(arrays["target"].transpose(2, 0, 1))),
             K.RATIO: torch.tensor(self.source.ratio(i), dtype=torch.float32),
+            K.WB_GAINS: torch.from_numpy(arrays["wb_gains"]),
+            K.COLOR_MATRIX: torch.from_numpy(arrays["color_matrix"]),
+            K.TONE_CURVE: torch.tensor(0.0),
             K.INDEX: torch.tensor(i, dtype=torch.int64),
         }
 
@@ -166,12 +182,16 @@ class RawLowLightDataModule(LowLightDataModule):
         mode: ``"auto"``, ``"real"`` or ``"synthetic"``.
         eval_crop: validation / test crop (packed); default ``crop``; ``0`` = whole images (real mode; SID
             evaluates full frames, which need ``val_batch_size=1`` and a tiling network).
-        cfa: ``"bayer"`` or ``"xtrans"`` (synthetic mode; real data brings its own).
+        cfa: ``"bayer"`` or ``"xtrans"``: the mosaic synthesised (synthetic mode), or the one the raw files
+            must have (real mode: checked when the datasets are made, so a config and its net agree).
         bayer_order: packed channel order (:func:`fnflight.imaging.pack_bayer`), synthetic mode (real data:
             the source's ``bayer_order``).
         ratios: training ratios, drawn uniformly (synthetic mode).
         ratio_range: ``(low, high)``: draw training ratios log-uniformly from this range instead.
         test_ratios: validation / test ratios, every image once per ratio (synthetic mode).
+        noise: ``"sensor"`` (default) or ``"unprocessing"``: the noise levels of the dark capture (module
+            docstring, step 4).
+        gain_range: ``(low, high)`` analogue gain in DN per electron of ``noise="sensor"``.
         quantize: write the dark capture as integers between ``black_level`` and ``white_level``.
         black_level, white_level: the simulated sensor's levels (Sony's by default).
     """
@@ -195,6 +215,8 @@ class RawLowLightDataModule(LowLightDataModule):
         ratios: Sequence[float] = SID_RATIOS,
         ratio_range: Sequence[float] | None = None,
         test_ratios: Sequence[float] = SID_RATIOS,
+        noise: str = "sensor",
+        gain_range: Sequence[float] = (0.2, 8.0),
         quantize: bool = True,
         black_level: float = SONY_BLACK_LEVEL,
         white_level: float = SONY_WHITE_LEVEL,
@@ -211,6 +233,10 @@ class RawLowLightDataModule(LowLightDataModule):
             raise ValueError(f"test_ratios must be positive numbers, got {test_ratios}")
         if ratio_range is not None and not 0 < float(ratio_range[0]) <= float(ratio_range[1]):
             raise ValueError(f"ratio_range must be 0 < low <= high, got {tuple(ratio_range)}")
+        if noise not in ("sensor", "unprocessing"):
+            raise ValueError(f"noise must be 'sensor' or 'unprocessing', got {noise!r}")
+        if len(gain_range) != 2 or not 0 < float(gain_range[0]) <= float(gain_range[1]):
+            raise ValueError(f"gain_range must be (low, high) with 0 < low <= high, got {tuple(gain_range)}")
         if not 0 <= black_level < white_level:
             raise ValueError(f"need 0 <= black_level < white_level, got {black_level}, {white_level}")
         if crop is not None and int(crop) < 1:
@@ -245,6 +271,7 @@ class RawLowLightDataModule(LowLightDataModule):
         self.ratios = [float(r) for r in ratios]
         self.ratio_range = None if ratio_range is None else (float(ratio_range[0]), float(ratio_range[1]))
         self.test_ratios = [float(r) for r in test_ratios]
+        self.noise, self.gain_range = noise, (float(gain_range[0]), float(gain_range[1]))
         self.quantize = bool(quantize)
         self.black_level, self.white_level = float(black_level), float(white_level)
 
@@ -264,6 +291,11 @@ class RawLowLightDataModule(LowLightDataModule):
         source = self.source if train else self.val_source if stage == "val" else self.test_source
         crop = self.crop if train else self.eval_crop
         if self.mode == "real":
+            if source.cfa != self.cfa:
+                raise SourceError(
+                    f"{source.list_file}: its raw files have a {source.cfa} colour filter array, but the "
+                    f"data config says cfa={self.cfa!r} (set data.init_args.cfa={source.cfa})"
+                )
             limit = None if train else self.limit_val
             return RawCropDataset(source, crop or None, train, self.augment, limit, self.seed)
         f = 2 if self.cfa == "bayer" else 3
@@ -291,7 +323,13 @@ class RawLowLightDataModule(LowLightDataModule):
             "ratios": self.ratios,
             "ratio_range": None if self.ratio_range is None else list(self.ratio_range),
             "test_ratios": self.test_ratios,
-            "noise": "Brooks et al. unprocessing noise (sample_unprocessing_noise)",
+            "noise": self.noise,
+            "noise_model": (
+                "sample_sensor_noise (gain_range DN/e-, 1.5 e- + 1.5 DN read noise) on clean / ratio"
+                if self.noise == "sensor"
+                else "Brooks et al. unprocessing levels (sample_unprocessing_noise) on clean / ratio"
+            ),
+            "gain_range": list(self.gain_range),
             "quantize": self.quantize,
             "black_level": self.black_level,
             "white_level": self.white_level,
@@ -337,9 +375,13 @@ class RawLowLightDataModule(LowLightDataModule):
             ratio = torch.tensor(self.ratios, device=dev, dtype=dt)[pick]
 
         srgb = imaging.srgb_from_linear(ambient.clamp(0.0, 1.0)).clamp(0.0, 1.0)
-        clean, _ = imaging.unprocess(srgb, generator)  # NOTES "Unprocessing"
+        clean, meta = imaging.unprocess(srgb, generator)  # NOTES "Unprocessing"
         mosaic = imaging.mosaic_bayer(clean) if f == 2 else imaging.mosaic_xtrans(clean)
-        std_read, std_shot = imaging.sample_unprocessing_noise(b, generator, gdev, dt)
+        if self.noise == "sensor":
+            span = self.white_level - self.black_level
+            std_read, std_shot = imaging.sample_sensor_noise(b, self.gain_range, span, generator, gdev, dt)
+        else:
+            std_read, std_shot = imaging.sample_unprocessing_noise(b, generator, gdev, dt)
         std_read, std_shot = std_read.to(dev), std_shot.to(dev)
         dark = imaging.add_heteroscedastic_noise(
             mosaic / ratio[:, None, None, None], std_read, std_shot, generator
@@ -355,4 +397,7 @@ class RawLowLightDataModule(LowLightDataModule):
         out[K.RATIO] = ratio
         out[K.TARGET] = srgb
         out[K.STD_READ], out[K.STD_SHOT] = std_read, std_shot
+        out[K.COLOR_MATRIX] = meta["cam2rgb"].to(dev, dt)
+        out[K.WB_GAINS] = imaging.white_balance_gains(meta, ratio).to(dev, dt)
+        out[K.TONE_CURVE] = torch.ones(b, device=dev, dtype=dt)
         return out

@@ -241,6 +241,8 @@ class SIDRawPairs(Dataset):
                     desc = raw.color_desc.decode("ascii", "replace")
                     black = np.asarray(raw.black_level_per_channel, dtype=np.float32)
                     white = float(raw.white_level)
+                    camera_wb = np.asarray(raw.camera_whitebalance, dtype=np.float64)
+                    xyz_to_camera = np.asarray(raw.rgb_xyz_matrix, dtype=np.float64)[:3]
                 except _rawpy_errors() as err:
                     raise SourceError(
                         f"{path}: rawpy cannot decode the raw data ({type(err).__name__}: {_msg(err)})"
@@ -272,6 +274,7 @@ class SIDRawPairs(Dataset):
                 "white": white,
                 "cfa": cfa,
                 "offset": (dy, dx),
+                **_isp_params(camera_wb, xyz_to_camera),
             }
 
         return self._cached(("input", str(path)), make)
@@ -367,7 +370,12 @@ class SIDRawPairs(Dataset):
                 f"the crop {(top, left, h, w)} of input {path.name} (packed {ph}x{pw}, factor {f})"
             )
         target = ref.astype(np.float32) * np.float32(1.0 / 65535.0)
-        return {"raw": np.ascontiguousarray(raw, dtype=np.float32), "target": target}
+        return {
+            "raw": np.ascontiguousarray(raw, dtype=np.float32),
+            "target": target,
+            "wb_gains": dec["wb_gains"].copy(),
+            "color_matrix": dec["color_matrix"].copy(),
+        }
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < len(self):
@@ -377,6 +385,9 @@ class SIDRawPairs(Dataset):
             "raw": torch.from_numpy(np.ascontiguousarray(arrays["raw"].transpose(2, 0, 1))),
             "target": torch.from_numpy(np.ascontiguousarray(arrays["target"].transpose(2, 0, 1))),
             "ratio": self.ratio(index),
+            "wb_gains": torch.from_numpy(arrays["wb_gains"]),
+            "color_matrix": torch.from_numpy(arrays["color_matrix"]),
+            "tone_curve": 0.0,
             "index": index,
             "name": self.name(index),
         }
@@ -385,6 +396,31 @@ class SIDRawPairs(Dataset):
         state = dict(self.__dict__)
         state["_cache"], state["_cached_bytes"] = {}, 0
         return state
+
+
+def _isp_params(camera_wb: np.ndarray, xyz_to_camera: np.ndarray) -> dict[str, np.ndarray]:
+    """The classical ISP's ``wb_gains`` (3,) and ``color_matrix`` (3, 3) of a raw file (float32).
+
+    White balance: the camera's as-shot multipliers (R, G, B; rawpy's fourth is the second green) divided by
+    green, as LibRaw's ``use_camera_wb`` (SID's references) applies them; ones when the file has none.
+    Colour: ``cam2rgb`` = the inverse of (XYZ -> camera) @ (sRGB -> XYZ) with rows normalised to 1, the
+    construction of Brooks et al.'s unprocessing (NOTES "Unprocessing"); identity when the file has no
+    matrix.
+    """
+    from fnflight.imaging import XYZ_FROM_SRGB
+
+    wb = camera_wb[:3] if camera_wb.size >= 3 and camera_wb[1] > 0 else np.ones(3)
+    wb = wb / wb[1]
+    cm = np.eye(3)
+    if xyz_to_camera.shape == (3, 3) and np.abs(xyz_to_camera).sum() > 0:
+        rgb_to_camera = xyz_to_camera @ XYZ_FROM_SRGB.double().numpy()
+        rows = rgb_to_camera.sum(1, keepdims=True)
+        if np.all(np.abs(rows) > 1e-8):
+            try:
+                cm = np.linalg.inv(rgb_to_camera / rows)
+            except np.linalg.LinAlgError:
+                cm = np.eye(3)
+    return {"wb_gains": wb.astype(np.float32), "color_matrix": cm.astype(np.float32)}
 
 
 def _msg(err: BaseException) -> str:

@@ -6,6 +6,7 @@
 - :mod:`~fnflight.imaging.homography`: camera-shake homographies (paper 000 sec. 4.1), warps, KPN jitter.
 - :mod:`~fnflight.imaging.motion`: LSD2 short/long synthesis: gyro trajectories, rolling-shutter blur.
 - :mod:`~fnflight.imaging.raw`: unprocessing, forward ISP, Bayer / X-Trans mosaics and packing, SID levels.
+- :mod:`~fnflight.imaging.demosaic`: bilinear demosaicking of any CFA (the classical raw pipeline).
 
 Tensors are batched ``(B, C, H, W)``; random functions take a ``torch.Generator``.
 """
@@ -21,6 +22,7 @@ from .color import (
     camera_to_srgb_matrix,
     render_srgb,
 )
+from .demosaic import demosaic_bilinear
 from .homography import (
     homography_from_params,
     homography_sampling_grid,
@@ -66,12 +68,15 @@ from .raw import (
     pack_bayer,
     pack_xtrans,
     process,
+    render_camera_rgb,
+    sample_sensor_noise,
     sample_unprocessing_noise,
     sample_unprocessing_params,
     smoothstep,
     unpack_bayer,
     unpack_xtrans,
     unprocess,
+    white_balance_gains,
 )
 from .srgb import gamma_compress, gamma_expand, linear_from_srgb, srgb_from_linear
 
@@ -92,6 +97,7 @@ __all__ = [
     "amplify",
     "apply_color_matrix",
     "bradford_adaptation",
+    "demosaic_bilinear",
     "camera_to_srgb_matrix",
     "color_distort",
     "gamma_compress",
@@ -112,6 +118,8 @@ __all__ = [
     "pack_bayer",
     "pack_xtrans",
     "process",
+    "render_camera_rgb",
+    "sample_sensor_noise",
     "render_srgb",
     "rolling_shutter_homographies",
     "rotation_matrix_xyz",
@@ -132,5 +140,6 @@ __all__ = [
     "unpack_bayer",
     "unpack_xtrans",
     "unprocess",
+    "white_balance_gains",
     "warp_image",
 ]

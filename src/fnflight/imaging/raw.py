@@ -7,6 +7,8 @@ Colour indices in CFA tables: 0 = R, 1 = G, 2 = B.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -28,12 +30,15 @@ __all__ = [
     "pack_bayer",
     "pack_xtrans",
     "process",
+    "render_camera_rgb",
+    "sample_sensor_noise",
     "sample_unprocessing_noise",
     "sample_unprocessing_params",
     "smoothstep",
     "unpack_bayer",
     "unpack_xtrans",
     "unprocess",
+    "white_balance_gains",
 ]
 
 # 2x2 Bayer tiles, raster order over (row, col) = (0,0), (0,1), (1,0), (1,1).
@@ -147,7 +152,15 @@ def sample_unprocessing_params(
     }
 
 
-def _wb_gains(meta: dict[str, Tensor], like: Tensor) -> Tensor:
+def white_balance_gains(meta: dict[str, Tensor], like: Tensor) -> Tensor:
+    r"""The forward gains ``(B, 3)`` of :func:`process`: ``rgb_gain * (red_gain, 1, blue_gain)``.
+
+    Example:
+        >>> meta = {"red_gain": torch.tensor([2.0]), "blue_gain": torch.tensor([1.5]),
+        ...         "rgb_gain": torch.tensor([1.25])}
+        >>> white_balance_gains(meta, torch.zeros(1))
+        tensor([[2.5000, 1.2500, 1.8750]])
+    """
     b = len(like)
     red = _batch_param(meta["red_gain"], "meta['red_gain']", b, like, ndim=1)
     blue = _batch_param(meta["blue_gain"], "meta['blue_gain']", b, like, ndim=1)
@@ -198,7 +211,7 @@ def unprocess(
     meta = _check_meta(meta)
     x = gamma_expand(inverse_smoothstep(srgb), 2.2)
     x = apply_color_matrix(x, meta["rgb2cam"])
-    inv_gains = (1.0 / _wb_gains(meta, x))[..., None, None]  # (B, 3, 1, 1)
+    inv_gains = (1.0 / white_balance_gains(meta, x))[..., None, None]  # (B, 3, 1, 1)
     gray = x.mean(1, keepdim=True)
     mask = (torch.clamp(gray - highlight_inflection, min=0.0) / (1.0 - highlight_inflection)) ** 2
     safe = torch.maximum(mask + (1.0 - mask) * inv_gains, inv_gains)
@@ -235,12 +248,46 @@ def process(
     """
     raw_rgb = _check_bchw(raw_rgb, "raw_rgb", 3)
     meta = _check_meta(meta)
-    gains = _wb_gains(meta, raw_rgb)
+    gains = white_balance_gains(meta, raw_rgb)
     if not apply_brightness:
         gains = gains / _batch_param(meta["rgb_gain"], "meta['rgb_gain']", len(raw_rgb), raw_rgb, 2)
-    x = torch.clamp(raw_rgb * gains[..., None, None], 0.0, 1.0)
-    x = torch.clamp(apply_color_matrix(x, meta["cam2rgb"]), 0.0, 1.0)
+    return render_camera_rgb(raw_rgb, gains, meta["cam2rgb"], tone_curve)
+
+
+def render_camera_rgb(
+    raw_rgb: Tensor, wb_gains: Tensor, cam2rgb: Tensor, tone_curve: bool | Tensor = False
+) -> Tensor:
+    r"""The forward ISP after demosaicking (NOTES "Unprocessing"): white-balance gains, clip, ``cam2rgb``,
+    clip, gamma ``1/2.2``, and where ``tone_curve`` the :func:`smoothstep` tone curve.
+
+    :func:`process` is this with the gains and matrix of an :func:`unprocess` ``meta``; a real camera's
+    rendering passes the gains and matrix read from its raw file (``tone_curve=False``: LibRaw, which
+    renders SID's references, applies no tone curve).
+
+    Args:
+        raw_rgb: ``(B, 3, H, W)`` linear camera RGB (demosaicked).
+        wb_gains: ``(B, 3)`` per-channel gains (white balance times any brightness gain).
+        cam2rgb: ``(B, 3, 3)`` or ``(3, 3)`` camera RGB -> linear sRGB.
+        tone_curve: bool, or ``(B,)`` with 1 where the sample gets the tone curve and 0 where not.
+
+    Returns:
+        ``(B, 3, H, W)`` sRGB in ``[0, 1]``.
+
+    Example:
+        >>> x = torch.full((1, 3, 1, 1), 0.25)
+        >>> render_camera_rgb(x, torch.tensor([[2.0, 2.0, 2.0]]), torch.eye(3)).flatten()
+        tensor([0.7297, 0.7297, 0.7297])
+    """
+    raw_rgb = _check_bchw(raw_rgb, "raw_rgb", 3)
+    wb_gains = _check_tensor(wb_gains, "wb_gains")
+    if wb_gains.shape != (len(raw_rgb), 3):
+        raise ValueError(f"wb_gains must have shape ({len(raw_rgb)}, 3), got {tuple(wb_gains.shape)}")
+    x = torch.clamp(raw_rgb * wb_gains.to(raw_rgb)[..., None, None], 0.0, 1.0)
+    x = torch.clamp(apply_color_matrix(x, cam2rgb), 0.0, 1.0)
     x = gamma_compress(x, 2.2)
+    if isinstance(tone_curve, Tensor):
+        on = _batch_param(tone_curve, "tone_curve", len(x), x) > 0.5
+        return torch.where(on, smoothstep(x), x)
     return smoothstep(x) if tone_curve else x
 
 
@@ -272,6 +319,48 @@ def sample_unprocessing_noise(
         2.18 * log_shot + 1.20 + 0.26 * torch.randn((batch,), generator=generator, device=device, dtype=dtype)
     )
     return torch.exp(0.5 * log_read), torch.exp(0.5 * log_shot)
+
+
+def sample_sensor_noise(
+    batch: int,
+    gain_range: tuple[float, float] = (0.2, 8.0),
+    span: float = 16383.0 - 512.0,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[Tensor, Tensor]:
+    r"""Noise of one capture of a large-pixel 14-bit sensor (a rounded Sony alpha 7S II-like model, our
+    choice; SID's Sony set was shot with that camera), as STDs in normalised raw units (``DN / span``).
+
+    The analogue gain ``K`` (DN per photo-electron, i.e. the ISO) is drawn log-uniformly from ``gain_range``
+    (0.2 to 8 DN/e-: roughly ISO 250 to 10000 for a unity gain near ISO 1250). A signal of ``x`` normalised
+    units holds ``x span / K`` electrons, so the Poisson shot variance is ``K x / span``:
+    ``std_shot = sqrt(K / span)``. Read noise: 1.5 electrons before the amplifier and 1.5 DN after it,
+    ``std_read = sqrt((1.5 K)^2 + 1.5^2) / span``, times a log-normal spread ``exp(N(0, 0.2))``.
+    Brooks et al.'s levels (:func:`sample_unprocessing_noise`) describe a normally exposed phone capture; a
+    dark capture of 1/100 to 1/300 of the exposure needs the photon statistics of the sensor itself.
+
+    Returns:
+        ``(std_read, std_shot)``, each ``(B,)``.
+
+    Example:
+        >>> r, s = sample_sensor_noise(4, generator=torch.Generator().manual_seed(0))
+        >>> bool(((s**2 * 15871 >= 0.2 - 1e-4) & (s**2 * 15871 <= 8.0 + 1e-4)).all())
+        True
+    """
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    lo, hi = float(gain_range[0]), float(gain_range[1])
+    if not 0 < lo <= hi:
+        raise ValueError(f"gain_range must be 0 < low <= high, got {tuple(gain_range)}")
+    if span <= 0:
+        raise ValueError(f"span must be > 0, got {span}")
+    u = torch.rand((batch,), generator=generator, device=device, dtype=torch.float64)
+    gain = torch.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * u)
+    spread = torch.exp(0.2 * torch.randn((batch,), generator=generator, device=device, dtype=torch.float64))
+    std_read = torch.sqrt((1.5 * gain) ** 2 + 1.5**2) * spread / span
+    std_shot = torch.sqrt(gain / span)
+    return std_read.to(dtype), std_shot.to(dtype)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from fnflight.nets.unet import ClassicUNet, crop_padding, init_weights, pad_to_m
 __all__ = ["SIDUNet", "tiled_forward"]
 
 SID_CHANNELS = (32, 64, 128, 256, 512)
+# packed channels and depth-to-space factor per colour filter array (paper 004 sec. 3.2)
+CFA_LAYOUT = {"bayer": (4, 2), "xtrans": (9, 3)}
 
 
 class SIDUNet(nn.Module):
@@ -38,6 +40,8 @@ class SIDUNet(nn.Module):
         width: channel multiplier (1.0 = paper: 7,760,268 parameters for Sony).
         upscale: depth-to-space factor (2 for Bayer, 3 for X-Trans).
         depth: number of levels (5 = paper). Smaller depths are for tests and tiny experiments.
+        cfa: ``"bayer"`` or ``"xtrans"`` sets ``in_channels`` and ``upscale`` (4, 2 / 9, 3) at once, so a
+            config can take it from the data (``cfa: ${data.init_args.cfa}``); ``None`` keeps the two.
 
     Forward: ``raw``: ``(B, in_channels, h, w)`` packed raw -> ``{"output": (B, 3, upscale*h, upscale*w)}``.
 
@@ -46,13 +50,25 @@ class SIDUNet(nn.Module):
     torch.Size([1, 3, 38, 46])
     """
 
-    def __init__(self, in_channels: int = 4, width: float = 1.0, upscale: int = 2, depth: int = 5):
+    def __init__(
+        self,
+        in_channels: int = 4,
+        width: float = 1.0,
+        upscale: int = 2,
+        depth: int = 5,
+        cfa: str | None = None,
+    ):
         super().__init__()
+        if cfa is not None:
+            if cfa not in CFA_LAYOUT:
+                raise ValueError(f"cfa must be one of {sorted(CFA_LAYOUT)} or None, got {cfa!r}")
+            in_channels, upscale = CFA_LAYOUT[cfa]
         if not 1 <= depth <= len(SID_CHANNELS):
             raise ValueError(f"depth must be in [1, {len(SID_CHANNELS)}], got {depth}")
         if upscale < 1:
             raise ValueError(f"upscale must be >= 1, got {upscale}")
         self.in_channels, self.upscale = int(in_channels), int(upscale)
+        self.cfa = next((k for k, v in CFA_LAYOUT.items() if v == (self.in_channels, self.upscale)), None)
         self.unet = ClassicUNet(
             self.in_channels,
             3 * self.upscale**2,

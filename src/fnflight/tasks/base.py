@@ -1,8 +1,19 @@
 """Shared LightningModule glue: loss, per-dim metrics, the paper's learning-rate drops, image logging.
 
 A task wraps a plain ``nn.Module`` net (built from the config and passed in) and a loss from
-:mod:`fnflight.tasks.losses`. Subclasses say how a batch feeds the net (:meth:`EnhancementTask.predict`) and
-which panels make a picture (:meth:`EnhancementTask.panels`).
+:mod:`fnflight.tasks.losses`. Every subclass states four things, and nothing else here assumes what a batch
+holds:
+
+- :meth:`EnhancementTask.predict`: how a batch feeds the net;
+- :meth:`EnhancementTask.to_srgb`: how its prediction and target (images in the prediction's space) become
+  the sRGB images in ``[0, 1]`` that metrics, pictures and samples see (flash/no-flash: linear camera RGB x
+  gain -> colour matrix -> sRGB curve; raw: the net already outputs sRGB);
+- :meth:`EnhancementTask.input_preview`: the degraded input as a person would look at it (sRGB), the first
+  panel of ``sample.png`` and of ``fnflight eval``'s pictures;
+- :meth:`EnhancementTask.panels`: the columns of the validation pictures.
+
+Metrics are reported per level of ``level_key`` (``"dim"`` for paper 000's dimming factors, ``"ratio"`` for
+SID's amplification ratios): :meth:`EnhancementTask.metric_levels` gives each sample's level.
 
 Optimisation (paper 000 sec. 3.3): Adam at ``lr`` with a plateau schedule on the validation PSNR: when
 ``val/psnr`` has not improved by ``plateau_threshold`` dB for ``patience`` validations, the rate is multiplied
@@ -31,7 +42,7 @@ from torch import Tensor, nn
 
 from fnflight.data import batch as keys
 from fnflight.tasks.image_logging import grid, log_grid
-from fnflight.tasks.metrics import PAPER_DIMS, DimMetrics, render_for_metrics
+from fnflight.tasks.metrics import PAPER_DIMS, DimMetrics
 
 __all__ = ["EnhancementTask"]
 
@@ -60,11 +71,14 @@ class EnhancementTask(pl.LightningModule):
             applied); ``None`` (default) uses the plateau schedule instead.
         log_images_every_n: log a picture of the first validation batch every n validations (0: never).
         max_logged_images: rows of that picture.
-        dims: dimming levels the metrics are reported at.
+        dims: the levels (of ``level_key``) the metrics are reported at: dimming factors for paper 000.
         model_config: the ``model`` section of the run config (name, net, loss, task); saved in the
         checkpoint's
             hyperparameters so that :func:`fnflight.tasks.checkpoint.load_task` can rebuild the net.
     """
+
+    #: the batch key whose values the metrics are binned by (``val/psnr_dim50``, ``val/psnr_ratio100``, ...)
+    level_key = "dim"
 
     def __init__(
         self,
@@ -91,8 +105,8 @@ class EnhancementTask(pl.LightningModule):
         self.save_hyperparameters(ignore=["net", "loss"])
         self.net = net
         self.loss = loss
-        self.val_metrics = DimMetrics(dims)
-        self.test_metrics = DimMetrics(dims)
+        self.val_metrics = DimMetrics(dims, key=self.level_key)
+        self.test_metrics = DimMetrics(dims, key=self.level_key)
         self._plateau: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None
         self._pending_plateau_state: dict[str, Any] | None = None
         self._validations = 0
@@ -106,16 +120,30 @@ class EnhancementTask(pl.LightningModule):
         """sRGB panels ``(B, 3, H, W)`` in ``[0, 1]`` for the picture, and a caption naming them."""
         raise NotImplementedError
 
-    def metric_images(self, batch: dict[str, Tensor], outputs: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """Prediction and target as the metrics see them: rendered sRGB clipped to [0, 1]."""
-        gain, cm = batch[keys.GAIN], batch[keys.COLOR_MATRIX]
-        return render_for_metrics(outputs["output"], gain, cm), render_for_metrics(
-            batch[keys.TARGET], gain, cm
-        )
+    def to_srgb(self, batch: dict[str, Tensor], image: Tensor) -> Tensor:
+        """``image`` (the prediction, the target, or an input in their space) ``(B, 3, H, W)`` as the sRGB in
+        ``[0, 1]`` that metrics, pictures and samples see."""
+        raise NotImplementedError
 
-    def metric_dims(self, batch: dict[str, Tensor]) -> Tensor:
+    def input_preview(self, batch: dict[str, Tensor]) -> Tensor:
+        """The degraded input as a person would look at it: sRGB ``(B, 3, H, W)`` in ``[0, 1]``, the size of
+        the target."""
+        raise NotImplementedError
+
+    def metric_images(self, batch: dict[str, Tensor], outputs: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """Prediction and target as the metrics see them (:meth:`to_srgb`)."""
+        return self.to_srgb(batch, outputs["output"]), self.to_srgb(batch, batch[keys.TARGET])
+
+    def sample_panels(self, batch: dict[str, Tensor], outputs: dict[str, Tensor]) -> list[Tensor]:
+        """``input preview | output | target`` in sRGB: the columns of ``sample.png``."""
+        pred, target = self.metric_images(batch, outputs)
+        return [self.input_preview(batch), pred, target]
+
+    def metric_levels(self, batch: dict[str, Tensor]) -> Tensor:
+        """Each sample's level ``(B,)`` (its ``level_key`` value; the first level when the batch has none)."""
         target = batch[keys.TARGET]
-        return batch.get(keys.DIM, torch.full((len(target),), float(self.val_metrics.levels[0])))
+        default = torch.full((len(target),), float(self.val_metrics.levels[0]), device=target.device)
+        return batch.get(self.level_key, default)
 
     # ---------------------------------------------------------------- Lightning hooks
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -141,7 +169,7 @@ class EnhancementTask(pl.LightningModule):
         self.log(f"{stage}/loss", parts["loss"], batch_size=self._batch_size(batch), sync_dist=True)
         metrics = self.val_metrics if stage == "val" else self.test_metrics
         pred, target = self.metric_images(batch, outputs)
-        metrics.update(pred, target, self.metric_dims(batch))
+        metrics.update(pred, target, self.metric_levels(batch))
         return outputs
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:

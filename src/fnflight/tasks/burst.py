@@ -18,6 +18,7 @@ from fnflight.data import batch as keys
 from fnflight.imaging.color import render_srgb
 from fnflight.tasks.base import EnhancementTask
 from fnflight.tasks.losses import KPNAnnealedLoss
+from fnflight.tasks.metrics import render_for_metrics
 
 __all__ = ["BurstTask"]
 
@@ -60,8 +61,16 @@ class BurstTask(EnhancementTask):
     def predict(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         return self.net(batch[keys.BURST], batch[keys.NOISE_STD])
 
-    def metric_dims(self, batch: dict[str, Tensor]) -> Tensor:
+    def metric_levels(self, batch: dict[str, Tensor]) -> Tensor:
         return torch.full((len(batch[keys.TARGET]),), float(self.val_metrics.levels[0]))
+
+    def to_srgb(self, batch: dict[str, Tensor], image: Tensor) -> Tensor:
+        """Linear RGB x ``gain`` (``1 / white_level``) -> ``color_matrix`` -> sRGB curve, clipped."""
+        return render_for_metrics(image, batch[keys.GAIN], batch[keys.COLOR_MATRIX])
+
+    def input_preview(self, batch: dict[str, Tensor]) -> Tensor:
+        """The noisy reference frame (frame 0)."""
+        return self.to_srgb(batch, batch[keys.BURST][:, 0])
 
     def panels(self, batch: dict[str, Tensor], outputs: dict[str, Tensor]) -> tuple[list[Tensor], str]:
         gain, cm = batch[keys.GAIN], batch[keys.COLOR_MATRIX]

@@ -19,7 +19,7 @@ from fnflight.imaging.color import render_srgb
 from fnflight.tasks.base import EnhancementTask
 from fnflight.tasks.image_logging import normalise_map
 from fnflight.tasks.losses import DeepFnFLoss
-from fnflight.tasks.metrics import PAPER_DIMS
+from fnflight.tasks.metrics import PAPER_DIMS, render_for_metrics
 
 __all__ = ["FlashNoFlashTask", "fnf_inputs"]
 
@@ -81,6 +81,14 @@ class FlashNoFlashTask(EnhancementTask):
 
     def predict(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         return self.net(**fnf_inputs(batch))
+
+    def to_srgb(self, batch: dict[str, Tensor], image: Tensor) -> Tensor:
+        """Linear camera RGB x ``gain`` -> ``color_matrix`` -> sRGB curve, clipped (paper 000 sec. 3.3)."""
+        return render_for_metrics(image, batch[keys.GAIN], batch[keys.COLOR_MATRIX])
+
+    def input_preview(self, batch: dict[str, Tensor]) -> Tensor:
+        """The noisy no-flash image brightened by the gain."""
+        return self.to_srgb(batch, batch[keys.NOFLASH])
 
     def panels(self, batch: dict[str, Tensor], outputs: dict[str, Tensor]) -> tuple[list[Tensor], str]:
         gain, cm = batch[keys.GAIN], batch[keys.COLOR_MATRIX]

@@ -58,18 +58,20 @@ def ssim_per_image(pred: Tensor, target: Tensor) -> Tensor:
     return out.reshape(len(pred))
 
 
-def dim_label(dim: float) -> str:
-    """The name of a dimming level in metric keys: ``50.0 -> "dim50"``, ``12.5 -> "dim12.5"``.
+def dim_label(dim: float, key: str = "dim") -> str:
+    """The name of a level in metric keys: ``50.0 -> "dim50"``, ``12.5 -> "dim12.5"``; with ``key="ratio"``
+    (SID's amplification ratios) ``100.0 -> "ratio100"``.
 
     Example:
-        >>> dim_label(50.0), dim_label(12.5)
-        ('dim50', 'dim12.5')
+        >>> dim_label(50.0), dim_label(12.5), dim_label(300.0, "ratio")
+        ('dim50', 'dim12.5', 'ratio300')
     """
-    return f"dim{float(dim):g}"
+    return f"{key}{float(dim):g}"
 
 
 class DimMetrics(Metric):
-    """Mean PSNR and SSIM overall and per dimming level.
+    """Mean PSNR and SSIM overall and per level: dimming factor (paper 000) or any other per-sample level
+    named by ``key`` (``"ratio"``: SID's amplification ratios).
 
     Every image counts in the bin of the level nearest to its dimming factor in the log domain: test sets use
     exactly the levels; training-style validation data with random dims in [5, 50] fall in the nearest one
@@ -78,7 +80,8 @@ class DimMetrics(Metric):
     images.
 
     Args:
-        levels: the dimming factors to report.
+        levels: the levels to report (dimming factors by default).
+        key: the level's name in metric keys and records (``"dim"``: ``psnr_dim50``, ``{"dim": 50}``).
 
     Example:
         >>> m = DimMetrics()
@@ -92,8 +95,9 @@ class DimMetrics(Metric):
     full_state_update = False
     higher_is_better = True
 
-    def __init__(self, levels: Sequence[float] = PAPER_DIMS, **kwargs) -> None:
+    def __init__(self, levels: Sequence[float] = PAPER_DIMS, key: str = "dim", **kwargs) -> None:
         super().__init__(**kwargs)
+        self.key = str(key)
         if not levels:
             raise ValueError("levels must name at least one dimming factor, got an empty sequence")
         self.levels = tuple(float(v) for v in levels)
@@ -134,15 +138,15 @@ class DimMetrics(Metric):
         }
         for i, level in enumerate(self.levels):
             if self.count[i] > 0:
-                label = dim_label(level)
+                label = dim_label(level, self.key)
                 out[f"psnr_{label}"] = (self.psnr_sum[i] / self.count[i]).float()
                 out[f"ssim_{label}"] = (self.ssim_sum[i] / self.count[i]).float()
                 out[f"count_{label}"] = self.count[i].float()
         return out
 
     def records(self, method: str) -> list[dict[str, float | str | int]]:
-        """``[{"method", "dim", "psnr", "ssim", "count"}, ...]``, one per level that saw images
-        (``fnflight eval``)."""
+        """``[{"method", <key>, "psnr", "ssim", "count"}, ...]``, one per level that saw images
+        (``fnflight eval``; ``<key>`` is ``"dim"`` unless the metric was made with another ``key``)."""
         out = []
         for i, level in enumerate(self.levels):
             n = float(self.count[i])
@@ -150,7 +154,7 @@ class DimMetrics(Metric):
                 out.append(
                     {
                         "method": method,
-                        "dim": level,
+                        self.key: level,
                         "psnr": float(self.psnr_sum[i]) / n,
                         "ssim": float(self.ssim_sum[i]) / n,
                         "count": int(n),

@@ -290,9 +290,8 @@ def build_trainer(
 def write_sample(
     task: pl.LightningModule, datamodule: pl.LightningDataModule, path: Path, rows: int = 4
 ) -> Path:
-    """``noisy input | output | target`` (sRGB) for the first validation images, one row per image."""
-    from fnflight.data import batch as K
-    from fnflight.imaging.color import render_srgb
+    """``input preview | output | target`` (the task's :meth:`sample_panels`) for the first validation images,
+    one row per image."""
     from fnflight.tasks.image_logging import grid, save_png
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -302,14 +301,7 @@ def write_sample(
     batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
     if hasattr(datamodule, "on_after_batch_transfer"):
         batch = datamodule.on_after_batch_transfer(batch, 0)
-    outputs = task.predict(batch)
-    gain, cm = batch[K.GAIN], batch[K.COLOR_MATRIX]
-    noisy = batch.get(K.NOFLASH, batch.get(K.SHORT))
-    if noisy is None and K.BURST in batch:
-        noisy = batch[K.BURST][:, 0]
-    panels = [
-        render_srgb(x.float(), gain, cm, clip=True) for x in (noisy, outputs["output"], batch[K.TARGET])
-    ]
+    panels = task.sample_panels(batch, task.predict(batch))
     return save_png(path, grid(panels, max_rows=rows))
 
 

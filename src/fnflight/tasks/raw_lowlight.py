@@ -1,0 +1,113 @@
+"""Raw low-light imaging (paper 004, SID): a thin LightningModule around a raw-to-sRGB net.
+
+Raw nets take ``net(raw) -> {"output"}``: the packed, black-level-subtracted and amplified raw in, sRGB at
+full resolution out (:class:`fnflight.nets.sid.SIDUNet`). Loss: L1 between output and the sRGB reference
+(sec. 3.4). Optimisation: Adam at 1e-4, dropped once to 1e-5 (sec. 3.4: "reduced to 10^-5 after 2000
+epochs" of 4000), here at fixed global steps (``drop_steps``, factor 0.1) because a step budget is what a
+config can state for any data size.
+
+Metrics as SID computes them: the output clipped to [0, 1] and quantised to 16 bits (SID writes 16-bit-style
+sRGB; its references are LibRaw's 16-bit renderings) against the reference, PSNR over the whole image and
+SSIM, per amplification ratio (``val/psnr_ratio100``, ``val/psnr_ratio250``, ``val/psnr_ratio300``).
+Pictures: the amplified input through the classical forward ISP (:func:`fnflight.classical.traditional_isp`,
+with the capture's white balance and colour matrix) | output | reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from torch import Tensor, nn
+
+from fnflight.classical import traditional_isp
+from fnflight.data import batch as keys
+from fnflight.tasks.base import EnhancementTask
+from fnflight.tasks.losses import L1Loss
+
+__all__ = ["SID_RATIOS", "RawLowLightTask", "sid_quantize"]
+
+SID_RATIOS: tuple[float, ...] = (100.0, 250.0, 300.0)  # paper 004 Table 1
+
+
+def sid_quantize(image: Tensor) -> Tensor:
+    """Clip to [0, 1] and round to 16-bit levels, the sRGB images SID scores.
+
+    Example:
+        >>> import torch
+        >>> sid_quantize(torch.tensor([-0.5, 0.5, 1.5])).tolist()
+        [0.0, 0.5000076293945312, 1.0]
+    """
+    return (image.float().clamp(0.0, 1.0) * 65535.0).round() / 65535.0
+
+
+class RawLowLightTask(EnhancementTask):
+    """Train / validate / test a raw low-light net (module docstring; :class:`EnhancementTask`).
+
+    Args:
+        net, loss (default :class:`~fnflight.tasks.losses.L1Loss`), lr (1e-4), drop_steps (the step of the
+            one drop to ``lr * lr_drop_factor``), lr_drop_factor (0.1: 1e-4 -> 1e-5), ...: see
+            :class:`EnhancementTask` (without ``drop_steps`` the plateau schedule applies, floored at
+            ``min_lr``).
+        ratios: the amplification ratios the metrics are reported at.
+        bayer_order: packed channel order of the data (``"raster"`` or ``"sid"``), for the pictures'
+            classical ISP.
+    """
+
+    level_key = keys.RATIO
+
+    def __init__(
+        self,
+        net: nn.Module,
+        loss: nn.Module | None = None,
+        lr: float = 1e-4,
+        lr_drop_factor: float = 0.1,
+        min_lr: float = 1e-5,
+        patience: int = 5,
+        plateau_threshold: float = 0.01,
+        adam_eps: float = 1e-8,
+        drop_steps: Sequence[int] | None = None,
+        log_images_every_n: int = 1,
+        max_logged_images: int = 4,
+        ratios: Sequence[float] = SID_RATIOS,
+        bayer_order: str = "raster",
+        model_config: dict[str, Any] | None = None,
+        dims: Sequence[float] | None = None,
+    ) -> None:
+        if bayer_order not in ("raster", "sid"):
+            raise ValueError(f"bayer_order must be 'raster' or 'sid', got {bayer_order!r}")
+        super().__init__(
+            net,
+            loss if loss is not None else L1Loss(),
+            lr=lr,
+            lr_drop_factor=lr_drop_factor,
+            min_lr=min_lr,
+            patience=patience,
+            plateau_threshold=plateau_threshold,
+            adam_eps=adam_eps,
+            drop_steps=drop_steps,
+            log_images_every_n=log_images_every_n,
+            max_logged_images=max_logged_images,
+            dims=tuple(ratios) if dims is None else tuple(dims),  # ``dims``: the base's name of the levels
+            model_config=model_config,
+        )
+
+    def predict(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return self.net(batch[keys.RAW])
+
+    def to_srgb(self, batch: dict[str, Tensor], image: Tensor) -> Tensor:
+        """The net's output is sRGB already: clipped and quantised to 16 bits as SID scores it."""
+        return sid_quantize(image)
+
+    def input_preview(self, batch: dict[str, Tensor]) -> Tensor:
+        """The amplified raw through the classical ISP (SID's "traditional pipeline", no denoising)."""
+        return traditional_isp(
+            batch[keys.RAW],
+            batch[keys.WB_GAINS],
+            batch[keys.COLOR_MATRIX],
+            batch.get(keys.TONE_CURVE, False),
+            str(self.hparams.get("bayer_order", "raster")),
+        )
+
+    def panels(self, batch: dict[str, Tensor], outputs: dict[str, Tensor]) -> tuple[list[Tensor], str]:
+        return self.sample_panels(batch, outputs), "amplified input (classical ISP) | output | reference"
