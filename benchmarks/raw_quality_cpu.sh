@@ -7,7 +7,7 @@
 # usage: [SEED=N] benchmarks/raw_quality_cpu.sh DATA_DIR [STEPS]
 #   DATA_DIR holds bsds500-trainval/{train,val} and kodak24 (e.g. ../shared/data)
 # Results: benchmarks/results/raw_quality_cpu/{results.md,results.json,command.txt,machine.txt,
-#   comparison_*.png, sid_small.safetensors}
+#   comparison_*.png, sid_small.pt}
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:?usage: $0 DATA_DIR [STEPS]}
@@ -59,5 +59,7 @@ cat "$done_mark" >> "$OUT/command.txt"
 if [ ! -f "$TESTSET/manifest.json" ]; then
   $BIN/fnflight testset task=raw "source.path=$DATA/kodak24" "out=$TESTSET" seed=0 crop=256
 fi
-$BIN/fnflight eval "ckpt=$RUNS/$model/checkpoints/last.ckpt" "testset=$TESTSET" "out=$OUT"
-$BIN/fnflight export-weights "ckpt=$RUNS/$model/checkpoints/last.ckpt" "out=$OUT/$model.safetensors"
+# the weights behind the table (weights only, loads without unpickling): re-evaluate with
+#   fnflight eval ckpt=benchmarks/results/raw_quality_cpu/sid_small.pt testset=...
+$BIN/fnflight export "ckpt=$RUNS/$model/checkpoints/last.ckpt" "out=$OUT/$model.pt"
+$BIN/fnflight eval "ckpt=$OUT/$model.pt" "testset=$TESTSET" "out=$OUT"

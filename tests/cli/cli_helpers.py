@@ -22,3 +22,26 @@ def tiny(model: str, out_dir, *extra: str) -> list[str]:
     if model in HAS_BASIS:
         args.append("model.net.init_args.num_basis=4")
     return [*args, *extra]
+
+
+# Tiny SID (paper 004): 16 packed px crops (32 px targets), a 2-level 1/16-width U-Net, one validation image.
+RAW_TINY = [
+    "model=sid_small",
+    "data=raw_synthetic",
+    "logger=csv",
+    "data.init_args.crop=16",
+    "data.init_args.eval_crop=16",
+    "data.init_args.batch_size=2",
+    "data.init_args.val_batch_size=3",
+    "data.init_args.num_workers=0",
+    "data.init_args.limit_val=1",
+    "model.net.init_args.width=0.0625",
+    "model.net.init_args.depth=2",
+    "trainer.enable_progress_bar=false",
+    "trainer.log_every_n_steps=1",
+]
+
+
+def tiny_raw(out_dir, *extra: str) -> list[str]:
+    """``fnflight train`` arguments of a tiny SID run into ``out_dir`` (run name ``sid_small``)."""
+    return [*RAW_TINY, f"out_dir={out_dir}", *extra]

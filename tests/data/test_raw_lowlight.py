@@ -68,7 +68,8 @@ def test_synthetic_packing_matches_unprocessed_clean_raw(photos: Path) -> None:
 
 
 def test_synthetic_ratio_amplifies_and_clips(photos: Path) -> None:
-    dm = _synthetic(photos, ratio_range=(1e4, 1e4), quantize=False)
+    # Brooks et al.'s (phone) noise levels: at x10^4 the amplified capture saturates
+    dm = _synthetic(photos, ratio_range=(1e4, 1e4), quantize=False, noise="unprocessing")
     batch = next(iter(dm.train_dataloader()))
     out = dm.degrade(batch, torch.Generator().manual_seed(1), "train")
     torch.testing.assert_close(out[K.RATIO], torch.full((2,), 1e4))
@@ -79,6 +80,24 @@ def test_synthetic_ratio_amplifies_and_clips(photos: Path) -> None:
     out2 = dm2.degrade(batch, torch.Generator().manual_seed(1), "train")
     levels = out2[K.RAW][out2[K.RAW] < 1] / 100 * (16383 - 512)
     torch.testing.assert_close(levels, levels.round(), atol=2e-3, rtol=0)
+
+
+def test_synthetic_noise_grows_with_the_ratio_like_a_short_exposure(photos: Path) -> None:
+    # the three ratios of an image share camera and noise draws: only the exposure differs, so the noise of
+    # the amplified capture (its pixel-to-pixel differences on a smooth photo) grows with the ratio, between
+    # sqrt(ratio) (shot noise alone) and ratio (read noise alone)
+    dm = _synthetic(photos, crop=16, val_batch_size=3, quantize=False, gain_range=(2.0, 2.0))
+    dm.setup("validate")
+    batch = dm.on_after_batch_transfer(next(iter(dm.val_dataloader())), 0)
+    assert batch[K.RATIO].tolist() == [100.0, 250.0, 300.0]
+    raw = batch[K.RAW]
+    detail = (raw[..., 1:, :] - raw[..., :-1, :]).std(dim=(1, 2, 3))
+    assert bool((detail[1:] > detail[:-1]).all())
+    growth = float(detail[2] / detail[0])
+    assert (300 / 100) ** 0.5 * 0.9 < growth < 300 / 100 * 1.1
+    # the classical ISP parameters travel with the batch
+    assert batch[K.WB_GAINS].shape == (3, 3) and batch[K.COLOR_MATRIX].shape == (3, 3, 3)
+    assert batch[K.TONE_CURVE].tolist() == [1.0, 1.0, 1.0]
 
 
 def test_synthetic_xtrans(photos: Path) -> None:

@@ -143,3 +143,35 @@ def test_shortlong_and_raw_testsets_byte_identical(
     sample = TestSet(tmp_path / "a", verify=True)[0]
     key = K.SHORT if task == "shortlong" else K.RAW
     assert torch.isfinite(sample[key]).all()
+
+
+def test_raw_testset_from_sid_list_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from test_raw_sources import make_sid
+
+    from fnflight.cli import evaluate as eval_cli
+
+    root = tmp_path / "sid"
+    make_sid(root, size=48, pairs=3)
+    args = ["task=raw", "source.kind=sid", f"source.path={root}", "source.list_file=Sony_train_list.txt"]
+    for name in ("a", "b"):
+        assert cli_run([*args, f"out={tmp_path / name}", "crop=0", "progress=false"]) == 0
+    assert _hashes(tmp_path / "a") == _hashes(tmp_path / "b")  # byte-identical
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["protocol"]["mode"] == "real" and manifest["crop"] == 0
+    assert [s["params"]["ratio"] for s in manifest["samples"]] == [100.0, 250.0, 300.0]
+    sample = TestSet(tmp_path / "a")[0]
+    assert sample[K.RAW].shape == (4, 24, 24) and sample[K.TARGET].shape == (3, 48, 48)
+    # the classical floor runs on real captures too (24 px captures are too small to estimate their noise
+    # level, so no traditional_denoise here)
+    out = tmp_path / "eval"
+    assert eval_cli.run([f"testset={tmp_path / 'a'}", f"out={out}", "figures=0"]) == 0
+    records = json.loads((out / "results.json").read_text())
+    assert {r["method"] for r in records} == {"traditional"}
+    assert sorted(r["ratio"] for r in records) == [100, 250, 300]
+    # errors: no list file, a list naming a missing capture
+    assert cli_run([*args[:3], f"out={tmp_path / 'c'}"]) == 2
+    assert "source.list_file" in capsys.readouterr().err
+    (root / "Sony_train_list.txt").write_text("./Sony/short/00009_00_0.1s.ARW ./Sony/long/00009_00_10s.ARW\n")
+    assert cli_run([*args, f"out={tmp_path / 'd'}"]) == 2
+    err = capsys.readouterr().err
+    assert "00009_00_0.1s.ARW does not exist" in err and not (tmp_path / "d" / "manifest.json").exists()

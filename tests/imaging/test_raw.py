@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from fnflight import imaging
 from fnflight.imaging import (
     XTRANS_CFA,
     XTRANS_PACKED_COLORS,
@@ -95,3 +96,26 @@ def test_levels_and_ratio_cap():
     assert torch.allclose(n, torch.tensor([[[[0.0, 512 / 15871, 1.0, 0.0]]]]))
     assert torch.allclose(amplify(n, 300.0), torch.tensor([[[[0.0, 1.0, 1.0, 0.0]]]]))
     assert normalize_levels(torch.tensor([[[[1024]]]], dtype=torch.int32), 512, 16383).dtype == torch.float32
+
+
+def test_sensor_noise_levels_and_checks():
+    g = torch.Generator().manual_seed(0)
+    std_read, std_shot = imaging.sample_sensor_noise(1000, (0.5, 2.0), 1000.0, g)
+    gain = std_shot**2 * 1000.0
+    assert float(gain.min()) >= 0.5 - 1e-4 and float(gain.max()) <= 2.0 + 1e-4
+    # read noise: 1.5 e- before the amplifier and 1.5 DN after it, with a log-normal spread
+    expected = torch.sqrt((1.5 * gain) ** 2 + 1.5**2) / 1000.0
+    ratio = (std_read / expected).log()
+    assert abs(float(ratio.mean())) < 0.03 and abs(float(ratio.std()) - 0.2) < 0.03
+    with pytest.raises(ValueError, match="gain_range"):
+        imaging.sample_sensor_noise(1, (2.0, 1.0))
+
+
+def test_render_camera_rgb_tone_curve_per_sample():
+    x = torch.full((2, 3, 2, 2), 0.3)
+    out = imaging.render_camera_rgb(x, torch.ones(2, 3), torch.eye(3), torch.tensor([1.0, 0.0]))
+    plain = imaging.gamma_compress(x[:1], 2.2)
+    torch.testing.assert_close(out[1:], plain)
+    torch.testing.assert_close(out[:1], imaging.smoothstep(plain))
+    with pytest.raises(ValueError, match="wb_gains"):
+        imaging.render_camera_rgb(x, torch.ones(3), torch.eye(3))

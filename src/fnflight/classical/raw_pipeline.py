@@ -13,12 +13,13 @@ reference's white balance and per-channel means, "privileged information").
 The noise is Poisson-Gaussian, so it is first made homoscedastic with the generalised Anscombe transform
 (amplified units: variance ``a m + s^2`` with ``a = ratio std_shot^2``, ``s = ratio std_read``; after the
 transform unit variance), denoised, and brought back with the closed-form approximation of the exact unbiased
-inverse (Makitalo & Foi, IEEE TIP 2013). Denoiser: scikit-image's non-local means (``method="nlm"``,
-default) with ``sigma = 1`` and ``h = 0.8 sigma`` (scikit-image's advice for a known sigma), patches compared
-over all packed colour planes at once: the planes see one scene, so a patch match found in all of them is
-far more reliable than per-plane wavelet shrinkage (``method="wavelet"``, BayesShrink, kept as the faster
-alternative), and NLM scored higher on our raw test sets. Denoising the raw before demosaicking keeps
-the noise white (demosaicking and the colour matrix would correlate it).
+inverse (Makitalo & Foi, IEEE TIP 2013). Denoiser: scikit-image's non-local means with ``sigma = 1`` and
+``h = 0.8 sigma`` (scikit-image's advice for a known sigma), patches compared over all packed colour planes
+at once. Why NLM and not scikit-image's wavelet denoiser: the planes see one scene, so a patch match found in
+all of them at once averages many pixels of the same structure, where wavelet shrinkage thresholds each
+coefficient on its own; and the wavelet denoiser needs PyWavelets, which fnflight does not depend on.
+Denoising the raw before demosaicking keeps the noise white (demosaicking and the colour matrix would
+correlate it).
 """
 
 from __future__ import annotations
@@ -87,16 +88,14 @@ def _inverse_anscombe(z: np.ndarray, a: float, s: float) -> np.ndarray:
     return np.maximum(y, 0.0) * a
 
 
-def vst_denoise(
-    packed: Tensor, ratio: Tensor, std_read: Tensor, std_shot: Tensor, method: str = "nlm"
-) -> Tensor:
+def vst_denoise(packed: Tensor, ratio: Tensor, std_read: Tensor, std_shot: Tensor) -> Tensor:
     """Denoise an amplified packed raw ``(B, C, h, w)`` given its true noise (module docstring).
 
     Args:
         packed: amplified packed raw (``min(ratio * dark, 1)``).
         ratio: ``(B,)`` amplification ratios.
-        std_read, std_shot: ``(B,)`` noise stds of the dark capture (normalised raw units, before amplification).
-        method: ``"nlm"`` (default) or ``"wavelet"``.
+        std_read, std_shot: ``(B,)`` noise stds of the dark capture (normalised raw units, before
+            amplification).
 
     Returns:
         The denoised packed raw, same shape, clipped to ``[0, 1]``.
@@ -109,10 +108,8 @@ def vst_denoise(
         >>> bool((out - clean).abs().mean() < 0.5 * (noisy - clean).abs().mean())
         True
     """
-    from skimage.restoration import denoise_nl_means, denoise_wavelet
+    from skimage.restoration import denoise_nl_means
 
-    if method not in ("nlm", "wavelet"):
-        raise ValueError(f"method must be 'nlm' or 'wavelet', got {method!r}")
     if packed.ndim != 4:
         raise ValueError(f"packed must have shape (B, C, h, w), got {tuple(packed.shape)}")
     out = torch.empty_like(packed)
@@ -122,12 +119,9 @@ def vst_denoise(
         s = r * float(std_read.reshape(-1)[b])
         y = packed[b].detach().double().cpu().numpy().transpose(1, 2, 0)
         z = _anscombe(y, a, s)
-        if method == "nlm":
-            den = denoise_nl_means(
-                z, patch_size=5, patch_distance=6, h=0.8, sigma=1.0, fast_mode=True, channel_axis=-1
-            )
-        else:
-            den = denoise_wavelet(z, sigma=1.0, method="BayesShrink", mode="soft", channel_axis=-1)
+        den = denoise_nl_means(
+            z, patch_size=5, patch_distance=6, h=0.8, sigma=1.0, fast_mode=True, channel_axis=-1
+        )
         back = _inverse_anscombe(np.asarray(den), a, s).clip(0.0, 1.0)
         out[b] = torch.from_numpy(back.transpose(2, 0, 1).copy()).to(out)
     return out
@@ -142,8 +136,7 @@ def traditional_denoise(
     color_matrix: Tensor,
     tone_curve: Tensor | bool = False,
     bayer_order: str = "raster",
-    method: str = "nlm",
 ) -> Tensor:
     """:func:`vst_denoise` then :func:`traditional_isp`: sRGB ``(B, 3, f h, f w)``."""
-    den = vst_denoise(packed, ratio, std_read, std_shot, method)
+    den = vst_denoise(packed, ratio, std_read, std_shot)
     return traditional_isp(den, wb_gains, color_matrix, tone_curve, bayer_order)

@@ -1,8 +1,9 @@
-"""``fnflight bench ops|data [--json] [key=value ...]``: benchmarks printing one JSON object per line.
+"""``fnflight bench ops|data|enhance [--json] [key=value ...]``: benchmarks printing one JSON object per line.
 
 ``ops`` runs :mod:`fnflight.bench.ops` (filtering ops, ours vs naive); ``data`` runs
-:mod:`fnflight.bench.data` (data-pipeline throughput), imported only when asked for. Both take OmegaConf
-dotlist overrides such as ``repeats=5 cases=[deepfnf]``.
+:mod:`fnflight.bench.data` (data-pipeline throughput); ``enhance`` runs :mod:`fnflight.bench.enhance`
+(full-resolution tiled inference: time, peak memory, exactness), each imported only when asked for. All take
+OmegaConf dotlist overrides such as ``repeats=5 cases=[deepfnf]``.
 """
 
 from __future__ import annotations
@@ -10,15 +11,17 @@ from __future__ import annotations
 import importlib
 import sys
 
-USAGE = """usage: fnflight bench ops|data [--json] [key=value ...]
+USAGE = """usage: fnflight bench ops|data|enhance [--json] [key=value ...]
 
   ops    filtering-op speed/memory, ours vs the naive per-pixel-kernel formulation
          (options: cases=[deepfnf,kpn,saecnn] repeats=5 size=448 j=90 frames=8 threads=null
           device=cpu memory=true seed=0)
   data   data-pipeline throughput (fnflight.bench.data)
+  enhance  full-resolution tiled inference: seconds, peak_mb, max_abs_diff_vs_untiled, tiles
+         (options: cases=[sid_full_sony] tile=512 repeats=1 check_size=640 threads=null seed=0)
   --json one JSON object per case per line (default output is key=value text)"""
 
-MODULES = {"ops": "fnflight.bench.ops", "data": "fnflight.bench.data"}
+MODULES = {"ops": "fnflight.bench.ops", "data": "fnflight.bench.data", "enhance": "fnflight.bench.enhance"}
 
 
 def run(argv: list[str]) -> int:
@@ -28,7 +31,10 @@ def run(argv: list[str]) -> int:
         return 0
     which, rest = argv[0], argv[1:]
     if which not in MODULES:
-        print(f"fnflight bench: unknown benchmark {which!r}; valid: ops, data\n\n{USAGE}", file=sys.stderr)
+        print(
+            f"fnflight bench: unknown benchmark {which!r}; valid: {', '.join(MODULES)}\n\n{USAGE}",
+            file=sys.stderr,
+        )
         return 2
     if "-h" in rest or "--help" in rest:
         print(USAGE)

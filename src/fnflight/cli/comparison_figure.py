@@ -1,7 +1,8 @@
 """Side-by-side pictures for ``fnflight eval``: what each method makes of the same test images.
 
 For each of the first ``figures`` test images one PNG, ``comparison_<image>.png``: a row per stored sample of
-that image (for the flash/no-flash protocol, one per dimming level, darkest first), a column per panel: the
+that image (for the flash/no-flash protocol, one per dimming level, darkest first; for raw, one per
+amplification ratio), a column per panel: the
 inputs (noisy no-flash brightened by the gain, flash), the floor references, every checkpoint's output and the
 target, all as the metrics see them (rendered sRGB clipped to [0, 1]), centre-cropped to ``crop`` pixels so
 that noise and detail stay visible. Each column is labelled on top, each row with its dimming and the PSNR of
@@ -58,6 +59,7 @@ class ComparisonFigure:
         names: test-set image name per image index (from the manifest), used for file names and titles.
         figures: how many images (the first ``figures`` image indices); 0 turns the figures off.
         crop: centre crop of every panel in pixels (0 = whole image).
+        level_key: the batch key of a row's level (``"dim"``; ``"ratio"`` for raw test sets).
 
     Example:
         >>> fig = ComparisonFigure({0: "a.png"}, figures=1, crop=4)
@@ -69,11 +71,14 @@ class ComparisonFigure:
     """
 
     # inputs and floor references on the left, the target on the right, the methods in between
-    FIRST = ("noisy input", "flash", "gaussian_denoise")
+    FIRST = ("noisy input", "flash", "gaussian_denoise", "traditional", "traditional_denoise")
     LAST = ("target",)
 
-    def __init__(self, names: dict[int, str], figures: int = 2, crop: int = 192) -> None:
+    def __init__(
+        self, names: dict[int, str], figures: int = 2, crop: int = 192, level_key: str = "dim"
+    ) -> None:
         self.names = names
+        self.level_key = level_key
         self.chosen = set(sorted(names)[: max(int(figures), 0)])
         self.crop = int(crop)
         # image index -> row key (dim) -> column -> (panel, psnr or None)
@@ -91,7 +96,8 @@ class ComparisonFigure:
         if not self.chosen:
             return
         index = batch["index"].reshape(-1).tolist()
-        dims = batch["dim"].reshape(-1).tolist() if "dim" in batch else [1.0] * len(index)
+        key = self.level_key
+        dims = batch[key].reshape(-1).tolist() if key in batch else [1.0] * len(index)
         for i, (img, dim) in enumerate(zip(index, dims)):
             if int(img) not in self.chosen:
                 continue

@@ -1,9 +1,13 @@
-"""``fnflight eval ckpt=PATH [ckpt=PATH ...] testset=DIR [out=DIR] [key=value ...]``: paper 000 Table 1.
+"""``fnflight eval ckpt=PATH [ckpt=PATH ...] testset=DIR [out=DIR] [key=value ...]``: the paper's table.
 
 Every checkpoint (written by ``fnflight train``: its model config is inside) is run on a test set written by
 ``fnflight testset`` (:class:`fnflight.data.testset.TestSet`). Metrics as :mod:`fnflight.tasks.metrics`: PSNR
-and SSIM of the rendered sRGB clipped to [0, 1], per image, averaged per dimming level. Two floor
-references are added (``baselines=true``):
+and SSIM of each image as its task renders it to sRGB (:meth:`~fnflight.tasks.base.EnhancementTask.to_srgb`),
+averaged per level: the dimming level for flash/no-flash test sets (paper 000 Table 1), the amplification
+ratio for raw test sets (paper 004, with the mean over all images as a last column). Classical floors are
+computed in the same run (``baselines=true``), one set per test-set task (:data:`FLOORS`).
+
+Flash/no-flash (``task=fnf``):
 
 - ``noisy_input``: the noisy no-flash image itself, brightened by the gain;
 - ``gaussian_denoise``: the noisy no-flash blurred with a Gaussian (kornia, reflect border) whose sigma is
@@ -13,14 +17,15 @@ references are added (``baselines=true``):
 
 Outputs (``out``, default ``runs/eval``): ``results.json``, a list of records
 ``{"method": str, "dim": float, "psnr": float, "ssim": float}`` (method = the model config's ``name``, e.g.
-``deepfnf``, ``nfonly``, ``direct``, ``kpn``, ``bpn``; dim = the dimming factor, e.g. 50), and
-``results.md``, the Table 1 layout (a row per method, PSNR and SSIM per dim), also printed; and
+``deepfnf``, ``nfonly``, ``direct``, ``kpn``, ``bpn``, ``sid``; dim = the dimming factor, e.g. 50; raw test
+sets have ``"ratio"`` instead of ``"dim"``), and ``results.md``, the paper's layout (a row per method, PSNR
+and SSIM per level), also printed; and
 ``comparison_<image>.png`` for the first ``figures`` test images: every method side by side with the inputs
 and the target, a row per dimming level (:mod:`fnflight.cli.comparison_figure`).
 
 Keys: ckpt (repeat for several), testset, out, batch_size (1), device (auto | cpu | cuda), baselines (true),
 sigmas (comma list), limit (first N samples), verify (check test-set hashes, false), figures (2; 0 = none),
-figure_crop (centre crop of the pictures in pixels, 192; 0 = whole image).
+figure_crop (centre crop of the pictures in pixels, 192; 0 = whole image), raw_denoiser (nlm | wavelet).
 """
 
 from __future__ import annotations
@@ -106,15 +111,36 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def level_key(testset) -> str:
+    """The per-sample level a test set's table is laid out by: ``"ratio"`` (raw) or ``"dim"``."""
+    return "ratio" if testset.task == "raw" else "dim"
+
+
 def _levels(testset) -> tuple[float, ...]:
     from fnflight.tasks.metrics import PAPER_DIMS
 
-    dims = (testset.manifest.get("protocol") or {}).get("test_dims")
+    protocol = testset.manifest.get("protocol") or {}
+    if testset.task == "raw":  # synthetic: the protocol's ratios; real captures: the ratios present
+        ratios = protocol.get("test_ratios") or sorted(
+            {float(s["params"]["ratio"]) for s in testset.samples if "ratio" in s.get("params", {})}
+        )
+        return tuple(float(r) for r in ratios) or (1.0,)
+    dims = protocol.get("test_dims")
     return tuple(float(d) for d in dims) if dims else (PAPER_DIMS if testset.task == "fnf" else (1.0,))
 
 
 # Per-sample scalars: (B,) in batches. Stored samples may hold them as (1,), which batches to (B, 1).
-_SCALARS = ("gain", "dim", "std_read", "std_shot", "white_level", "ratio", "index", "displacement")
+_SCALARS = (
+    "gain",
+    "dim",
+    "std_read",
+    "std_shot",
+    "white_level",
+    "ratio",
+    "index",
+    "displacement",
+    "tone_curve",
+)
 
 
 def as_batch(batch: dict[str, Tensor], device: torch.device | str = "cpu") -> dict[str, Tensor]:
@@ -166,43 +192,94 @@ def gaussian_oracle(noisy: Tensor, target: Tensor, gain: Tensor, cm: Tensor, sig
     return best
 
 
-def _add_inputs(figure, batch: dict[str, Tensor], target: Tensor) -> None:
-    """The flash/no-flash inputs as pictures: noisy no-flash brightened by the gain, flash as captured."""
+def _fnf_floors(batch: dict[str, Tensor], testset, opts: dict[str, Any]) -> tuple[Tensor, dict, dict]:
+    """Flash/no-flash: target, input panels ``{name: (image, comparable)}`` (noisy no-flash x gain, flash
+    as captured) and the floors ``noisy_input`` and ``gaussian_denoise``, all rendered sRGB."""
     from fnflight.data import batch as K
     from fnflight.tasks.metrics import render_for_metrics
 
-    if not figure or K.NOFLASH not in batch:
-        return
     gain, cm = batch[K.GAIN], batch[K.COLOR_MATRIX]
-    figure.add("noisy input", batch, render_for_metrics(batch[K.NOFLASH], gain, cm), target)
-    if K.FLASH in batch:
-        figure.add("flash", batch, render_for_metrics(batch[K.FLASH], torch.ones_like(gain), cm))
+    target = render_for_metrics(batch[K.TARGET], gain, cm)
+    noisy = render_for_metrics(batch[K.NOFLASH], gain, cm)
+    inputs = {"noisy input": (noisy, True)}  # (panel, labelled with its PSNR against the target)
+    if K.FLASH in batch:  # as captured: another exposure, no PSNR
+        inputs["flash"] = (render_for_metrics(batch[K.FLASH], torch.ones_like(gain), cm), False)
+    if not opts.get("_floors", True):
+        return target, inputs, {}
+    den = gaussian_oracle(batch[K.NOFLASH], batch[K.TARGET], gain, cm, opts["sigmas"])
+    return target, inputs, {"noisy_input": noisy, "gaussian_denoise": render_for_metrics(den, gain, cm)}
+
+
+def _raw_floors(batch: dict[str, Tensor], testset, opts: dict[str, Any]) -> tuple[Tensor, dict, dict]:
+    """Raw: target (16-bit-quantised sRGB, as SID scores) and the floors ``traditional`` and
+    ``traditional_denoise`` (true noise level of synthetic sets; estimated from the capture for real ones)."""
+    from fnflight.classical import traditional_denoise, traditional_isp
+    from fnflight.data import batch as K
+    from fnflight.tasks.raw_lowlight import sid_quantize
+
+    target = sid_quantize(batch[K.TARGET])
+    if not opts.get("_floors", True):
+        return target, {}, {}
+    order = str((testset.manifest.get("protocol") or {}).get("bayer_order", "raster"))
+    isp = (batch[K.WB_GAINS], batch[K.COLOR_MATRIX], batch.get(K.TONE_CURVE, False), order)
+    floors = {"traditional": sid_quantize(traditional_isp(batch[K.RAW], *isp))}
+    ratio = batch[K.RATIO]
+    if K.STD_READ in batch and K.STD_SHOT in batch:
+        std_read, std_shot = batch[K.STD_READ], batch[K.STD_SHOT]
+    else:  # a real capture: Poisson-Gaussian levels of the amplified raw, back to the dark capture's units
+        from fnflight.imaging import estimate_noise_levels
+
+        try:
+            read_amp, shot_amp = estimate_noise_levels(batch[K.RAW])
+        except ValueError:  # too small or too clipped to estimate: no denoised floor for this batch
+            return target, {}, floors
+        std_read, std_shot = read_amp / ratio, shot_amp / ratio.sqrt()
+    den = traditional_denoise(batch[K.RAW], ratio, std_read, std_shot, *isp)
+    floors["traditional_denoise"] = sid_quantize(den)
+    return target, {}, floors
+
+
+# test-set task -> its floors: fn(batch, testset, opts) -> (target sRGB, input panels, floor outputs)
+FLOORS = {"fnf": _fnf_floors, "raw": _raw_floors}
+
+
+def _add_inputs(figure, batch: dict[str, Tensor], testset, opts: dict[str, Any]) -> Tensor | None:
+    """The task's input panels and the target into ``figure``; returns the target (None: no floors)."""
+    floors = FLOORS.get(testset.task)
+    if floors is None:
+        return None
+    target, inputs, _ = floors(batch, testset, {**opts, "_floors": False})
+    for name, (image, comparable) in inputs.items():
+        figure.add(name, batch, image, target if comparable else None)
     figure.add("target", batch, target)
+    return target
 
 
 @torch.no_grad()
 def evaluate_baselines(
     testset, opts: dict[str, Any], device: torch.device, figure=None
 ) -> list[dict[str, Any]]:
-    from fnflight.data import batch as K
-    from fnflight.tasks.metrics import DimMetrics, render_for_metrics
+    """Records of the test-set task's classical floors (:data:`FLOORS`), in the order they are made."""
+    from fnflight.tasks.metrics import DimMetrics
 
-    if K.NOFLASH not in testset.manifest.get("keys", {}):
+    floors = FLOORS.get(testset.task)
+    if floors is None:
         return []
-    levels = _levels(testset)
-    noisy_m, gauss_m = DimMetrics(levels).to(device), DimMetrics(levels).to(device)
+    key, levels = level_key(testset), _levels(testset)
+    metrics: dict[str, DimMetrics] = {}
     for batch in _batches(testset, opts, device, "baselines"):
-        gain, cm, dim = batch[K.GAIN], batch[K.COLOR_MATRIX], batch[K.DIM]
-        target = render_for_metrics(batch[K.TARGET], gain, cm)
-        noisy_m.update(render_for_metrics(batch[K.NOFLASH], gain, cm), target, dim)
-        den = render_for_metrics(
-            gaussian_oracle(batch[K.NOFLASH], batch[K.TARGET], gain, cm, opts["sigmas"]), gain, cm
-        )
-        gauss_m.update(den, target, dim)
+        target, inputs, outputs = floors(batch, testset, opts)
+        level = batch.get(key, torch.ones(len(target), device=device))
+        for name, image in outputs.items():
+            metrics.setdefault(name, DimMetrics(levels, key=key).to(device)).update(image, target, level)
         if figure:
-            _add_inputs(figure, batch, target)
-            figure.add("gaussian_denoise", batch, den, target)
-    return noisy_m.records("noisy_input") + gauss_m.records("gaussian_denoise")
+            for name, (image, comparable) in inputs.items():
+                figure.add(name, batch, image, target if comparable else None)
+            figure.add("target", batch, target)
+            for name, image in outputs.items():
+                if name != "noisy_input":  # the "noisy input" panel shows it already
+                    figure.add(name, batch, image, target)
+    return [r for name, m in metrics.items() for r in m.records(name)]
 
 
 @torch.no_grad()
@@ -212,13 +289,14 @@ def evaluate_checkpoint(task, testset, opts: dict[str, Any], device: torch.devic
     from fnflight.tasks.metrics import DimMetrics
 
     task = task.to(device).eval()
-    metrics = DimMetrics(_levels(testset)).to(device)
+    key = level_key(testset)
+    metrics = DimMetrics(_levels(testset), key=key).to(device)
     for batch in _batches(testset, opts, device, method):
         outputs = task.predict(batch)
         pred, target = task.metric_images(batch, outputs)
-        metrics.update(pred, target, task.metric_dims(batch))
+        metrics.update(pred, target, batch.get(key, task.metric_levels(batch)))
         if figure:
-            _add_inputs(figure, batch, target)
+            _add_inputs(figure, batch, testset, opts)
             figure.add(method, batch, pred, target)
     return metrics.records(method)
 
@@ -227,30 +305,39 @@ def _fmt_dim(dim: float) -> str:
     return f"{dim:g}x"
 
 
-def table(records: list[dict[str, Any]]) -> str:
-    """Markdown table in paper 000 Table 1 layout: a row per method, PSNR / SSIM per dimming level."""
-    dims = sorted({float(r["dim"]) for r in records}, reverse=True)
+def table(records: list[dict[str, Any]], key: str = "dim", mean: bool = False) -> str:
+    """Markdown table in the paper's layout: a row per method, PSNR / SSIM per level of ``key`` (highest
+    first); ``mean`` adds the mean over all images (weighted by each level's ``count`` when records carry
+    one)."""
+    levels = sorted({float(r[key]) for r in records}, reverse=True)
     methods: list[str] = []
     for r in records:
         if r["method"] not in methods:
             methods.append(r["method"])
-    head = "| Method | " + " | ".join(f"{_fmt_dim(d)} PSNR | {_fmt_dim(d)} SSIM" for d in dims) + " |"
-    rule = "|---|" + "---:|---:|" * len(dims)
+    names = [_fmt_dim(d) for d in levels] + (["mean"] if mean else [])
+    head = "| Method | " + " | ".join(f"{n} PSNR | {n} SSIM" for n in names) + " |"
+    rule = "|---|" + "---:|---:|" * len(names)
     lines = [head, rule]
     for m in methods:
         cells = []
-        for d in dims:
-            hit = [r for r in records if r["method"] == m and float(r["dim"]) == d]
+        rows = [r for r in records if r["method"] == m]
+        for d in levels:
+            hit = [r for r in rows if float(r[key]) == d]
             cells += [f"{hit[0]['psnr']:.2f} dB", f"{hit[0]['ssim']:.3f}"] if hit else ["-", "-"]
+        if mean:
+            n = sum(float(r.get("count", 1)) for r in rows)
+            psnr = sum(float(r["psnr"]) * float(r.get("count", 1)) for r in rows) / n
+            ssim = sum(float(r["ssim"]) * float(r.get("count", 1)) for r in rows) / n
+            cells += [f"{psnr:.2f} dB", f"{ssim:.3f}"]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _clean(record: dict[str, Any]) -> dict[str, Any]:
-    dim = float(record["dim"])
+def _clean(record: dict[str, Any], key: str = "dim") -> dict[str, Any]:
+    level = float(record[key])
     return {
         "method": str(record["method"]),
-        "dim": int(dim) if dim.is_integer() else dim,
+        key: int(level) if level.is_integer() else level,
         "psnr": round(float(record["psnr"]), 4),
         "ssim": round(float(record["ssim"]), 5),
     }
@@ -287,10 +374,20 @@ def run(argv: list[str]) -> int:
     from fnflight.cli.comparison_figure import ComparisonFigure
 
     names = {int(s["index"]): str(s.get("name", "")) for s in testset.manifest.get("samples", [])}
-    figure = ComparisonFigure(names, opts["figures"], opts["figure_crop"])
+    key = level_key(testset)
+    figure = ComparisonFigure(names, opts["figures"], opts["figure_crop"], level_key=key)
     records: list[dict[str, Any]] = []
     failed = 0
     for name, task, path in tasks:
+        wants = getattr(task, "testset_task", testset.task)
+        if wants != testset.task:
+            failed += 1
+            print(
+                f"fnflight eval: {name} ({path}) is a {wants!r} model and cannot run on {opts['testset']}, "
+                f"a {testset.task!r} test set (make one with `fnflight testset task={wants} ...`)",
+                file=sys.stderr,
+            )
+            continue
         try:
             records += evaluate_checkpoint(task, testset, opts, device, name, figure)
         except (ValueError, TypeError, KeyError) as err:
@@ -302,11 +399,11 @@ def run(argv: list[str]) -> int:
             )
     if opts["baselines"]:
         records += evaluate_baselines(testset, opts, device, figure)
-    records = [_clean(r) for r in records]
+    md = table(records, key, mean=testset.task == "raw") if records else "(no results)"
+    records = [_clean(r, key) for r in records]
 
     out = Path(opts["out"])
     out.mkdir(parents=True, exist_ok=True)
-    md = table(records) if records else "(no results)"
     (out / "results.json").write_text(json.dumps(records, indent=2) + "\n")
     header = (
         f"# fnflight eval\n\ntest set: {opts['testset']} ({len(testset)} samples, task {testset.task})\n\n"

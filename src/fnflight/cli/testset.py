@@ -4,9 +4,14 @@ Usage::
 
     fnflight testset task=fnf source.path=DIR out=OUT [seed=0] [crop=448] [limit=N] [overwrite=true]
                      [source.kind=folder|faid] [source.recursive=false] [dm.<argument>=VALUE ...]
+    fnflight testset task=raw source.path=PHOTOS out=OUT [crop=256]            # synthetic raw, x100/250/300
+    fnflight testset task=raw source.kind=sid source.path=SID_ROOT source.list_file=Sony_test_list.txt out=OUT
 
 ``task`` is one of :data:`fnflight.data.testset.TASKS`; ``dm.*`` are further arguments of that task's
-DataModule (e.g. ``dm.extra_noflash=1`` or ``dm.reference=flash``); unknown keys list the valid ones.
+DataModule (e.g. ``dm.extra_noflash=1`` or ``dm.reference=flash``; raw: ``dm.cfa=xtrans``,
+``dm.test_ratios=[100,300]``); unknown keys list the valid ones. ``source.kind=sid`` reads real captures
+from SID's list files (:class:`fnflight.data.raw_sources.SIDRawPairs`; crops in packed pixels, ``crop=0``
+whole frames), each pair at its own ratio.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ def _defaults(task: str | None) -> dict[str, Any]:
         "limit": None,
         "overwrite": False,
         "progress": True,
-        "source": {"path": None, "kind": "folder", "recursive": False},
+        "source": {"path": None, "kind": "folder", "recursive": False, "list_file": None},
         "dm": {},
     }
     if task is not None:
@@ -71,6 +76,7 @@ def run(argv: list[str]) -> int:
         print(f"\ntasks: {', '.join(TASKS)}")
         return 0
     from fnflight.config import ConfigError, merge_overrides
+    from fnflight.data.raw_sources import SIDRawPairs
     from fnflight.data.sources import FAIDPairs, ImageFolder, SourceError
     from fnflight.data.testset import TASKS, TestSetError, write_testset
 
@@ -94,8 +100,12 @@ def run(argv: list[str]) -> int:
             source = ImageFolder(cfg.source.path, recursive=bool(cfg.source.recursive))
         elif kind == "faid":
             source = FAIDPairs(cfg.source.path)
+        elif kind == "sid":
+            if not cfg.source.list_file:
+                raise TestSetError("source.kind=sid needs source.list_file=... (e.g. Sony_test_list.txt)")
+            source = SIDRawPairs(cfg.source.path, cfg.source.list_file)
         else:
-            raise TestSetError(f"unknown source.kind {kind!r}; valid: folder, faid")
+            raise TestSetError(f"unknown source.kind {kind!r}; valid: folder, faid, sid")
         dm_args = OmegaConf.to_container(cfg.dm, resolve=True)
         defaults = _defaults(task)["dm"]
         changed = {k: v for k, v in dm_args.items() if defaults.get(k) != v}  # type: ignore[union-attr]

@@ -3,8 +3,9 @@
 A batch is a plain ``dict[str, Tensor]``. The CPU side (Dataset + collate) fills the *clean* keys; the
 on-device degradation step (``DataModule.on_after_batch_transfer``) adds the *degraded* keys and the
 sampled parameters. Images are linear camera RGB in ``[0, 1]`` (before gain), shape ``(B, 3, H, W)``
-unless stated. Rendering to sRGB for loss, metrics and pictures is
-``srgb(gain * color_matrix @ image)`` (paper 000, sec. 3.3).
+unless stated. How a prediction and its target become sRGB for metrics and pictures is each task's
+``to_srgb`` (:mod:`fnflight.tasks.base`): for flash/no-flash and bursts ``srgb(gain * color_matrix @
+image)`` (paper 000, sec. 3.3); raw targets are sRGB already.
 
 Flash / no-flash (paper 000)
     ``ambient``        clean ambient-only image, undimmed (CPU side)

@@ -125,7 +125,7 @@ def write_testset(
         source: the images: an ImageSource instance or ``{class_path, init_args}``.
         out: output folder (created; must not hold a test set unless ``overwrite``).
         seed: the seed of every random draw.
-        crop: centre-crop size (default: the DataModule's).
+        crop: centre-crop size (default: the DataModule's test crop; raw: packed pixels, 0 = whole frames).
         limit: use only the first ``limit`` images of the source (sorted order).
         datamodule_args: further DataModule arguments (e.g. ``{"extra_noflash": 1}``).
         overwrite: replace an existing test set in ``out``.
@@ -143,7 +143,14 @@ def write_testset(
     kwargs.update(source=source, val_source=source, test_source=source, num_workers=0, seed=int(seed))
     kwargs["limit_val"] = None if limit is None else int(limit)
     if crop is not None:
-        kwargs["crop"] = int(crop)
+        import inspect
+
+        if "eval_crop" in inspect.signature(cls).parameters:  # raw: the test crop (0 = whole frames)
+            kwargs["eval_crop"] = int(crop)
+            if int(crop) > 0:
+                kwargs["crop"] = int(crop)
+        else:
+            kwargs["crop"] = int(crop)
     dm = cls(**kwargs)
     if not isinstance(dm, LowLightDataModule):
         raise TestSetError(f"{TASKS[task][0]} is not a LowLightDataModule")
@@ -201,7 +208,7 @@ def write_testset(
         "datamodule": TASKS[task][0],
         "datamodule_args": {k: v for k, v in sorted((datamodule_args or {}).items())},
         "seed": int(seed),
-        "crop": int(dm.crop),
+        "crop": int(getattr(dm, "eval_crop", dm.crop)),
         "limit": limit,
         "protocol": dm.protocol() if hasattr(dm, "protocol") else {},
         "seeding": "torch.Generator per image seeded with fnflight.data.base.sample_seed(seed, index)",

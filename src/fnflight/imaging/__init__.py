@@ -3,6 +3,7 @@
 - :mod:`~fnflight.imaging.srgb`: sRGB and gamma curves.
 - :mod:`~fnflight.imaging.color`: colour matrices (Bradford, camera -> sRGB), rendering (paper 000 3.3).
 - :mod:`~fnflight.imaging.noise`: heteroscedastic / Poisson-Gaussian noise, noise std maps.
+- :mod:`~fnflight.imaging.noise_estimation`: Poisson-Gaussian noise levels from one image (Foi et al.).
 - :mod:`~fnflight.imaging.homography`: camera-shake homographies (paper 000 sec. 4.1), warps, KPN jitter.
 - :mod:`~fnflight.imaging.motion`: LSD2 short/long synthesis: gyro trajectories, rolling-shutter blur.
 - :mod:`~fnflight.imaging.raw`: unprocessing, forward ISP, Bayer / X-Trans mosaics and packing, SID levels.
@@ -53,6 +54,7 @@ from .noise import (
     sample_log_uniform,
     sample_noise_params,
 )
+from .noise_estimation import estimate_noise_levels
 from .raw import (
     BAYER_PATTERNS,
     UNPROCESS_XYZ_TO_CAMERA,
@@ -98,6 +100,7 @@ __all__ = [
     "apply_color_matrix",
     "bradford_adaptation",
     "demosaic_bilinear",
+    "estimate_noise_levels",
     "camera_to_srgb_matrix",
     "color_distort",
     "gamma_compress",

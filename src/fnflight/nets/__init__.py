@@ -10,7 +10,8 @@ from fnflight.nets.fnf_baselines import BPN, DirectPrediction, KPNPair, NoFlashO
 from fnflight.nets.kpn_burst import KPNBurst
 from fnflight.nets.lsd2 import LSD2UNet
 from fnflight.nets.saecnn import SAECNN
-from fnflight.nets.sid import SIDUNet, tiled_forward
+from fnflight.nets.sid import SIDUNet
+from fnflight.nets.tiling import tiled_apply, tiled_forward
 from fnflight.nets.unet import crop_padding, init_weights, pad_to_multiple
 
 __all__ = [
@@ -26,5 +27,6 @@ __all__ = [
     "crop_padding",
     "init_weights",
     "pad_to_multiple",
+    "tiled_apply",
     "tiled_forward",
 ]

@@ -1,4 +1,7 @@
-"""Learning to See in the Dark U-Net (paper 004, sec. 3 and Fig. 3; NOTES.md "SID"), plus tiled inference.
+"""Learning to See in the Dark U-Net (paper 004, sec. 3 and Fig. 3; NOTES.md "SID").
+
+Full-resolution inference goes through :func:`fnflight.nets.tiling.tiled_forward` (exact, using
+:attr:`SIDUNet.receptive_field`).
 
 The network maps the packed, black-level-subtracted and amplified raw image (Bayer: 4 channels at half
 resolution; X-Trans: 9 channels at a third) to sRGB at full resolution through a final depth-to-space.
@@ -6,13 +9,12 @@ resolution; X-Trans: 9 channels at a third) to sRGB at full resolution through a
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fnflight.nets.unet import ClassicUNet, crop_padding, init_weights, pad_to_multiple
 
-__all__ = ["SIDUNet", "tiled_forward"]
+__all__ = ["CFA_LAYOUT", "SIDUNet"]
 
 SID_CHANNELS = (32, 64, 128, 256, 512)
 # packed channels and depth-to-space factor per colour filter array (paper 004 sec. 3.2)
@@ -109,91 +111,3 @@ class SIDUNet(nn.Module):
         x, pads = pad_to_multiple(raw, self.stride)
         out = F.pixel_shuffle(self.unet(x), self.upscale)
         return {"output": crop_padding(out, pads, scale=self.upscale)}
-
-
-def _tile_starts(size: int, tile: int, step: int) -> list[int]:
-    if size <= tile:
-        return [0]
-    starts = list(range(0, size - tile, step))
-    starts.append(size - tile)
-    return starts
-
-
-def _ramp(length: int, start: int, tile: int, size: int, trim: int, ramp: int) -> Tensor:
-    """1D blending weight of a tile ``[start, start + tile)``: 0 within ``trim`` px of an interior tile edge,
-    then a linear ramp over ``ramp`` px, 1 elsewhere (edges on the image border get weight 1)."""
-    pos = torch.arange(length, dtype=torch.float64)
-    w = torch.ones(length, dtype=torch.float64)
-    if start > 0:
-        w = torch.minimum(w, ((pos + 0.5 - trim) / ramp).clamp(0, 1))
-    if start + tile < size:
-        w = torch.minimum(w, ((length - 1 - pos + 0.5 - trim) / ramp).clamp(0, 1))
-    return w
-
-
-@torch.no_grad()
-def tiled_forward(net: nn.Module, raw: Tensor, tile: int = 512, overlap: int = 32) -> Tensor:
-    """Full-resolution inference of an image-to-image net in overlapping tiles (NOTES SID: users report
-    out-of-memory at full resolution). Inference only: runs under ``torch.no_grad()``.
-
-    The packed input is first reflect-padded to a multiple of ``net.stride`` exactly as ``net.forward`` would,
-    so every tile (a multiple of ``stride``, starting on a multiple of ``stride``) sees the same pooling grid
-    as the untiled forward. Tiles of ``tile`` px step by ``tile - overlap`` (rounded down to a multiple of
-    ``stride``, so the real overlap may be larger). Blending: in each overlap a pixel gets weight 0 within
-    ``overlap // 4`` px of a tile's interior edge, then a linear cross-fade over ``overlap // 2`` px; the
-    weighted outputs are normalised by the summed weights.
-
-    Exactness: an output pixel differs from the untiled forward only through inputs outside its tile, i.e.
-    within the receptive-field radius ``r = (net.receptive_field - 1) // 2``. Every pixel used lies at least
-    ``overlap // 4`` px from an interior tile edge, so the result equals the untiled forward (to float
-    rounding) when ``overlap // 4 >= r``. For the full SID U-Net r = 107 packed px (needs overlap >= 428,
-    tile > 512); with smaller overlaps the cross-fade hides the (small, decaying with distance) seam error.
-
-    Args:
-        net: module with ``forward(raw) -> {"output"}``, attributes ``stride`` and (optionally) ``upscale``
-            (output resolution factor, default 1), e.g. :class:`SIDUNet`.
-        raw: ``(B, C, h, w)`` packed input.
-        tile: tile size in input (packed) pixels, rounded down to a multiple of ``stride`` (>= stride).
-        overlap: minimum overlap of neighbouring tiles in input pixels (>= 0, < tile).
-
-    Returns:
-        ``(B, 3, upscale * h, upscale * w)`` (whatever channels the net outputs).
-
-    >>> net = SIDUNet(width=1 / 8, depth=2).eval()
-    >>> raw = torch.rand(1, 4, 60, 40)
-    >>> out = tiled_forward(net, raw, tile=40, overlap=36)  # overlap // 4 = 9 >= radius 9: exact
-    >>> torch.allclose(out, net(raw)["output"], atol=1e-5)
-    True
-    """
-    if not isinstance(raw, Tensor) or raw.dim() != 4:
-        raise ValueError(f"raw must be a (B, C, h, w) tensor, got {getattr(raw, 'shape', type(raw))}")
-    stride = int(getattr(net, "stride", 1))
-    up = int(getattr(net, "upscale", 1))
-    tile = (int(tile) // stride) * stride
-    if tile < stride:
-        raise ValueError(f"tile must be >= net.stride = {stride}, got {tile}")
-    if not 0 <= overlap < tile:
-        raise ValueError(f"overlap must be in [0, tile = {tile}), got {overlap}")
-    x, pads = pad_to_multiple(raw, stride)
-    h, w = x.shape[-2:]
-    if h <= tile and w <= tile:
-        return crop_padding(net(x)["output"], pads, scale=up)
-    step = max(stride, ((tile - overlap) // stride) * stride)
-    trim, ramp = overlap // 4, max(1, overlap // 2)
-    out = weight = None
-    for y0 in _tile_starts(h, tile, step):
-        th = min(tile, h)
-        wy = _ramp(th, y0, th, h, trim, ramp)
-        for x0 in _tile_starts(w, tile, step):
-            tw = min(tile, w)
-            wx = _ramp(tw, x0, tw, w, trim, ramp)
-            y = net(x[..., y0 : y0 + th, x0 : x0 + tw])["output"]
-            if out is None:
-                out = y.new_zeros(*y.shape[:2], h * up, w * up)
-                weight = y.new_zeros(1, 1, h * up, w * up)
-            wt = (wy[:, None] * wx[None, :]).to(y)
-            if up > 1:
-                wt = wt.repeat_interleave(up, 0).repeat_interleave(up, 1)
-            out[..., y0 * up : (y0 + th) * up, x0 * up : (x0 + tw) * up] += y * wt
-            weight[..., y0 * up : (y0 + th) * up, x0 * up : (x0 + tw) * up] += wt
-    return crop_padding(out / weight, pads, scale=up)

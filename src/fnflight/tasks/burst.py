@@ -26,6 +26,8 @@ __all__ = ["BurstTask"]
 class BurstTask(EnhancementTask):
     """Train / validate / test a burst net (see the module docstring and :class:`EnhancementTask`)."""
 
+    testset_task = "burst"  # the `fnflight testset task=...` whose test sets it evaluates on
+
     def __init__(
         self,
         net: nn.Module,

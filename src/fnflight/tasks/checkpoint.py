@@ -1,15 +1,22 @@
-"""Rebuild a trained task from a checkpoint alone.
+"""Rebuild a trained task from a checkpoint alone, and the weights-only files that results ship.
 
 Tasks save the ``model`` section of the run config (``name``, ``net``, ``loss``, ``task``: each
 ``class_path`` + ``init_args``) in their hyperparameters (``model_config``), so a checkpoint is
 self-contained:
 :func:`load_task` builds the net and loss from it, then the task with the saved hyperparameters, then loads
 the
-weights. Only load checkpoints you trust (they are pickles).
+weights. Only load Lightning checkpoints you trust (they are pickles).
+
+:func:`save_weights` writes the net's weights with the model config and task hyperparameters as JSON text:
+a file of tensors and strings only (``FORMAT = "fnflight-weights"``, a few MB for the CPU presets) that
+:func:`load_task` reads with ``torch.load(weights_only=True)``, which unpickles no code. Committed results
+keep such a file beside their table so anyone can re-evaluate a row without training
+(``fnflight eval ckpt=FILE.pt ...``).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +24,39 @@ import torch
 
 from fnflight.config import ConfigError, import_class, instantiate
 
-__all__ = ["CheckpointError", "load_task", "method_name"]
+__all__ = ["WEIGHTS_FORMAT", "CheckpointError", "load_task", "method_name", "save_weights"]
+
+WEIGHTS_FORMAT = "fnflight-weights"
 
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, unreadable, or does not hold what is needed to rebuild its model."""
 
 
+def _read_weights(path: Path, map_location: str | torch.device) -> dict[str, Any] | None:
+    """A weights-only file as a checkpoint-like dict, or None when ``path`` is not one."""
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception:
+        return None
+    if not isinstance(data, dict) or data.get("format") != WEIGHTS_FORMAT:
+        return None
+    try:
+        hparams = json.loads(data["hparams"])
+        hparams["model_config"] = json.loads(data["model_config"])
+        state = {f"net.{k}": v for k, v in data["net"].items()}
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{str(path)!r} is a damaged fnflight weights file ({err})") from None
+    return {"state_dict": state, "hyper_parameters": hparams}
+
+
 def _read(path: str | Path, map_location: str | torch.device) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    weights = _read_weights(path, map_location)
+    if weights is not None:
+        return weights
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as err:
@@ -63,6 +92,33 @@ def load_task(path: str | Path, map_location: str | torch.device = "cpu"):
         )
     task.eval()
     return task
+
+
+def save_weights(task, path: str | Path) -> Path:
+    """Write ``task``'s net weights, model config and hyperparameters as a weights-only file (module
+    docstring); returns the path. Written to a temporary name first, so a failure leaves no partial file."""
+    hparams = {k: v for k, v in dict(task.hparams).items() if k != "model_config"}
+    config = task.hparams.get("model_config")
+    if not isinstance(config, dict):
+        raise CheckpointError(
+            "the task has no model_config: only tasks built by `fnflight train` can be saved"
+        )
+    payload = {
+        "format": WEIGHTS_FORMAT,
+        "version": "1",
+        "net": {k: v.detach().cpu().contiguous() for k, v in task.net.state_dict().items()},
+        "model_config": json.dumps(config, sort_keys=True, default=list),
+        "hparams": json.dumps(hparams, sort_keys=True, default=list),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        torch.save(payload, tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 def method_name(task) -> str:

@@ -47,6 +47,8 @@ class FlashNoFlashTask(EnhancementTask):
     the net returns them).
     """
 
+    testset_task = "fnf"  # the `fnflight testset task=...` whose test sets it evaluates on
+
     def __init__(
         self,
         net: nn.Module,

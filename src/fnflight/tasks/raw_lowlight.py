@@ -54,6 +54,8 @@ class RawLowLightTask(EnhancementTask):
             classical ISP.
     """
 
+    testset_task = "raw"  # the `fnflight testset task=...` whose test sets it evaluates on
+
     level_key = keys.RATIO
 
     def __init__(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -320,6 +321,7 @@ class RunResult:
     csv_path: Path | None = None
     wandb_dir: Path | None = None
     global_step: int = 0
+    testset_task: str = "fnf"
     trainer: Any = None
     task: Any = None
 
@@ -333,8 +335,8 @@ class RunResult:
                 return str(p)
 
         def by_dim(key: str) -> tuple[str, float]:  # keys from metrics.dim_label, in the table order
-            name, _, dim = key.partition("_dim")
-            return name, -float(dim) if dim else float("-inf")
+            match = re.fullmatch(r"(.*)_(?:dim|ratio)([0-9.]+)", key)
+            return (match.group(1), -float(match.group(2))) if match else (key, float("-inf"))
 
         lines = [
             "",
@@ -357,7 +359,7 @@ class RunResult:
             lines.append("  validation   " + shown)
         lines.append(
             f"  evaluate     fnflight eval ckpt={rel(self.best_ckpt or self.last_ckpt)} testset=DIR "
-            "(make one: fnflight testset task=fnf out=DIR)"
+            f"(make one: fnflight testset task={self.testset_task} out=DIR)"
         )
         return "\n".join(lines)
 
@@ -403,6 +405,7 @@ def train(cfg: DictConfig) -> RunResult:
     trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
 
     result = RunResult(run_dir=directory, config_path=config_path, trainer=trainer, task=task)
+    result.testset_task = str(getattr(task, "testset_task", "fnf"))
     result.global_step = int(trainer.global_step)
     best_cb = callbacks[0]
     assert isinstance(best_cb, ModelCheckpoint)

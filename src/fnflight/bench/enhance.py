@@ -1,0 +1,188 @@
+"""Full-resolution inference benchmark (``fnflight bench enhance``): one JSON line per case.
+
+Each case runs in a FRESH subprocess (so its peak memory is its own) the net of a shipped or paper model on
+a full-size input through :func:`fnflight.nets.tiling.tiled_forward`, the path of ``fnflight enhance``,
+and reports:
+
+- ``case``, ``megapixels`` (output pixels / 1e6), ``tiles`` (windows of the full frame), ``tile``;
+- ``seconds``: wall time of the full-frame tiled forward (median of ``repeats``);
+- ``peak_mb``: the subprocess's peak resident memory (VmHWM) during that run, everything included (Python,
+  torch, the input, the assembled output and the 16-bit output array a writer would save);
+- ``max_abs_diff_vs_untiled``: max |tiled - untiled| on a centre crop of ``check_size`` input px, where the
+  untiled forward fits in memory, with the same tile size (several tiles on the crop);
+- ``roofline_fraction``: the net's multiply-adds on the full frame (2 FLOPs each, counted per input pixel
+  on a small input with forward hooks, halo overhead NOT counted: useful work only) per second, over this
+  machine's float32 2048^3 matmul rate measured in the same subprocess.
+
+Cases (:data:`CASES`): ``sid_full_sony``: the paper-width SID U-Net (7.76M parameters, seeded random
+weights: speed and memory do not depend on the values) on a full Sony alpha 7S II frame, 4240 x 2832 Bayer
+= 2120 x 1416 packed, 4 channels; ``sid_tiny``: a tiny net and frame for tests.
+Options: ``cases=[sid_full_sony]``, ``tile=512``, ``repeats=1``,
+``check_size=640``, ``threads=null``, ``seed=0``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["CASES", "count_macs", "run"]
+
+DEFAULTS: dict[str, Any] = {
+    "cases": ["sid_full_sony"],
+    "tile": 512,
+    "repeats": 1,
+    "check_size": 640,
+    "threads": None,
+    "seed": 0,
+}
+
+
+def _sid_full_sony(seed: int) -> tuple[nn.Module, list[torch.Tensor]]:
+    from fnflight.nets.sid import SIDUNet
+
+    torch.manual_seed(seed)
+    net = SIDUNet(cfa="bayer", width=1.0).eval()
+    g = torch.Generator().manual_seed(seed)
+    # an amplified dark capture: x100 of values up to 1% of the white level
+    raw = (torch.rand(1, 4, 1416, 2120, generator=g) * 0.01 * 100.0).clamp(max=1.0)
+    return net, [raw]
+
+
+def _sid_tiny(seed: int) -> tuple[nn.Module, list[torch.Tensor]]:
+    """A tiny stand-in (3 levels, 1/16 width, 200 x 160 packed) so tests can run the benchmark's path."""
+    from fnflight.nets.sid import SIDUNet
+
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    return SIDUNet(width=1 / 16, depth=3).eval(), [torch.rand(1, 4, 200, 160, generator=g)]
+
+
+# case name -> builder(seed) -> (net, full-size inputs)
+CASES = {"sid_full_sony": _sid_full_sony, "sid_tiny": _sid_tiny}
+
+
+def count_macs(net: nn.Module, inputs: list[torch.Tensor]) -> int:
+    """Multiply-adds of one forward of ``net(*inputs)`` in its convolutions (forward hooks).
+
+    >>> count_macs(nn.Conv2d(2, 3, 3, padding=1), [torch.zeros(1, 2, 4, 4)])
+    864
+    """
+    total = 0
+
+    def hook(module: nn.Module, args: Any, out: torch.Tensor) -> None:
+        nonlocal total
+        weight = module.weight
+        if isinstance(module, nn.ConvTranspose2d):
+            total += args[0].numel() * weight.shape[1] * weight.shape[2] * weight.shape[3]
+        else:
+            total += out.numel() * weight.shape[1] * weight.shape[2] * weight.shape[3]
+
+    handles = [
+        m.register_forward_hook(hook) for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+    ]
+    try:
+        with torch.no_grad():
+            net(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    return total
+
+
+def _worker(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    from fnflight.bench.ops import _peak_rss_kib, _reset_peak_rss_kib, sgemm_gflops
+    from fnflight.nets.tiling import receptive_radius, tile_boxes, tiled_forward
+
+    if cfg["threads"]:
+        torch.set_num_threads(int(cfg["threads"]))
+    net, inputs = CASES[name](int(cfg["seed"]))
+    tile = int(cfg["tile"])
+    stride, scale = int(getattr(net, "stride", 1)), int(getattr(net, "upscale", 1))
+    small = [x[..., :64, :64] for x in inputs]
+    macs_per_px = count_macs(net, small) / (64 * 64)
+    tiled_forward(net, *small, tile=tile)  # warm-up: kernels and libraries load before the peak is reset
+    _reset_peak_rss_kib()
+    times = []
+    for _ in range(int(cfg["repeats"])):
+        t0 = time.perf_counter()
+        out = tiled_forward(net, *inputs, tile=tile)
+        # what a 16-bit writer holds next to the output
+        array = (out[0].clamp(0, 1) * 65535 + 0.5).to(torch.int32).permute(1, 2, 0).numpy().astype("uint16")
+        times.append(time.perf_counter() - t0)
+        del out, array
+    peak_mb = _peak_rss_kib() / 1024
+    seconds = statistics.median(times)
+    h, w = inputs[0].shape[-2:]
+    halo = -(-receptive_radius(net) // stride) * stride
+    core = tile // stride * stride - 2 * halo
+    padded = [-(-n // stride) * stride for n in (h, w)]
+    tiles = len(tile_boxes(padded[0], core)) * len(tile_boxes(padded[1], core))
+    # exactness on a centre crop where the untiled forward fits
+    c = int(cfg["check_size"])
+    top, left = max(0, (h - c) // 2), max(0, (w - c) // 2)
+    crop = [x[..., top : top + c, left : left + c] for x in inputs]
+    with torch.no_grad():
+        ref = net(*crop)["output"]
+    diff = float((tiled_forward(net, *crop, tile=tile) - ref).abs().max())
+    gflops = 2.0 * macs_per_px * h * w / seconds / 1e9
+    sgemm = sgemm_gflops(torch.device("cpu"))
+    return {
+        "case": name,
+        "megapixels": round(h * w * scale * scale / 1e6, 2),
+        "seconds": round(seconds, 2),
+        "peak_mb": round(peak_mb, 1),
+        "max_abs_diff_vs_untiled": float(f"{diff:.3g}"),
+        "tiles": tiles,
+        "tile": tile,
+        "halo": halo,
+        "check_size": c,
+        "input": list(inputs[0].shape),
+        "gflops": round(gflops, 1),
+        "sgemm_gflops": round(sgemm, 1),
+        "roofline_fraction": round(gflops / sgemm, 3),
+        "threads": torch.get_num_threads(),
+        "repeats": int(cfg["repeats"]),
+    }
+
+
+def run(overrides: list[str] | None = None, json_out: bool = True) -> int:
+    """Run each case in a fresh subprocess; print one JSON line per case (``json_out``) or key=value text."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.merge(OmegaConf.create(DEFAULTS), OmegaConf.from_dotlist(list(overrides or [])))
+    unknown = set(cfg.keys()) - set(DEFAULTS)
+    if unknown:
+        print(
+            f"fnflight bench enhance: unknown option(s) {sorted(unknown)}; valid: {sorted(DEFAULTS)}",
+            file=sys.stderr,
+        )
+        return 2
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    bad = [c for c in plain["cases"] if c not in CASES]
+    if bad:
+        print(f"fnflight bench enhance: unknown case(s) {bad}; valid: {', '.join(CASES)}", file=sys.stderr)
+        return 2
+    for name in plain["cases"]:
+        args = [sys.executable, "-m", "fnflight.bench.enhance", "--worker", name, json.dumps(plain)]
+        proc = subprocess.run(args, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            print(f"fnflight bench enhance: case {name} failed:\n{proc.stderr[-3000:]}", file=sys.stderr)
+            return 1
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(json.dumps(row) if json_out else "  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - worker entry point
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
+        print(json.dumps(_worker(sys.argv[2], json.loads(sys.argv[3]))))
+    else:
+        sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,165 @@
+"""Full-resolution inference in tiles, for every task: the one tiling mechanism of ``fnflight enhance`` and
+``fnflight bench enhance`` (NOTES "SID": users of the authors' code run out of memory at full resolution).
+
+The image is cut into cores that partition it; each core is run with a halo of context on every side and
+only the core of each result is kept. An output pixel of a convolutional net depends only on the inputs
+within its receptive-field radius ``r``, so with ``halo >= r`` every kept pixel sees exactly the inputs it
+sees in the untiled forward, and the tiled result EQUALS the untiled one (to float rounding): no blending,
+no seams. To keep the pooling grid of a U-Net the same, the whole image is first reflect-padded to a
+multiple of the net's stride exactly as ``net.forward`` pads it, and cores and halos are multiples of the
+stride, so every window starts on the untiled forward's grid (and the net adds no padding of its own).
+
+Cost: a window of ``tile`` px computes a core of ``tile - 2 halo`` px, so the work is
+``(tile / (tile - 2 halo))^2`` times the untiled forward; memory is that of one window plus the output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from fnflight.nets.unet import crop_padding, pad_to_multiple
+
+__all__ = ["receptive_radius", "tile_boxes", "tiled_apply", "tiled_forward"]
+
+
+def receptive_radius(net: nn.Module) -> int:
+    """``(net.receptive_field - 1) // 2``: how far (input px) an output pixel of ``net`` looks.
+
+    >>> from fnflight.nets.sid import SIDUNet
+    >>> receptive_radius(SIDUNet(width=1 / 8, depth=2))
+    9
+    """
+    rf = getattr(net, "receptive_field", None)
+    if rf is None:
+        raise ValueError(f"{type(net).__name__} has no receptive_field: pass halo= explicitly")
+    return (int(rf) - 1) // 2
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-int(value) // multiple) * multiple
+
+
+def tile_boxes(size: int, core: int) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` cores of ``core`` px that partition ``range(size)`` (the last may be shorter).
+
+    >>> tile_boxes(10, 4)
+    [(0, 4), (4, 8), (8, 10)]
+    """
+    return [(s, min(s + core, size)) for s in range(0, size, core)]
+
+
+@torch.no_grad()
+def tiled_apply(
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Tensor],
+    tile: int,
+    halo: int,
+    multiple: int = 1,
+    scale: int = 1,
+    progress: bool = False,
+    out_device: torch.device | str | None = None,
+) -> Tensor:
+    """Run ``fn(*windows) -> (B, C, scale h, scale w)`` over the inputs in tiles (module docstring).
+
+    Args:
+        fn: image-to-image function of the windows of ``inputs`` (all cut at the same place).
+        inputs: tensors ``(..., H, W)`` of one ``H, W`` (e.g. ``(B, 4, h, w)`` packed raw, or the no-flash,
+            flash and std maps of a pair, or a ``(B, N, C, H, W)`` burst).
+        tile: window size in input px (rounded down to a multiple of ``multiple``).
+        halo: context on each side of a core (input px, rounded up to a multiple of ``multiple``); exact when
+            ``>=`` the receptive-field radius.
+        multiple: the net's stride (its pooling grid).
+        scale: output px per input px (2 for SID on Bayer, 3 on X-Trans).
+        progress: tqdm bar over tiles (on stderr).
+        out_device: where the full output is assembled (default: the inputs' device).
+
+    Returns:
+        ``(B, C, scale H, scale W)``.
+
+    >>> from fnflight.nets.sid import SIDUNet
+    >>> net = SIDUNet(width=1 / 8, depth=2).eval()
+    >>> raw = torch.rand(1, 4, 60, 40)
+    >>> out = tiled_apply(lambda x: net(x)["output"], [raw], tile=40, halo=9, multiple=4, scale=2)
+    >>> torch.allclose(out, net(raw)["output"], atol=1e-5)
+    True
+    """
+    if not inputs:
+        raise ValueError("inputs must hold at least one tensor")
+    size = tuple(inputs[0].shape[-2:])
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor) or x.dim() < 3:
+            raise ValueError(f"inputs[{i}] must be a tensor (..., H, W), got {getattr(x, 'shape', type(x))}")
+        if tuple(x.shape[-2:]) != size:
+            raise ValueError(f"inputs[{i}] is {tuple(x.shape[-2:])}, inputs[0] is {size}: sizes must agree")
+    multiple, scale = max(1, int(multiple)), max(1, int(scale))
+    if halo < 0:
+        raise ValueError(f"halo must be >= 0, got {halo}")
+    halo = _round_up(halo, multiple)
+    tile = int(tile) // multiple * multiple
+    core = tile - 2 * halo
+    if core < multiple:
+        raise ValueError(
+            f"tile={tile} leaves no core after a halo of {halo} px on each side: need tile >= "
+            f"{2 * halo + multiple} (2 x halo + stride)"
+        )
+    padded = [pad_to_multiple(x, multiple) for x in inputs]
+    pads = padded[0][1]
+    xs = [p[0] for p in padded]
+    h, w = xs[0].shape[-2:]
+    rows, cols = tile_boxes(h, core), tile_boxes(w, core)
+    out: Tensor | None = None
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(rows) * len(cols), desc="tiles", unit="tile", disable=not progress, leave=False)
+    try:
+        for y0, y1 in rows:
+            wy0, wy1 = max(0, y0 - halo), min(h, y1 + halo)
+            for x0, x1 in cols:
+                wx0, wx1 = max(0, x0 - halo), min(w, x1 + halo)
+                y = fn(*(x[..., wy0:wy1, wx0:wx1] for x in xs))
+                if out is None:
+                    out = torch.empty(
+                        *y.shape[:-2], h * scale, w * scale, dtype=y.dtype, device=out_device or y.device
+                    )
+                keep = y[
+                    ..., (y0 - wy0) * scale : (y1 - wy0) * scale, (x0 - wx0) * scale : (x1 - wx0) * scale
+                ]
+                out[..., y0 * scale : y1 * scale, x0 * scale : x1 * scale] = keep.to(out.device)
+                bar.update(1)
+    finally:
+        bar.close()
+    assert out is not None
+    return crop_padding(out, pads, scale=scale)
+
+
+def tiled_forward(
+    net: nn.Module,
+    *inputs: Tensor,
+    tile: int = 512,
+    halo: int | None = None,
+    progress: bool = False,
+    out_device: torch.device | str | None = None,
+) -> Tensor:
+    """``net(*inputs)["output"]`` computed in tiles (:func:`tiled_apply`): the halo from the net's
+    receptive field (exact), the grid from ``net.stride``, the output scale from ``net.upscale`` (default 1).
+
+    >>> from fnflight.nets.sid import SIDUNet
+    >>> net = SIDUNet(width=1 / 16).eval()  # full depth: receptive radius 107 packed px
+    >>> raw = torch.rand(1, 4, 150, 40)
+    >>> torch.allclose(tiled_forward(net, raw, tile=256), net(raw)["output"], atol=1e-5)
+    True
+    """
+    net_halo = receptive_radius(net) if halo is None else int(halo)
+    return tiled_apply(
+        lambda *x: net(*x)["output"],
+        inputs,
+        tile,
+        net_halo,
+        int(getattr(net, "stride", 1)),
+        int(getattr(net, "upscale", 1)),
+        progress,
+        out_device,
+    )
