@@ -1,6 +1,8 @@
-"""``fnflight enhance``: run a trained checkpoint on your own flash / no-flash pair, or on a test-set sample.
+"""``fnflight enhance``: run a trained checkpoint on your own flash / no-flash pair, on your own raw file, or
+on a test-set sample.
 
     fnflight enhance ckpt=PATH noflash=IMG flash=IMG out=OUT.png [dim=auto|FACTOR] [std_read=S] [std_shot=S]
+    fnflight enhance ckpt=PATH raw=FILE ratio=R out=OUT.png|.jpg|.tif [tile=512] [bits=8|16] [device=auto]
     fnflight enhance ckpt=PATH testset=DIR index=N out=OUT.png
 
 Own images: 8-bit files are sRGB and are linearised with the inverse sRGB curve, 16-bit files are taken as
@@ -14,11 +16,30 @@ brightened by ``dim`` (the gain; ``auto`` maps the mean no-flash intensity to 0.
 Nets pad any size to a multiple of 32 internally. ``compare=true`` writes ``noisy (x gain) | output`` side by
 side instead.
 
+Own raw file (SID, paper 004; a raw low-light checkpoint, e.g. from ``fnflight train model=sid
+data=raw_sid_sony``): a DNG, Sony ARW or Fuji RAF (any file rawpy reads with a Bayer or X-Trans colour
+filter array) is decoded as SID's training inputs (:func:`fnflight.data.raw_sources.read_raw_capture`: black
+level subtracted per CFA colour, divided by white - black, shifted to the canonical CFA phase, packed),
+amplified by ``ratio`` (``min(x ratio, 1)``; SID: the exposure ratio of the brightness you want to the
+shot's, 100, 250 or 300) and run through the checkpoint's net in tiles of ``tile`` packed pixels with exact
+halos (:func:`fnflight.nets.tiling.tiled_forward`; a smaller ``tile`` needs less memory). The net's sRGB
+output, 2x (Bayer) or 3x (X-Trans) the packed size, i.e. the visible mosaic after the CFA phase crop, in
+sensor orientation (the camera's rotation flag is not applied, as in SID), is clipped to [0, 1] and written
+in the format of the extension: ``.png`` (8-bit; ``bits=16``: 16-bit), ``.jpg`` / ``.jpeg`` (8-bit only),
+``.tif`` / ``.tiff`` (16-bit; ``bits=8``: 8-bit), through a temporary file renamed into place
+(:func:`fnflight.data.image_writer.write_image`). The checkpoint's CFA must be the file's: Bayer nets do not
+read X-Trans files, nor the reverse; linear or monochrome DNGs (no CFA) are refused.
+
 Test-set sample: writes ``noisy input | output | target`` (sRGB) for sample ``index``.
+
+``device``: ``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``. Every bad request
+(missing or unreadable file, wrong kind of checkpoint, bad option, unwritable output) exits with code 2 and
+a message naming the problem; the raw mode then leaves no output file.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,8 +59,19 @@ VALID = (
     "index",
     "device",
     "compare",
+    "raw",
+    "ratio",
+    "tile",
+    "bits",
 )
 TEST_STD_READ, TEST_STD_SHOT = 10**-2.6, 10**-1.8
+RAW_KEYS = ("raw", "ratio", "tile", "bits")  # the raw mode's own keys
+NOT_RAW_KEYS = ("noflash", "flash", "dim", "std_read", "std_shot", "noise", "compare", "testset", "index")
+USAGE = (
+    "usage: fnflight enhance ckpt=PATH noflash=IMG flash=IMG out=IMG | ckpt=PATH raw=FILE ratio=R out=IMG | "
+    "ckpt=PATH testset=DIR index=N out=IMG (--help for all options)"
+)
+CFA_NAMES = {"bayer": "Bayer", "xtrans": "X-Trans"}
 
 
 class EnhanceError(ValueError):
@@ -47,7 +79,12 @@ class EnhanceError(ValueError):
 
 
 def parse(argv: list[str]) -> dict[str, Any]:
+    """``key=value`` arguments -> options (defaults filled, numbers converted); :class:`EnhanceError` if bad.
+
+    ``opts["mode"]`` is ``"own"`` (noflash / flash), ``"raw"`` or ``"testset"``.
+    """
     opts: dict[str, Any] = {"dim": "auto", "noise": "paper", "device": "auto", "index": 0, "compare": False}
+    given: set[str] = set()
     for item in argv:
         if "=" not in item:
             raise EnhanceError(
@@ -57,14 +94,27 @@ def parse(argv: list[str]) -> dict[str, Any]:
         if key not in VALID:
             raise EnhanceError(f"unknown key {key!r}; valid keys: {', '.join(VALID)}")
         opts[key] = value
+        given.add(key)
     for key in ("ckpt", "out"):
         if not opts.get(key):
-            raise EnhanceError(
-                f"missing {key}=...; usage: fnflight enhance ckpt=PATH noflash=IMG flash=IMG out=IMG"
-            )
+            raise EnhanceError(f"missing {key}=...; {USAGE}")
     own = bool(opts.get("noflash") or opts.get("flash"))
-    if own == bool(opts.get("testset")):
-        raise EnhanceError("pass either noflash=IMG flash=IMG, or testset=DIR index=N")
+    modes = [
+        m
+        for m, on in (("own", own), ("raw", bool(opts.get("raw"))), ("testset", bool(opts.get("testset"))))
+        if on
+    ]
+    if len(modes) != 1:
+        raise EnhanceError("pass one of: noflash=IMG flash=IMG, raw=FILE ratio=R, or testset=DIR index=N")
+    opts["mode"] = modes[0]
+    if opts["mode"] == "raw":
+        return _parse_raw(opts, given)
+    extra = sorted(given.intersection(RAW_KEYS))
+    if extra:
+        raise EnhanceError(
+            f"{extra[0]}= is for raw files only (raw=FILE ratio=R), not with "
+            f"{'noflash= / flash=' if own else 'testset='}"
+        )
     if own and not (opts.get("noflash") and opts.get("flash")):
         raise EnhanceError("own images need both noflash=IMG and flash=IMG")
     if opts["noise"] not in ("paper", "estimate"):
@@ -82,6 +132,180 @@ def parse(argv: list[str]) -> dict[str, Any]:
     except ValueError as err:
         raise EnhanceError(f"bad number: {err}") from None
     return opts
+
+
+def parse_ratio(value: Any) -> float:
+    """The amplification ``ratio=R``: a finite number > 0, else :class:`EnhanceError`.
+
+    Example:
+        >>> parse_ratio("250"), parse_ratio(1e2)
+        (250.0, 100.0)
+    """
+    try:
+        ratio = float(value)
+    except (TypeError, ValueError):
+        raise EnhanceError(
+            f"bad ratio={value!r}: not a number; give the amplification, e.g. ratio=100 (SID: 100, 250, 300)"
+        ) from None
+    if not math.isfinite(ratio) or ratio <= 0:
+        raise EnhanceError(
+            f"bad ratio={value!r}: the amplification must be a finite number > 0, e.g. ratio=100"
+        )
+    return ratio
+
+
+def _parse_raw(opts: dict[str, Any], given: set[str]) -> dict[str, Any]:
+    from fnflight.data.image_writer import ImageWriteError, output_format
+
+    extra = sorted(given.intersection(NOT_RAW_KEYS))
+    if extra:
+        raise EnhanceError(
+            f"{extra[0]}= is not an option of raw files; raw=FILE takes ratio=R [tile=N] [bits=8|16] "
+            "[device=D]"
+        )
+    if opts.get("ratio") in (None, ""):
+        raise EnhanceError(
+            "raw=FILE needs ratio=R, the amplification: the exposure ratio of the brightness you want to the "
+            "shot's (SID: 100, 250 or 300)"
+        )
+    opts["ratio"] = parse_ratio(opts["ratio"])
+    try:
+        opts["tile"] = int(opts.get("tile", 512))
+    except ValueError:
+        raise EnhanceError(
+            f"bad tile={opts['tile']!r}: a whole number of packed pixels per tile side (default 512)"
+        ) from None
+    if opts["tile"] < 1:
+        raise EnhanceError(
+            f"bad tile={opts['tile']}: must be a positive number of packed pixels (default 512)"
+        )
+    bits = opts.get("bits")
+    if bits is not None:
+        if str(bits) not in ("8", "16"):
+            raise EnhanceError(f"bad bits={bits!r}: 8 or 16")
+        opts["bits"] = int(bits)
+    out = Path(opts["out"]).expanduser()
+    if out.is_dir():
+        raise EnhanceError(f"out={out}: is a folder; give an output file name, e.g. out={out / 'output.png'}")
+    try:
+        opts["format"], opts["bits"] = output_format(opts["out"], opts.get("bits"))
+    except ImageWriteError as err:
+        raise EnhanceError(f"out={err}") from None
+    return opts
+
+
+def device_of(name: str) -> torch.device:
+    """``device=`` -> :class:`torch.device` (``auto``: CUDA if available, else CPU); :class:`EnhanceError`."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise EnhanceError(f"bad device={name!r}; valid: auto, cpu, cuda, cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise EnhanceError(f"device={name}: no CUDA device is available (use device=cpu or auto)")
+    return device
+
+
+def _is_raw_task(task: Any) -> bool:
+    from fnflight.tasks.raw_lowlight import RawLowLightTask
+
+    return isinstance(task, RawLowLightTask)
+
+
+def enhance_raw(
+    ckpt: str | Path,
+    raw: str | Path,
+    ratio: float,
+    out: str | Path,
+    tile: int = 512,
+    bits: int | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run a raw low-light (SID) checkpoint on one raw file and write the sRGB result (module docstring).
+
+    Args:
+        ckpt: a checkpoint of a :class:`~fnflight.tasks.raw_lowlight.RawLowLightTask`.
+        raw: the raw file (DNG, ARW, RAF, ...); its CFA must be the net's (``task.net.cfa``).
+        ratio: amplification, > 0 (:func:`fnflight.imaging.amplify`).
+        out: output image; the extension picks the format (:mod:`fnflight.data.image_writer`).
+        tile: tile side in packed pixels (:func:`fnflight.nets.tiling.tiled_forward`).
+        bits: 8 or 16; ``None``: the format's default (16 for TIFF, else 8).
+        device: where the net runs.
+        progress: tqdm bar over the tiles (stderr).
+
+    Returns:
+        ``{"path", "height", "width", "format", "bits", "cfa", "ratio"}`` of the written image.
+
+    Raises:
+        EnhanceError, CheckpointError, SourceError, ImageWriteError: each naming the file and the problem;
+            nothing is written then.
+    """
+    from fnflight.data.image_writer import check_writable, output_format, write_image
+    from fnflight.data.raw_sources import read_raw_capture
+    from fnflight.imaging import amplify
+    from fnflight.nets.tiling import tiled_forward
+    from fnflight.tasks.checkpoint import load_task, method_name
+
+    ratio = parse_ratio(ratio)
+    fmt, bits = output_format(out, bits)
+    out = check_writable(out)  # before any work
+    task = load_task(ckpt)
+    if not _is_raw_task(task):
+        raise EnhanceError(
+            f"checkpoint {str(ckpt)!r} is not a raw model: it holds a {method_name(task)} model "
+            f"({type(task).__name__}) for flash / no-flash images or bursts; raw=FILE needs a raw low-light "
+            "(SID) checkpoint, e.g. from `fnflight train model=sid data=raw_sid_sony`"
+        )
+    net = task.net
+    net_cfa = getattr(net, "cfa", None)
+    if net_cfa not in CFA_NAMES:
+        raise EnhanceError(
+            f"checkpoint {str(ckpt)!r}: its net ({type(net).__name__}, {getattr(net, 'in_channels', '?')} "
+            "input channels) is neither a Bayer nor an X-Trans raw net"
+        )
+    capture = read_raw_capture(raw, str(task.hparams.get("bayer_order", "raster")))
+    if capture["cfa"] != net_cfa:
+        have, want = CFA_NAMES[capture["cfa"]], CFA_NAMES[net_cfa]
+        raise EnhanceError(
+            f"{raw}: the file has {have} colour filters, but checkpoint {str(ckpt)!r} was trained on {want} "
+            f"raws ({net.in_channels} packed channels); use a checkpoint trained on {have} data "
+            f"(data.init_args.cfa={capture['cfa']})"
+        )
+    device = torch.device(device)
+    task.to(device)
+    with torch.no_grad():
+        x = amplify(capture["raw"], ratio).to(device)
+        try:
+            y = tiled_forward(net, x, tile=int(tile), progress=progress)
+        except ValueError as err:  # a tile too small for the net's receptive field
+            raise EnhanceError(f"cannot run the net in tiles: {err}") from None
+        image = upright(y[0].float().clamp(0.0, 1.0).cpu(), int(capture.get("flip", 0)))
+    path = write_image(out, image, bits)
+    return {
+        "path": path,
+        "height": int(image.shape[1]),
+        "width": int(image.shape[2]),
+        "format": fmt,
+        "bits": bits,
+        "cfa": capture["cfa"],
+        "ratio": ratio,
+    }
+
+
+def upright(image: torch.Tensor, flip: int) -> torch.Tensor:
+    """Turn a ``(3, H, W)`` rendering of the sensor grid the way the camera was held (LibRaw's ``flip``: 0
+    none, 3 half a turn, 5 a quarter turn counter-clockwise, 6 clockwise), as photo viewers show the file.
+    SID's references stay in sensor orientation (they must align with the mosaic); a user's output should not.
+
+    Example:
+        >>> x = torch.arange(6.0).reshape(1, 2, 3).expand(3, 2, 3)
+        >>> upright(x, 6)[0].tolist()  # clockwise: the left column becomes the top row
+        [[3.0, 0.0], [4.0, 1.0], [5.0, 2.0]]
+    """
+    turns = {3: 2, 5: 1, 6: -1}.get(int(flip), 0)
+    return torch.rot90(image, turns, dims=(1, 2)) if turns else image
 
 
 def estimate_read_noise(image: torch.Tensor) -> float:
@@ -150,18 +374,33 @@ def run(argv: list[str]) -> int:
     from fnflight.cli.evaluate import as_batch
     from fnflight.data import batch as K
     from fnflight.data.base import collate
+    from fnflight.data.image_writer import ImageWriteError
+    from fnflight.data.sources import SourceError
     from fnflight.data.testset import TestSet, TestSetError
     from fnflight.imaging.color import render_srgb
-    from fnflight.tasks.checkpoint import CheckpointError, load_task
+    from fnflight.tasks.checkpoint import CheckpointError, load_task, method_name
     from fnflight.tasks.image_logging import grid, save_png
 
     try:
         opts = parse(list(argv))
-        device = torch.device(
-            ("cuda" if torch.cuda.is_available() else "cpu") if opts["device"] == "auto" else opts["device"]
-        )
+        device = device_of(opts["device"])
+        if opts["mode"] == "raw":
+            info = enhance_raw(
+                opts["ckpt"], opts["raw"], opts["ratio"], opts["out"], opts["tile"], opts["bits"], device
+            )
+            print(
+                f"fnflight enhance: wrote {info['path']} ({info['width']}x{info['height']}, "
+                f"{info['bits']}-bit {info['format'].upper()}; {info['cfa']} raw, ratio {info['ratio']:g})"
+            )
+            return 0
         task = load_task(opts["ckpt"]).to(device)
-        if opts.get("testset"):
+        if _is_raw_task(task):
+            raise EnhanceError(
+                f"checkpoint {opts['ckpt']!r} is a raw low-light model ({method_name(task)}, "
+                f"{getattr(task.net, 'cfa', '?')} raws): give raw=FILE ratio=R, not noflash= / flash= / "
+                "testset="
+            )
+        if opts["mode"] == "testset":
             testset = TestSet(opts["testset"])
             if not 0 <= opts["index"] < len(testset):
                 raise EnhanceError(
@@ -171,7 +410,7 @@ def run(argv: list[str]) -> int:
         else:
             batch = {k: v.to(device) for k, v in own_batch(opts).items()}
         outputs = task.predict(batch)
-    except (EnhanceError, CheckpointError, TestSetError) as err:
+    except (EnhanceError, CheckpointError, TestSetError, SourceError, ImageWriteError) as err:
         print(f"fnflight enhance: {err}", file=sys.stderr)
         return 2
     gain, cm = batch[K.GAIN], batch[K.COLOR_MATRIX]

@@ -25,7 +25,12 @@ one pair per line::
 Decoded arrays (the integer mosaic of every input, the 16-bit rendering of every reference, which several
 inputs share) are kept in an in-memory cache of up to ``cache_mb`` per process. Errors are
 :class:`SourceError` naming the file and the problem: missing list file, malformed line, missing listed
-file, exposure time not in the name, file rawpy cannot read, unsupported colour filter array.
+file, exposure time not in the name, file rawpy cannot read (not a raw file: a PNG, a text file, ...;
+truncated or damaged), no colour filter array (a linear or monochrome DNG), unsupported colour filter array.
+
+One raw file of your own (``fnflight enhance raw=FILE``): :func:`read_raw_capture` decodes it with the same
+code as the dataset's inputs (:func:`decode_raw`: mosaic, levels, CFA phase; :func:`pack_decoded`:
+normalisation and packing), without amplification.
 """
 
 from __future__ import annotations
@@ -40,7 +45,14 @@ from torch.utils.data import Dataset
 
 from .sources import SourceError
 
-__all__ = ["SIDRawPairs", "exposure_from_name", "read_sid_list"]
+__all__ = [
+    "SIDRawPairs",
+    "decode_raw",
+    "exposure_from_name",
+    "pack_decoded",
+    "read_raw_capture",
+    "read_sid_list",
+]
 
 _EXPOSURE = re.compile(r"_(\d+(?:\.\d*)?|\.\d+)s\.[A-Za-z0-9]+$")
 _SPLIT = re.compile(r"_(train|val|test)_list")
@@ -101,6 +113,223 @@ def _rawpy_errors() -> tuple[type[BaseException], ...]:
     import rawpy
 
     return (rawpy.LibRawError, OSError, ValueError, RuntimeError)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# one raw file: the decoding shared by SIDRawPairs and ``fnflight enhance raw=FILE``
+RAW_HINT = "a camera raw file rawpy reads (DNG, Sony ARW, Fuji RAF, ...)"
+_IMAGE_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"BM", "a BMP image"),
+    (b"II*\x00", "a TIFF image without camera raw data"),
+    (b"MM\x00*", "a TIFF image without camera raw data"),
+)
+
+
+def _what_is(path: Path) -> str | None:
+    """What a file rawpy rejects looks like (``"a PNG image"``, ``"a text file"``, ...), or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return None
+    if not head:
+        return "an empty file"
+    for magic, kind in _IMAGE_MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP image"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if err.start < len(head) - 3:  # not a multi-byte character cut at 512 bytes: binary
+            return None
+        text = head[: err.start].decode("utf-8")
+    if all(c.isprintable() or c in "\t\n\r\f\v" for c in text):
+        return "a text file"
+    return None
+
+
+def _read_failure(path: Path, err: BaseException, what: str) -> SourceError:
+    """A :class:`SourceError` for a rawpy failure, naming the file, LibRaw's error and the likely cause."""
+    import rawpy
+
+    detail = f"{type(err).__name__}: {_msg(err)}"
+    unsupported = isinstance(err, rawpy.LibRawFileUnsupportedError)
+    kind = _what_is(path) if unsupported or path.stat().st_size == 0 else None
+    if kind is not None:
+        hint = f"it is {kind}, not {RAW_HINT}"
+    elif unsupported:
+        hint = f"not {RAW_HINT}, or a damaged one"
+    else:
+        hint = "the file is truncated or damaged"
+    return SourceError(f"{path}: rawpy cannot {what} ({detail}): {hint}")
+
+
+def _open_raw(path: Path) -> Any:
+    import rawpy
+
+    if not path.is_file():
+        raise SourceError(f"{path}: no such raw file")
+    try:
+        return rawpy.imread(str(path))
+    except _rawpy_errors() as err:
+        raise _read_failure(path, err, "read this file") from None
+
+
+def decode_raw(
+    path: str | Path, black_level: float | None = None, white_level: float | None = None
+) -> dict[str, Any]:
+    """Decode one raw file (rawpy) into its integer mosaic at the canonical CFA phase, levels and ISP data.
+
+    The one decoding path of :class:`SIDRawPairs` and :func:`read_raw_capture` (module docstring): the
+    visible mosaic, shifted (first rows / columns dropped) to start at RGGB or :data:`XTRANS_CFA
+    <fnflight.imaging.XTRANS_CFA>` and trimmed to whole CFA periods; the black level per CFA site (from the
+    file, or ``black_level``) and the white level (file, or ``white_level``).
+
+    Args:
+        path: the raw file.
+        black_level, white_level: override the levels the file reports.
+
+    Returns:
+        ``{"path", "mosaic"}`` (``uint16`` ``(H, W)``, ``H, W`` multiples of the CFA period), ``"black"``
+        (float32 black level of each site of one CFA period, at the canonical phase), ``"white"`` (float),
+        ``"cfa"`` (``"bayer"`` or ``"xtrans"``), ``"offset"`` (``(dy, dx)``, the phase shift), ``"flip"``
+        (LibRaw's orientation code; ``fnflight enhance`` turns its output by it), ``"wb_gains"`` (3,) and
+        ``"color_matrix"`` (3, 3) (:func:`_isp_params`).
+
+    Raises:
+        SourceError: naming the file and the problem (missing, not raw, truncated, no or unsupported colour
+            filter array, bad levels, too small).
+    """
+    import rawpy
+
+    path = Path(path)
+    with _open_raw(path) as raw:
+        try:
+            mosaic = np.array(raw.raw_image_visible, dtype=np.uint16, copy=True)
+            pattern = raw.raw_pattern
+            raw_type, num_colors = raw.raw_type, int(raw.num_colors)
+            desc = raw.color_desc.decode("ascii", "replace")
+            black = np.asarray(raw.black_level_per_channel, dtype=np.float32)
+            white = float(raw.white_level)
+            camera_wb = np.asarray(raw.camera_whitebalance, dtype=np.float64)
+            xyz_to_camera = np.asarray(raw.rgb_xyz_matrix, dtype=np.float64)[:3]
+            flip = int(raw.sizes.flip)
+        except _rawpy_errors() as err:
+            raise _read_failure(path, err, "decode the raw data") from None
+    if pattern is None or raw_type != rawpy.RawType.Flat or np.asarray(pattern).size <= 1 or num_colors < 3:
+        kind = (
+            f"a linear (already demosaicked) raw, {num_colors} colours per pixel"
+            if raw_type != rawpy.RawType.Flat
+            else "a monochrome raw"
+        )
+        raise SourceError(f"{path}: no colour filter array: {kind}; need a Bayer or X-Trans mosaic")
+    pattern = np.asarray(pattern)
+    colors = _cfa_colors(pattern, desc, path)
+    cfa, (dy, dx) = _canonical_phase(colors, path)
+    tile = black[pattern] if black_level is None else np.full(pattern.shape, black_level, np.float32)
+    tile = np.roll(tile.astype(np.float32), (-dy, -dx), (0, 1))
+    white = white if white_level is None else float(white_level)
+    if white <= float(tile.max()):
+        raise SourceError(f"{path}: white level {white} is not above the black level {float(tile.max())}")
+    period = 2 if cfa == "bayer" else 6
+    h = (mosaic.shape[0] - dy) // period * period
+    w = (mosaic.shape[1] - dx) // period * period
+    if h < period or w < period:
+        raise SourceError(f"{path}: raw image {mosaic.shape} is too small for its {cfa} pattern")
+    return {
+        "path": str(path),
+        "mosaic": np.ascontiguousarray(mosaic[dy : dy + h, dx : dx + w]),
+        "black": tile,
+        "white": white,
+        "cfa": cfa,
+        "offset": (dy, dx),
+        "flip": flip,
+        **_isp_params(camera_wb, xyz_to_camera),
+    }
+
+
+def pack_decoded(
+    decoded: dict[str, Any], box: tuple[int, int, int, int] | None = None, bayer_order: str = "raster"
+) -> torch.Tensor:
+    """Normalise and pack (a crop of) a :func:`decode_raw` result: float32 ``(1, C, h, w)``, not amplified.
+
+    ``max(raw - black, 0) / (white - black)`` per CFA site, then :func:`fnflight.imaging.pack_bayer`
+    (``bayer_order``) or :func:`fnflight.imaging.pack_xtrans`.
+
+    Args:
+        decoded: the dict of :func:`decode_raw`.
+        box: ``(top, left, height, width)`` in PACKED pixels (X-Trans: all even, to keep the 6x6 phase);
+            ``None`` is the whole image.
+        bayer_order: ``"raster"`` (R, G, G, B) or ``"sid"`` (R, G, B, G).
+
+    Returns:
+        ``(1, 4, h, w)`` (Bayer) or ``(1, 9, h, w)`` (X-Trans) in ``[0, 1]``.
+    """
+    from fnflight import imaging
+
+    f = 2 if decoded["cfa"] == "bayer" else 3
+    ph, pw = decoded["mosaic"].shape[0] // f, decoded["mosaic"].shape[1] // f
+    top, left, h, w = box if box is not None else (0, 0, ph, pw)
+    path = decoded.get("path", "raw")
+    if top < 0 or left < 0 or h < 1 or w < 1 or top + h > ph or left + w > pw:
+        raise SourceError(f"{path}: crop box {(top, left, h, w)} outside the packed image ({ph}x{pw})")
+    if f == 3 and (top % 2 or left % 2 or h % 2 or w % 2):
+        raise SourceError(
+            f"{path}: X-Trans crop boxes must be even in packed pixels, got {(top, left, h, w)}"
+        )
+    mosaic = decoded["mosaic"][top * f : (top + h) * f, left * f : (left + w) * f].astype(np.float32)
+    period = decoded["black"].shape
+    black = np.tile(decoded["black"], (h * f // period[0], w * f // period[1]))
+    norm = np.maximum(mosaic - black, 0.0) / (decoded["white"] - black)
+    tensor = torch.from_numpy(np.ascontiguousarray(norm, dtype=np.float32))[None, None]
+    return imaging.pack_bayer(tensor, bayer_order) if f == 2 else imaging.pack_xtrans(tensor)
+
+
+def read_raw_capture(
+    path: str | Path,
+    bayer_order: str = "raster",
+    black_level: float | None = None,
+    white_level: float | None = None,
+) -> dict[str, Any]:
+    """One user raw file as a SID net's input, before amplification (``fnflight enhance raw=FILE``).
+
+    The same decoding as :class:`SIDRawPairs` (:func:`decode_raw`, :func:`pack_decoded`); amplify with
+    :func:`fnflight.imaging.amplify` before the net.
+
+    Args:
+        path: a DNG, Sony ARW, Fuji RAF or other raw file rawpy reads.
+        bayer_order: packed channel order (the net's training data's: ``"raster"`` or ``"sid"``).
+        black_level, white_level: override the levels the file reports.
+
+    Returns:
+        ``{"raw"}``: float32 ``(1, C, h, w)``, packed, black-level subtracted, normalised to ``[0, 1]``
+        (C = 4 Bayer, 9 X-Trans); ``"cfa"`` (``"bayer"`` / ``"xtrans"``); ``"factor"`` (full-resolution
+        pixels per packed pixel: 2 / 3, so the net's output is ``(factor h, factor w)``); ``"wb_gains"``
+        float32 tensor (3,) and ``"color_matrix"`` (3, 3) (the classical ISP's); ``"offset"`` (the CFA phase
+        shift ``(dy, dx)``: the output starts at that visible pixel); ``"flip"`` (LibRaw's orientation
+        code, not applied); ``"path"``.
+
+    Raises:
+        SourceError: naming the file and the problem.
+    """
+    if bayer_order not in ("raster", "sid"):
+        raise SourceError(f"bayer_order must be 'raster' or 'sid', got {bayer_order!r}")
+    decoded = decode_raw(path, black_level, white_level)
+    return {
+        "raw": pack_decoded(decoded, None, bayer_order),
+        "cfa": decoded["cfa"],
+        "factor": 2 if decoded["cfa"] == "bayer" else 3,
+        "wb_gains": torch.from_numpy(decoded["wb_gains"].copy()),
+        "color_matrix": torch.from_numpy(decoded["color_matrix"].copy()),
+        "offset": decoded["offset"],
+        "flip": decoded["flip"],
+        "path": decoded["path"],
+    }
 
 
 class SIDRawPairs(Dataset):
@@ -218,66 +447,11 @@ class SIDRawPairs(Dataset):
             self._cached_bytes += size
         return value
 
-    def _open(self, path: Path) -> Any:
-        import rawpy
-
-        if not path.is_file():
-            raise SourceError(f"{path}: no such raw file")
-        try:
-            return rawpy.imread(str(path))
-        except _rawpy_errors() as err:
-            raise SourceError(
-                f"{path}: rawpy cannot read this file ({type(err).__name__}: {_msg(err)})"
-            ) from None
-
     def _decode_input(self, index: int) -> dict[str, Any]:
         path = self.items[index]["files"]["input"]
-
-        def make() -> dict[str, Any]:
-            with self._open(path) as raw:
-                try:
-                    mosaic = np.array(raw.raw_image_visible, dtype=np.uint16, copy=True)
-                    pattern = raw.raw_pattern
-                    desc = raw.color_desc.decode("ascii", "replace")
-                    black = np.asarray(raw.black_level_per_channel, dtype=np.float32)
-                    white = float(raw.white_level)
-                    camera_wb = np.asarray(raw.camera_whitebalance, dtype=np.float64)
-                    xyz_to_camera = np.asarray(raw.rgb_xyz_matrix, dtype=np.float64)[:3]
-                except _rawpy_errors() as err:
-                    raise SourceError(
-                        f"{path}: rawpy cannot decode the raw data ({type(err).__name__}: {_msg(err)})"
-                    ) from None
-            if pattern is None:
-                raise SourceError(f"{path}: no colour filter array (not a Bayer or X-Trans raw)")
-            pattern = np.asarray(pattern)
-            colors = _cfa_colors(pattern, desc, path)
-            cfa, (dy, dx) = _canonical_phase(colors, path)
-            tile = (
-                black[pattern]
-                if self.black_level is None
-                else np.full(pattern.shape, self.black_level, np.float32)
-            )
-            tile = np.roll(tile, (-dy, -dx), (0, 1))
-            white = white if self.white_level is None else self.white_level
-            if white <= float(tile.max()):
-                raise SourceError(
-                    f"{path}: white level {white} is not above the black level {float(tile.max())}"
-                )
-            period = 2 if cfa == "bayer" else 6
-            h = (mosaic.shape[0] - dy) // period * period
-            w = (mosaic.shape[1] - dx) // period * period
-            if h < period or w < period:
-                raise SourceError(f"{path}: raw image {mosaic.shape} is too small for its {cfa} pattern")
-            return {
-                "mosaic": np.ascontiguousarray(mosaic[dy : dy + h, dx : dx + w]),
-                "black": tile,
-                "white": white,
-                "cfa": cfa,
-                "offset": (dy, dx),
-                **_isp_params(camera_wb, xyz_to_camera),
-            }
-
-        return self._cached(("input", str(path)), make)
+        return self._cached(
+            ("input", str(path)), lambda: decode_raw(path, self.black_level, self.white_level)
+        )
 
     def _decode_reference(self, index: int) -> np.ndarray:
         path = self.items[index]["files"]["reference"]
@@ -301,7 +475,7 @@ class SIDRawPairs(Dataset):
                         "demosaic must name a rawpy.DemosaicAlgorithm (e.g. 'AHD', 'LINEAR'), "
                         f"got {self.demosaic!r}"
                     ) from None
-            with self._open(path) as raw:
+            with _open_raw(path) as raw:
                 try:
                     rgb = raw.postprocess(**kwargs)
                 except _rawpy_errors() as err:
@@ -338,25 +512,12 @@ class SIDRawPairs(Dataset):
         ``box = (top, left, height, width)`` in PACKED pixels (X-Trans: ``top``, ``left``, ``height`` and
         ``width`` even, so crops keep the 6x6 phase). ``amplify``: multiply by the ratio and clip to 1.
         """
-        from fnflight import imaging
-
         dec = self._decode_input(index)
         f = 2 if dec["cfa"] == "bayer" else 3
         ph, pw = dec["mosaic"].shape[0] // f, dec["mosaic"].shape[1] // f
         top, left, h, w = box if box is not None else (0, 0, ph, pw)
         path = self.items[index]["files"]["input"]
-        if top < 0 or left < 0 or h < 1 or w < 1 or top + h > ph or left + w > pw:
-            raise SourceError(f"{path}: crop box {(top, left, h, w)} outside the packed image ({ph}x{pw})")
-        if f == 3 and (top % 2 or left % 2 or h % 2 or w % 2):
-            raise SourceError(
-                f"{path}: X-Trans crop boxes must be even in packed pixels, got {(top, left, h, w)}"
-            )
-        mosaic = dec["mosaic"][top * f : (top + h) * f, left * f : (left + w) * f].astype(np.float32)
-        black = np.tile(dec["black"], (h * f // dec["black"].shape[0], w * f // dec["black"].shape[1]))
-        norm = np.maximum(mosaic - black, 0.0) / (dec["white"] - black)
-        tensor = torch.from_numpy(np.ascontiguousarray(norm))[None, None]
-        packed = imaging.pack_bayer(tensor, self.bayer_order) if f == 2 else imaging.pack_xtrans(tensor)
-        raw = packed[0].permute(1, 2, 0).numpy()
+        raw = pack_decoded(dec, box, self.bayer_order)[0].permute(1, 2, 0).numpy()
         if amplify:
             raw = np.minimum(raw * np.float32(self.ratio(index)), 1.0)
 
