@@ -214,7 +214,7 @@ def test_enhance_raw_from_weights_only_file(ckpts, inputs, tmp_path) -> None:
 def test_enhance_help_mentions_raw(capsys) -> None:
     assert enhance_cli.run(["--help"]) == 0
     text = capsys.readouterr().out
-    assert "raw=FILE ratio=R" in text and "bits=8|16" in text and "tile=512" in text
+    assert "raw=FILE ratio=R" in text and "bits=8|16" in text and "tile=auto" in text
 
 
 # name -> (argv without out=, out file name or a callable(outdir, inputs) -> out path, expected message parts)

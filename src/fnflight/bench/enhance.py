@@ -17,7 +17,8 @@ and reports:
 Cases (:data:`CASES`): ``sid_full_sony``: the paper-width SID U-Net (7.76M parameters, seeded random
 weights: speed and memory do not depend on the values) on a full Sony alpha 7S II frame, 4240 x 2832 Bayer
 = 2120 x 1416 packed, 4 channels; ``sid_tiny``: a tiny net and frame for tests.
-Options: ``cases=[sid_full_sony]``, ``tile=512``, ``repeats=1``,
+Options: ``cases=[sid_full_sony]``, ``tile=null`` (the net's default tile, as ``fnflight enhance``),
+``repeats=1``,
 ``check_size=640``, ``threads=null``, ``seed=0``.
 """
 
@@ -37,7 +38,7 @@ __all__ = ["CASES", "count_macs", "run"]
 
 DEFAULTS: dict[str, Any] = {
     "cases": ["sid_full_sony"],
-    "tile": 512,
+    "tile": None,  # None: fnflight.nets.tiling.default_tile (512 px cores + the receptive-field halo)
     "repeats": 1,
     "check_size": 640,
     "threads": None,
@@ -104,7 +105,9 @@ def _worker(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     if cfg["threads"]:
         torch.set_num_threads(int(cfg["threads"]))
     net, inputs = CASES[name](int(cfg["seed"]))
-    tile = int(cfg["tile"])
+    from fnflight.nets.tiling import default_tile
+
+    tile = default_tile(net) if cfg["tile"] is None else int(cfg["tile"])
     stride, scale = int(getattr(net, "stride", 1)), int(getattr(net, "upscale", 1))
     small = [x[..., :64, :64] for x in inputs]
     macs_per_px = count_macs(net, small) / (64 * 64)

@@ -2,7 +2,7 @@
 on a test-set sample.
 
     fnflight enhance ckpt=PATH noflash=IMG flash=IMG out=OUT.png [dim=auto|FACTOR] [std_read=S] [std_shot=S]
-    fnflight enhance ckpt=PATH raw=FILE ratio=R out=OUT.png|.jpg|.tif [tile=512] [bits=8|16] [device=auto]
+    fnflight enhance ckpt=PATH raw=FILE ratio=R out=OUT.png|.jpg|.tif [tile=auto|N] [bits=8|16] [device=auto]
     fnflight enhance ckpt=PATH testset=DIR index=N out=OUT.png
 
 Own images: 8-bit files are sRGB and are linearised with the inverse sRGB curve, 16-bit files are taken as
@@ -22,9 +22,10 @@ filter array) is decoded as SID's training inputs (:func:`fnflight.data.raw_sour
 level subtracted per CFA colour, divided by white - black, shifted to the canonical CFA phase, packed),
 amplified by ``ratio`` (``min(x ratio, 1)``; SID: the exposure ratio of the brightness you want to the
 shot's, 100, 250 or 300) and run through the checkpoint's net in tiles of ``tile`` packed pixels with exact
-halos (:func:`fnflight.nets.tiling.tiled_forward`; a smaller ``tile`` needs less memory). The net's sRGB
-output, 2x (Bayer) or 3x (X-Trans) the packed size, i.e. the visible mosaic after the CFA phase crop, in
-sensor orientation (the camera's rotation flag is not applied, as in SID), is clipped to [0, 1] and written
+halos (:func:`fnflight.nets.tiling.tiled_forward`; ``auto``: 512 px cores plus the receptive-field halo; a
+smaller ``tile`` needs less memory and more time). The net's sRGB output, 2x (Bayer) or 3x (X-Trans) the
+packed size, i.e. the visible mosaic after the CFA phase crop, turned upright by the camera's orientation
+flag (SID's references stay in sensor orientation; a photo should not), is clipped to [0, 1] and written
 in the format of the extension: ``.png`` (8-bit; ``bits=16``: 16-bit), ``.jpg`` / ``.jpeg`` (8-bit only),
 ``.tif`` / ``.tiff`` (16-bit; ``bits=8``: 8-bit), through a temporary file renamed into place
 (:func:`fnflight.data.image_writer.write_image`). The checkpoint's CFA must be the file's: Bayer nets do not
@@ -169,16 +170,15 @@ def _parse_raw(opts: dict[str, Any], given: set[str]) -> dict[str, Any]:
             "shot's (SID: 100, 250 or 300)"
         )
     opts["ratio"] = parse_ratio(opts["ratio"])
+    tile = opts.get("tile", "auto")
     try:
-        opts["tile"] = int(opts.get("tile", 512))
+        opts["tile"] = None if str(tile) == "auto" else int(tile)
     except ValueError:
         raise EnhanceError(
-            f"bad tile={opts['tile']!r}: a whole number of packed pixels per tile side (default 512)"
+            f"bad tile={tile!r}: auto, or a whole number of packed pixels per tile side"
         ) from None
-    if opts["tile"] < 1:
-        raise EnhanceError(
-            f"bad tile={opts['tile']}: must be a positive number of packed pixels (default 512)"
-        )
+    if opts["tile"] is not None and opts["tile"] < 1:
+        raise EnhanceError(f"bad tile={opts['tile']}: must be a positive number of packed pixels (or auto)")
     bits = opts.get("bits")
     if bits is not None:
         if str(bits) not in ("8", "16"):
@@ -218,7 +218,7 @@ def enhance_raw(
     raw: str | Path,
     ratio: float,
     out: str | Path,
-    tile: int = 512,
+    tile: int | None = None,
     bits: int | None = None,
     device: str | torch.device = "cpu",
     progress: bool = True,
@@ -230,7 +230,8 @@ def enhance_raw(
         raw: the raw file (DNG, ARW, RAF, ...); its CFA must be the net's (``task.net.cfa``).
         ratio: amplification, > 0 (:func:`fnflight.imaging.amplify`).
         out: output image; the extension picks the format (:mod:`fnflight.data.image_writer`).
-        tile: tile side in packed pixels (:func:`fnflight.nets.tiling.tiled_forward`).
+        tile: tile side in packed pixels (:func:`fnflight.nets.tiling.tiled_forward`); ``None``: the net's
+            receptive-field halo around 512 px cores (:func:`fnflight.nets.tiling.default_tile`).
         bits: 8 or 16; ``None``: the format's default (16 for TIFF, else 8).
         device: where the net runs.
         progress: tqdm bar over the tiles (stderr).
@@ -278,7 +279,7 @@ def enhance_raw(
     with torch.no_grad():
         x = amplify(capture["raw"], ratio).to(device)
         try:
-            y = tiled_forward(net, x, tile=int(tile), progress=progress)
+            y = tiled_forward(net, x, tile=None if tile is None else int(tile), progress=progress)
         except ValueError as err:  # a tile too small for the net's receptive field
             raise EnhanceError(f"cannot run the net in tiles: {err}") from None
         image = upright(y[0].float().clamp(0.0, 1.0).cpu(), int(capture.get("flip", 0)))

@@ -30,6 +30,9 @@ class LSD2UNet(nn.Module):
 
     Args:
         width: channel multiplier (1.0 = paper, 31,033,603 parameters).
+        inputs: ``"both"`` (the paper: long and short stacked), or ``"short"`` / ``"long"``: the same U-Net
+            given one image only (3 input channels), the single-image baselines of the fusion benchmark
+            (a denoiser and a deblurrer; fnflight's, not in the paper).
 
     Forward: ``short, long``: ``(B, 3, H, W)`` -> ``{"output": (B, 3, H, W)}``.
 
@@ -39,11 +42,20 @@ class LSD2UNet(nn.Module):
     torch.Size([1, 3, 37, 45])
     """
 
-    def __init__(self, width: float = 1.0):
+    def __init__(self, width: float = 1.0, inputs: str = "both"):
         super().__init__()
-        self.unet = ClassicUNet(6, 3, (64, 128, 256, 512, 1024), width=width, activation="relu")
+        if inputs not in ("both", "short", "long"):
+            raise ValueError(f"inputs must be 'both', 'short' or 'long', got {inputs!r}")
+        self.inputs = inputs
+        in_channels = 6 if inputs == "both" else 3
+        self.unet = ClassicUNet(in_channels, 3, (64, 128, 256, 512, 1024), width=width, activation="relu")
         self.stride = self.unet.stride
         init_weights(self, "glorot_uniform")
+
+    @property
+    def receptive_field(self) -> int:
+        """Receptive field (px) of one output pixel (:attr:`ClassicUNet.receptive_field`): 215."""
+        return self.unet.receptive_field
 
     def forward(self, short: Tensor, long: Tensor) -> dict[str, Tensor]:
         for name, t in (("short", short), ("long", long)):
@@ -55,5 +67,6 @@ class LSD2UNet(nn.Module):
             raise ValueError(
                 f"short {tuple(short.shape)} and long {tuple(long.shape)} must have the same shape"
             )
-        x, pads = pad_to_multiple(torch.cat([long, short], dim=1), self.stride)
+        stacked = {"both": (long, short), "short": (short,), "long": (long,)}[self.inputs]
+        x, pads = pad_to_multiple(torch.cat(stacked, dim=1), self.stride)
         return {"output": crop_padding(self.unet(x), pads)}

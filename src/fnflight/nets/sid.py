@@ -9,6 +9,7 @@ resolution; X-Trans: 9 channels at a third) to sRGB at full resolution through a
 
 from __future__ import annotations
 
+import torch  # noqa: F401 (the doctests use it)
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -84,24 +85,12 @@ class SIDUNet(nn.Module):
 
     @property
     def receptive_field(self) -> int:
-        """Receptive field (packed pixels) of one output pixel: ``RF = 1 + 2 * radius``.
-
-        Computed from the layer list (3x3 convs, 2x2 pools, 2x2 transposed convs).
+        """Receptive field (packed pixels) of one output pixel (:attr:`ClassicUNet.receptive_field`).
 
         >>> SIDUNet(width=1 / 8).receptive_field, SIDUNet(width=1 / 8, depth=2).receptive_field
         (215, 19)
         """
-        rf, jump = 1, 1
-        n = len(self.unet.channels)
-        for i in range(n):
-            if i > 0:
-                rf, jump = rf + jump, jump * 2  # 2x2 max-pool
-            rf += 2 * 2 * jump  # two 3x3 convs
-        for _ in range(n - 1):
-            jump //= 2
-            rf += jump  # 2x2 stride-2 transposed conv
-            rf += 2 * 2 * jump
-        return rf
+        return self.unet.receptive_field
 
     def forward(self, raw: Tensor) -> dict[str, Tensor]:
         if not isinstance(raw, Tensor):

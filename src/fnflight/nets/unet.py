@@ -564,6 +564,27 @@ class ClassicUNet(nn.Module):
             prev = c
         self.out = nn.Conv2d(prev, out_channels, 1)
 
+    @property
+    def receptive_field(self) -> int:
+        """Receptive field (input px) of one output pixel, ``1 + 2 * radius``, from the layer list (3x3 convs,
+        2x2 pools, 2x2 transposed convs): what tiled inference must overlap by
+        (:mod:`fnflight.nets.tiling`).
+
+        >>> ClassicUNet(4, 12, (32, 64, 128, 256, 512)).receptive_field
+        215
+        """
+        rf, jump = 1, 1
+        n = len(self.channels)
+        for i in range(n):
+            if i > 0:
+                rf, jump = rf + jump, jump * 2  # 2x2 max-pool
+            rf += 2 * 2 * jump  # two 3x3 convs
+        for _ in range(n - 1):
+            jump //= 2
+            rf += jump  # 2x2 stride-2 transposed conv
+            rf += 2 * 2 * jump
+        return rf
+
     def forward(self, x: Tensor) -> Tensor:
         skips = []
         for i, block in enumerate(self.down):
