@@ -260,7 +260,7 @@ BAD: dict[str, tuple] = {
     "tile_too_small": (["raw={bayer}", "tile=8"], None, ["tile=8", "leaves no core"]),
     "tile_text": (["raw={bayer}", "tile=big"], None, ["tile='big'"]),
     "raw_and_flash": (["raw={bayer}", "noflash={noflash}", "flash={flash}"], None, ["pass one of"]),
-    "flash_option_with_raw": (["raw={bayer}", "dim=4"], None, ["dim= is not an option of raw files"]),
+    "flash_option_with_raw": (["raw={bayer}", "dim=4"], None, ["dim= is not an option of this mode"]),
     "bad_device": (["raw={bayer}", "device=toaster"], None, ["device='toaster'"]),
 }
 

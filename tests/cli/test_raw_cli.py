@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from cli_helpers import tiny_raw
 
 from fnflight.bench import enhance as bench_enhance
@@ -68,8 +69,6 @@ def test_eval_raw_table_with_floors(sid_ckpt, raw_testset, tmp_path, capsys):
 def test_export_weights_evaluate_identically(sid_ckpt, raw_testset, tmp_path, capsys):
     weights = tmp_path / "sid.pt"
     assert export_cli.run([f"ckpt={sid_ckpt}", f"out={weights}"]) == 0
-    import torch
-
     data = torch.load(weights, weights_only=True)  # no code unpickled
     assert data["format"] == "fnflight-weights"
     a, b = load_task(sid_ckpt), load_task(weights)
@@ -112,3 +111,15 @@ def test_eval_refuses_a_raw_model_on_another_task(sid_ckpt, tmp_path, capsys):
     rc = eval_cli.run([f"ckpt={sid_ckpt}", f"testset={fnf}", f"out={tmp_path / 'e'}", "figures=0"])
     assert rc == 1
     assert "is a 'raw' model" in capsys.readouterr().err
+
+
+def test_init_from_fine_tunes_from_weights(sid_ckpt, tmp_path, capsys):
+    # the fine-tuning entry point (init_from=): the net starts from the given weights, a fresh run otherwise
+    args = tiny_raw(tmp_path, "trainer.max_steps=1", "trainer.limit_val_batches=0", "after_fit.sample=false")
+    assert train_cli.run([*args, f"init_from={sid_ckpt}", "optim.lr=1e-12"]) == 0
+    tuned = load_task(tmp_path / "sid_small" / "checkpoints" / "last.ckpt").net.state_dict()
+    start = load_task(sid_ckpt).net.state_dict()
+    assert all(torch.allclose(tuned[k], start[k], atol=1e-6) for k in start)
+    bad = tiny_raw(tmp_path, "name=bad", "model.net.init_args.width=0.125", "trainer.max_steps=1")
+    assert train_cli.run([*bad, f"init_from={sid_ckpt}"]) == 2
+    assert "does not match this model" in capsys.readouterr().err

@@ -3,8 +3,17 @@ same run as the learned methods.
 
 - :mod:`~fnflight.classical.raw_pipeline`: SID's "traditional pipeline" (paper 004 sec. 4): the amplified
   raw through a forward ISP, with or without a classical denoiser given the true noise level.
+- :mod:`~fnflight.classical.short_long`: the short or the long exposure alone (brightness-matched, denoised).
 """
 
 from .raw_pipeline import traditional_denoise, traditional_isp, unpack_raw, vst_denoise
+from .short_long import denoise_short, match_brightness
 
-__all__ = ["traditional_denoise", "traditional_isp", "unpack_raw", "vst_denoise"]
+__all__ = [
+    "denoise_short",
+    "match_brightness",
+    "traditional_denoise",
+    "traditional_isp",
+    "unpack_raw",
+    "vst_denoise",
+]

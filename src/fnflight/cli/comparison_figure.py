@@ -71,7 +71,18 @@ class ComparisonFigure:
     """
 
     # inputs and floor references on the left, the target on the right, the methods in between
-    FIRST = ("noisy input", "flash", "gaussian_denoise", "traditional", "traditional_denoise")
+    FIRST = (
+        "noisy input",
+        "flash",
+        "gaussian_denoise",
+        "traditional",
+        "traditional_denoise",
+        "short (display)",
+        "long",
+        "noisy_short",
+        "blurry_long",
+        "short_denoise",
+    )
     LAST = ("target",)
 
     def __init__(
@@ -125,7 +136,8 @@ class ComparisonFigure:
             for d in dims:
                 cells = [rows[d].get(c, (blank, None)) for c in columns]
                 texts = ["" if p is None else f"{p:.2f} dB" for _, p in cells]
-                texts[0] = f"{d:g}x  {texts[0]}".strip()
+                if self.level_key != "level":  # "level": a table without levels (short/long)
+                    texts[0] = f"{d:g}x  {texts[0]}".strip()
                 bands.append(_text_band(texts, [first.shape[-1]] * len(columns), pad))
                 bands.append(grid([c[0][None] for c in cells], max_rows=1, pad=pad))
             image = torch.cat(bands, dim=1)

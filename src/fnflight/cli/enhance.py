@@ -3,6 +3,7 @@ on a test-set sample.
 
     fnflight enhance ckpt=PATH noflash=IMG flash=IMG out=OUT.png [dim=auto|FACTOR] [std_read=S] [std_shot=S]
     fnflight enhance ckpt=PATH raw=FILE ratio=R out=OUT.png|.jpg|.tif [tile=auto|N] [bits=8|16] [device=auto]
+    fnflight enhance ckpt=PATH short=IMG long=IMG out=OUT.png|.jpg|.tif [tile=auto|N] [bits=8|16]
     fnflight enhance ckpt=PATH testset=DIR index=N out=OUT.png
 
 Own images: 8-bit files are sRGB and are linearised with the inverse sRGB curve, 16-bit files are taken as
@@ -31,7 +32,14 @@ in the format of the extension: ``.png`` (8-bit; ``bits=16``: 16-bit), ``.jpg`` 
 (:func:`fnflight.data.image_writer.write_image`). The checkpoint's CFA must be the file's: Bayer nets do not
 read X-Trans files, nor the reverse; linear or monochrome DNGs (no CFA) are refused.
 
-Test-set sample: writes ``noisy input | output | target`` (sRGB) for sample ``index``.
+Own short / long pair (LSD2, paper 003; a short/long checkpoint, e.g. from ``fnflight train model=lsd2_small
+data=shortlong_embedded``): the short (noisy, dark) and long (blurry) exposures of one scene, the same size,
+8-bit or 16-bit PNG/JPEG/TIFF read as the display-encoded images the network sees (paper 003 sec. 3.1: gamma
+re-applied before the network; the short one as captured, not brightened), run in exact tiles like raw
+files (``tile`` in pixels) and written the same way (``bits``).
+
+Test-set sample: writes ``input | output | target`` (the task's input preview and sRGB rendering) for sample
+``index``.
 
 ``device``: ``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``. Every bad request
 (missing or unreadable file, wrong kind of checkpoint, bad option, unwritable output) exits with code 2 and
@@ -64,13 +72,20 @@ VALID = (
     "ratio",
     "tile",
     "bits",
+    "short",
+    "long",
 )
 TEST_STD_READ, TEST_STD_SHOT = 10**-2.6, 10**-1.8
-RAW_KEYS = ("raw", "ratio", "tile", "bits")  # the raw mode's own keys
-NOT_RAW_KEYS = ("noflash", "flash", "dim", "std_read", "std_shot", "noise", "compare", "testset", "index")
+# the keys of each mode besides ckpt, out, device; the tiled modes (raw, shortlong) write with image_writer
+MODE_KEYS = {
+    "own": ("noflash", "flash", "dim", "std_read", "std_shot", "noise", "compare"),
+    "testset": ("testset", "index"),
+    "raw": ("raw", "ratio", "tile", "bits"),
+    "shortlong": ("short", "long", "tile", "bits"),
+}
 USAGE = (
     "usage: fnflight enhance ckpt=PATH noflash=IMG flash=IMG out=IMG | ckpt=PATH raw=FILE ratio=R out=IMG | "
-    "ckpt=PATH testset=DIR index=N out=IMG (--help for all options)"
+    "ckpt=PATH short=IMG long=IMG out=IMG | ckpt=PATH testset=DIR index=N out=IMG (--help for all options)"
 )
 CFA_NAMES = {"bayer": "Bayer", "xtrans": "X-Trans"}
 
@@ -82,7 +97,7 @@ class EnhanceError(ValueError):
 def parse(argv: list[str]) -> dict[str, Any]:
     """``key=value`` arguments -> options (defaults filled, numbers converted); :class:`EnhanceError` if bad.
 
-    ``opts["mode"]`` is ``"own"`` (noflash / flash), ``"raw"`` or ``"testset"``.
+    ``opts["mode"]`` is ``"own"`` (noflash / flash), ``"raw"``, ``"shortlong"`` or ``"testset"``.
     """
     opts: dict[str, Any] = {"dim": "auto", "noise": "paper", "device": "auto", "index": 0, "compare": False}
     given: set[str] = set()
@@ -100,22 +115,26 @@ def parse(argv: list[str]) -> dict[str, Any]:
         if not opts.get(key):
             raise EnhanceError(f"missing {key}=...; {USAGE}")
     own = bool(opts.get("noflash") or opts.get("flash"))
-    modes = [
-        m
-        for m, on in (("own", own), ("raw", bool(opts.get("raw"))), ("testset", bool(opts.get("testset"))))
-        if on
-    ]
+    pair = bool(opts.get("short") or opts.get("long"))
+    on = {"own": own, "raw": bool(opts.get("raw")), "shortlong": pair, "testset": bool(opts.get("testset"))}
+    modes = [m for m, yes in on.items() if yes]
     if len(modes) != 1:
-        raise EnhanceError("pass one of: noflash=IMG flash=IMG, raw=FILE ratio=R, or testset=DIR index=N")
-    opts["mode"] = modes[0]
-    if opts["mode"] == "raw":
-        return _parse_raw(opts, given)
-    extra = sorted(given.intersection(RAW_KEYS))
+        raise EnhanceError(
+            "pass one of: noflash=IMG flash=IMG, raw=FILE ratio=R, short=IMG long=IMG, or testset=DIR index=N"
+        )
+    opts["mode"] = mode = modes[0]
+    extra = sorted(given - set(MODE_KEYS[mode]) - {"ckpt", "out", "device"})
     if extra:
         raise EnhanceError(
-            f"{extra[0]}= is for raw files only (raw=FILE ratio=R), not with "
-            f"{'noflash= / flash=' if own else 'testset='}"
+            f"{extra[0]}= is not an option of this mode; {mode} takes {', '.join(MODE_KEYS[mode])}= "
+            "(and ckpt=, out=, device=)"
         )
+    if mode == "raw":
+        return _parse_tiled(opts)
+    if mode == "shortlong":
+        if not (opts.get("short") and opts.get("long")):
+            raise EnhanceError("a short/long pair needs both short=IMG and long=IMG")
+        return _parse_tiled(opts)
     if own and not (opts.get("noflash") and opts.get("flash")):
         raise EnhanceError("own images need both noflash=IMG and flash=IMG")
     if opts["noise"] not in ("paper", "estimate"):
@@ -155,30 +174,26 @@ def parse_ratio(value: Any) -> float:
     return ratio
 
 
-def _parse_raw(opts: dict[str, Any], given: set[str]) -> dict[str, Any]:
+def _parse_tiled(opts: dict[str, Any]) -> dict[str, Any]:
+    """The options of the tiled modes (raw files, short/long pairs): ratio (raw), tile, bits, out."""
     from fnflight.data.image_writer import ImageWriteError, output_format
 
-    extra = sorted(given.intersection(NOT_RAW_KEYS))
-    if extra:
-        raise EnhanceError(
-            f"{extra[0]}= is not an option of raw files; raw=FILE takes ratio=R [tile=N] [bits=8|16] "
-            "[device=D]"
-        )
-    if opts.get("ratio") in (None, ""):
-        raise EnhanceError(
-            "raw=FILE needs ratio=R, the amplification: the exposure ratio of the brightness you want to the "
-            "shot's (SID: 100, 250 or 300)"
-        )
-    opts["ratio"] = parse_ratio(opts["ratio"])
+    if opts["mode"] == "raw":
+        if opts.get("ratio") in (None, ""):
+            raise EnhanceError(
+                "raw=FILE needs ratio=R, the amplification: the exposure ratio of the brightness you want to "
+                "the shot's (SID: 100, 250 or 300)"
+            )
+        opts["ratio"] = parse_ratio(opts["ratio"])
     tile = opts.get("tile", "auto")
     try:
         opts["tile"] = None if str(tile) == "auto" else int(tile)
     except ValueError:
         raise EnhanceError(
-            f"bad tile={tile!r}: auto, or a whole number of packed pixels per tile side"
+            f"bad tile={tile!r}: auto, or a whole number of (packed) pixels per tile side"
         ) from None
     if opts["tile"] is not None and opts["tile"] < 1:
-        raise EnhanceError(f"bad tile={opts['tile']}: must be a positive number of packed pixels (or auto)")
+        raise EnhanceError(f"bad tile={opts['tile']}: must be a positive number of pixels (or auto)")
     bits = opts.get("bits")
     if bits is not None:
         if str(bits) not in ("8", "16"):
@@ -295,6 +310,73 @@ def enhance_raw(
     }
 
 
+def _read_display(path: str | Path, what: str) -> torch.Tensor:
+    """An 8- or 16-bit image file as its display-encoded values ``(1, 3, H, W)`` in [0, 1] (not linear)."""
+    from fnflight.data.sources import SourceError, decode_image
+
+    if not Path(path).is_file():
+        raise EnhanceError(f"{what}={path}: no such image file")
+    try:
+        arr = decode_image(path)
+    except (SourceError, OSError, ValueError) as err:
+        raise EnhanceError(f"{what}={path}: cannot read this image ({err})") from None
+    scale = 65535.0 if arr.dtype == "uint16" else 255.0
+    return torch.from_numpy(arr.astype("float32") / scale).permute(2, 0, 1)[None].contiguous()
+
+
+def enhance_short_long(
+    ckpt: str | Path,
+    short: str | Path,
+    long: str | Path,
+    out: str | Path,
+    tile: int | None = None,
+    bits: int | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run a short/long (LSD2) checkpoint on one pair of images and write the result (module docstring).
+
+    Returns ``{"path", "height", "width", "format", "bits"}``; raises :class:`EnhanceError` (or the writer's
+    / checkpoint's errors), each naming the file and the problem, and writes nothing then.
+    """
+    from fnflight.data.image_writer import check_writable, output_format, write_image
+    from fnflight.nets.tiling import tiled_forward
+    from fnflight.tasks.checkpoint import load_task, method_name
+    from fnflight.tasks.short_long import ShortLongTask
+
+    fmt, bits = output_format(out, bits)
+    out = check_writable(out)
+    task = load_task(ckpt)
+    if not isinstance(task, ShortLongTask):
+        raise EnhanceError(
+            f"checkpoint {str(ckpt)!r} holds a {method_name(task)} model ({type(task).__name__}), not a "
+            "short/long exposure model: short= long= needs e.g. `fnflight train model=lsd2_small "
+            "data=shortlong_embedded`"
+        )
+    x_short, x_long = _read_display(short, "short"), _read_display(long, "long")
+    if x_short.shape != x_long.shape:
+        raise EnhanceError(
+            f"short={short} is {tuple(x_short.shape[-2:])} (H, W) but long={long} is "
+            f"{tuple(x_long.shape[-2:])}: the two exposures must have the same size"
+        )
+    device = torch.device(device)
+    task.to(device)
+    with torch.no_grad():
+        try:
+            y = tiled_forward(task.net, x_short.to(device), x_long.to(device), tile=tile, progress=progress)
+        except ValueError as err:
+            raise EnhanceError(f"cannot run the net in tiles: {err}") from None
+        image = y[0].float().clamp(0.0, 1.0).cpu()
+    path = write_image(out, image, bits)
+    return {
+        "path": path,
+        "height": int(image.shape[1]),
+        "width": int(image.shape[2]),
+        "format": fmt,
+        "bits": bits,
+    }
+
+
 def upright(image: torch.Tensor, flip: int) -> torch.Tensor:
     """Turn a ``(3, H, W)`` rendering of the sensor grid the way the camera was held (LibRaw's ``flip``: 0
     none, 3 half a turn, 5 a quarter turn counter-clockwise, 6 clockwise), as photo viewers show the file.
@@ -307,20 +389,6 @@ def upright(image: torch.Tensor, flip: int) -> torch.Tensor:
     """
     turns = {3: 2, 5: 1, 6: -1}.get(int(flip), 0)
     return torch.rot90(image, turns, dims=(1, 2)) if turns else image
-
-
-def estimate_read_noise(image: torch.Tensor) -> float:
-    """Donoho's MAD estimate of white-noise std from the finest diagonal Haar detail of ``(3, H, W)``.
-
-    Example:
-        >>> g = torch.Generator().manual_seed(0)
-        >>> round(estimate_read_noise(0.5 + 0.01 * torch.randn(3, 64, 64, generator=g)), 3)
-        0.01
-    """
-    h, w = image.shape[-2] // 2 * 2, image.shape[-1] // 2 * 2
-    x = image[..., :h, :w]
-    d = (x[..., 0::2, 0::2] - x[..., 0::2, 1::2] - x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 2
-    return float(d.abs().median() / 0.6745)
 
 
 def _read(path: str) -> torch.Tensor:
@@ -338,7 +406,7 @@ def _read(path: str) -> torch.Tensor:
 def own_batch(opts: dict[str, Any]) -> dict[str, torch.Tensor]:
     """The batch dict (B = 1) for the user's no-flash / flash files."""
     from fnflight.data import batch as K
-    from fnflight.imaging import noise_std_map
+    from fnflight.imaging import estimate_white_noise, noise_std_map
 
     noflash, flash = _read(opts["noflash"]), _read(opts["flash"])
     if noflash.shape != flash.shape:
@@ -346,7 +414,7 @@ def own_batch(opts: dict[str, Any]) -> dict[str, torch.Tensor]:
             f"noflash {tuple(noflash.shape[1:])} and flash {tuple(flash.shape[1:])} differ in size"
         )
     if opts["noise"] == "estimate":
-        std_read, std_shot = estimate_read_noise(noflash), 0.0
+        std_read, std_shot = estimate_white_noise(noflash), 0.0
     else:
         std_read, std_shot = TEST_STD_READ, TEST_STD_SHOT
     std_read = opts.get("std_read", std_read) if opts.get("std_read") is not None else std_read
@@ -394,6 +462,15 @@ def run(argv: list[str]) -> int:
                 f"{info['bits']}-bit {info['format'].upper()}; {info['cfa']} raw, ratio {info['ratio']:g})"
             )
             return 0
+        if opts["mode"] == "shortlong":
+            info = enhance_short_long(
+                opts["ckpt"], opts["short"], opts["long"], opts["out"], opts["tile"], opts["bits"], device
+            )
+            print(
+                f"fnflight enhance: wrote {info['path']} ({info['width']}x{info['height']}, "
+                f"{info['bits']}-bit {info['format'].upper()})"
+            )
+            return 0
         task = load_task(opts["ckpt"]).to(device)
         if _is_raw_task(task):
             raise EnhanceError(
@@ -414,16 +491,17 @@ def run(argv: list[str]) -> int:
     except (EnhanceError, CheckpointError, TestSetError, SourceError, ImageWriteError) as err:
         print(f"fnflight enhance: {err}", file=sys.stderr)
         return 2
+    if opts["mode"] == "testset":  # any task: its input preview | output | target (the task's rendering)
+        image = grid(task.sample_panels(batch, outputs), max_rows=1)
+        path = save_png(opts["out"], image)
+        print(f"fnflight enhance: wrote {path} (input | output | target of test sample {opts['index']})")
+        return 0
     gain, cm = batch[K.GAIN], batch[K.COLOR_MATRIX]
-    noisy = batch[K.NOFLASH] if K.NOFLASH in batch else batch[K.BURST][:, 0]
     shown = [
-        render_srgb(noisy, gain, cm, clip=True),
+        render_srgb(batch[K.NOFLASH], gain, cm, clip=True),
         render_srgb(outputs["output"].float(), gain, cm, clip=True),
     ]
-    if opts.get("testset"):
-        shown.append(render_srgb(batch[K.TARGET], gain, cm, clip=True))
-        image = grid(shown, max_rows=1)
-    elif opts["compare"]:
+    if opts["compare"]:
         image = grid(shown, max_rows=1)
     else:
         image = shown[1][0]

@@ -18,8 +18,8 @@ Flash/no-flash (``task=fnf``):
 Outputs (``out``, default ``runs/eval``): ``results.json``, a list of records
 ``{"method": str, "dim": float, "psnr": float, "ssim": float}`` (method = the model config's ``name``, e.g.
 ``deepfnf``, ``nfonly``, ``direct``, ``kpn``, ``bpn``, ``sid``; dim = the dimming factor, e.g. 50; raw test
-sets have ``"ratio"`` instead of ``"dim"``), and ``results.md``, the paper's layout (a row per method, PSNR
-and SSIM per level), also printed; and
+sets have ``"ratio"`` instead of ``"dim"``, short/long sets no level), and ``results.md``, the paper's
+layout (a row per method, PSNR and SSIM per level), also printed; and
 ``comparison_<image>.png`` for the first ``figures`` test images: every method side by side with the inputs
 and the target, a row per dimming level (:mod:`fnflight.cli.comparison_figure`).
 
@@ -111,14 +111,20 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def level_key(testset) -> str:
-    """The per-sample level a test set's table is laid out by: ``"ratio"`` (raw) or ``"dim"``."""
-    return "ratio" if testset.task == "raw" else "dim"
+# the per-sample level each test-set task's table is laid out by; None: one column (paper 003 Table 1)
+LEVEL_KEYS: dict[str, str | None] = {"fnf": "dim", "burst": "dim", "raw": "ratio", "shortlong": None}
+
+
+def level_key(testset) -> str | None:
+    """The per-sample level a test set's table is laid out by (:data:`LEVEL_KEYS`)."""
+    return LEVEL_KEYS.get(testset.task, "dim")
 
 
 def _levels(testset) -> tuple[float, ...]:
     from fnflight.tasks.metrics import PAPER_DIMS
 
+    if level_key(testset) is None:
+        return (1.0,)
     protocol = testset.manifest.get("protocol") or {}
     if testset.task == "raw":  # synthetic: the protocol's ratios; real captures: the ratios present
         ratios = protocol.get("test_ratios") or sorted(
@@ -239,8 +245,29 @@ def _raw_floors(batch: dict[str, Tensor], testset, opts: dict[str, Any]) -> tupl
     return target, {}, floors
 
 
+def _shortlong_floors(batch: dict[str, Tensor], testset, opts: dict[str, Any]) -> tuple[Tensor, dict, dict]:
+    """Short/long: target, input panels (short brightness-matched for display, long) and the floors
+    ``noisy_short``, ``blurry_long`` and ``short_denoise`` (:mod:`fnflight.classical.short_long`)."""
+    from fnflight.classical import denoise_short, match_brightness
+    from fnflight.data import batch as K
+    from fnflight.tasks.short_long import _encoded, display, display_short
+
+    target = display(batch, batch[K.TARGET])
+    inputs = {"short (display)": (display_short(batch), False), "long": (display(batch, batch[K.LONG]), True)}
+    if not opts.get("_floors", True):
+        return target, inputs, {}
+    gamma = 2.2 if _encoded(batch) else 1.0
+    matched = display(batch, match_brightness(batch[K.SHORT], batch[K.TARGET], gamma))
+    floors = {"noisy_short": matched, "blurry_long": display(batch, batch[K.LONG])}
+    floors["short_denoise"] = denoise_short(matched)
+    return target, inputs, floors
+
+
+# floors that are an input panel already ("noisy input", "long"): not repeated in the pictures
+_SHOWN_AS_INPUT = ("noisy_input", "blurry_long")
+
 # test-set task -> its floors: fn(batch, testset, opts) -> (target sRGB, input panels, floor outputs)
-FLOORS = {"fnf": _fnf_floors, "raw": _raw_floors}
+FLOORS = {"fnf": _fnf_floors, "raw": _raw_floors, "shortlong": _shortlong_floors}
 
 
 def _add_inputs(figure, batch: dict[str, Tensor], testset, opts: dict[str, Any]) -> Tensor | None:
@@ -269,15 +296,16 @@ def evaluate_baselines(
     metrics: dict[str, DimMetrics] = {}
     for batch in _batches(testset, opts, device, "baselines"):
         target, inputs, outputs = floors(batch, testset, opts)
-        level = batch.get(key, torch.ones(len(target), device=device))
+        level = batch.get(key or "", torch.ones(len(target), device=device))
         for name, image in outputs.items():
-            metrics.setdefault(name, DimMetrics(levels, key=key).to(device)).update(image, target, level)
+            metric = metrics.setdefault(name, DimMetrics(levels, key=key or "level").to(device))
+            metric.update(image, target, level)
         if figure:
             for name, (image, comparable) in inputs.items():
                 figure.add(name, batch, image, target if comparable else None)
             figure.add("target", batch, target)
             for name, image in outputs.items():
-                if name != "noisy_input":  # the "noisy input" panel shows it already
+                if name not in _SHOWN_AS_INPUT:
                     figure.add(name, batch, image, target)
     return [r for name, m in metrics.items() for r in m.records(name)]
 
@@ -290,11 +318,11 @@ def evaluate_checkpoint(task, testset, opts: dict[str, Any], device: torch.devic
 
     task = task.to(device).eval()
     key = level_key(testset)
-    metrics = DimMetrics(_levels(testset), key=key).to(device)
+    metrics = DimMetrics(_levels(testset), key=key or "level").to(device)
     for batch in _batches(testset, opts, device, method):
         outputs = task.predict(batch)
         pred, target = task.metric_images(batch, outputs)
-        metrics.update(pred, target, batch.get(key, task.metric_levels(batch)))
+        metrics.update(pred, target, batch.get(key or "", task.metric_levels(batch)))
         if figure:
             _add_inputs(figure, batch, testset, opts)
             figure.add(method, batch, pred, target)
@@ -305,10 +333,15 @@ def _fmt_dim(dim: float) -> str:
     return f"{dim:g}x"
 
 
-def table(records: list[dict[str, Any]], key: str = "dim", mean: bool = False) -> str:
+def table(records: list[dict[str, Any]], key: str | None = "dim", mean: bool = False) -> str:
     """Markdown table in the paper's layout: a row per method, PSNR / SSIM per level of ``key`` (highest
-    first); ``mean`` adds the mean over all images (weighted by each level's ``count`` when records carry
-    one)."""
+    first; ``None``: one PSNR / SSIM pair per method); ``mean`` adds the mean over all images (weighted by
+    each level's ``count`` when records carry one)."""
+    if key is None:
+        key, records = "level", [{**r, "level": 1.0} for r in records]
+        names_only = True
+    else:
+        names_only = False
     levels = sorted({float(r[key]) for r in records}, reverse=True)
     methods: list[str] = []
     for r in records:
@@ -316,6 +349,8 @@ def table(records: list[dict[str, Any]], key: str = "dim", mean: bool = False) -
             methods.append(r["method"])
     names = [_fmt_dim(d) for d in levels] + (["mean"] if mean else [])
     head = "| Method | " + " | ".join(f"{n} PSNR | {n} SSIM" for n in names) + " |"
+    if names_only:
+        head = "| Method | PSNR | SSIM |"
     rule = "|---|" + "---:|---:|" * len(names)
     lines = [head, rule]
     for m in methods:
@@ -333,14 +368,12 @@ def table(records: list[dict[str, Any]], key: str = "dim", mean: bool = False) -
     return "\n".join(lines)
 
 
-def _clean(record: dict[str, Any], key: str = "dim") -> dict[str, Any]:
-    level = float(record[key])
-    return {
-        "method": str(record["method"]),
-        key: int(level) if level.is_integer() else level,
-        "psnr": round(float(record["psnr"]), 4),
-        "ssim": round(float(record["ssim"]), 5),
-    }
+def _clean(record: dict[str, Any], key: str | None = "dim") -> dict[str, Any]:
+    out: dict[str, Any] = {"method": str(record["method"])}
+    if key is not None:
+        level = float(record[key])
+        out[key] = int(level) if level.is_integer() else level
+    return {**out, "psnr": round(float(record["psnr"]), 4), "ssim": round(float(record["ssim"]), 5)}
 
 
 def run(argv: list[str]) -> int:
@@ -375,7 +408,7 @@ def run(argv: list[str]) -> int:
 
     names = {int(s["index"]): str(s.get("name", "")) for s in testset.manifest.get("samples", [])}
     key = level_key(testset)
-    figure = ComparisonFigure(names, opts["figures"], opts["figure_crop"], level_key=key)
+    figure = ComparisonFigure(names, opts["figures"], opts["figure_crop"], level_key=key or "level")
     records: list[dict[str, Any]] = []
     failed = 0
     for name, task, path in tasks:

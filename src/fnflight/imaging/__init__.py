@@ -54,7 +54,7 @@ from .noise import (
     sample_log_uniform,
     sample_noise_params,
 )
-from .noise_estimation import estimate_noise_levels
+from .noise_estimation import estimate_noise_levels, estimate_white_noise
 from .raw import (
     BAYER_PATTERNS,
     UNPROCESS_XYZ_TO_CAMERA,
@@ -101,6 +101,7 @@ __all__ = [
     "bradford_adaptation",
     "demosaic_bilinear",
     "estimate_noise_levels",
+    "estimate_white_noise",
     "camera_to_srgb_matrix",
     "color_distort",
     "gamma_compress",

@@ -26,7 +26,22 @@ from torch import Tensor
 
 from .srgb import _check_bchw
 
-__all__ = ["estimate_noise_levels"]
+__all__ = ["estimate_noise_levels", "estimate_white_noise"]
+
+
+def estimate_white_noise(image: Tensor) -> float:
+    """Donoho's MAD estimate of a white noise std from the finest diagonal Haar detail of ``(..., H, W)``
+    (one value for the whole image: signal-independent noise).
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> round(estimate_white_noise(0.5 + 0.01 * torch.randn(3, 64, 64, generator=g)), 3)
+        0.01
+    """
+    h, w = image.shape[-2] // 2 * 2, image.shape[-1] // 2 * 2
+    x = image[..., :h, :w]
+    d = (x[..., 0::2, 0::2] - x[..., 0::2, 1::2] - x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 2
+    return float(d.abs().median() / 0.6745)
 
 
 def estimate_noise_levels(

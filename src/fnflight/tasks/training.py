@@ -159,7 +159,29 @@ def build_task(cfg: DictConfig) -> pl.LightningModule:
     task_spec = dict(model["task"])
     extra.update(task_spec.get("init_args") or {})
     task_spec["init_args"] = {}
-    return instantiate(task_spec, net=net, loss=loss, model_config=model, **extra)
+    task = instantiate(task_spec, net=net, loss=loss, model_config=model, **extra)
+    if cfg.get("init_from"):
+        _init_net_from(task, str(cfg.init_from))
+    return task
+
+
+def _init_net_from(task: pl.LightningModule, path: str) -> None:
+    """Fine-tuning: copy the net weights of a checkpoint or weights-only file (same architecture)."""
+    from fnflight.tasks.checkpoint import CheckpointError, load_task
+
+    try:
+        source = load_task(path).net.state_dict()
+    except CheckpointError as err:
+        raise ConfigError(f"init_from={path}: {err}") from None
+    try:
+        missing, unexpected = task.net.load_state_dict(source, strict=False)
+    except RuntimeError as err:  # tensor size mismatch: another width or layout
+        raise ConfigError(f"init_from={path}: its net does not match this model: {err}") from None
+    if missing or unexpected:
+        raise ConfigError(
+            f"init_from={path}: its net does not match this model (missing {missing[:3]}, unexpected "
+            f"{unexpected[:3]}); fine-tune with the model config it was trained with"
+        )
 
 
 def _csv_logger(directory: Path):
