@@ -99,7 +99,7 @@ def test_bench_enhance_tiny_case(capsys):
         "roofline_fraction",
     }
     assert keys <= set(row)
-    assert row["case"] == "sid_tiny" and row["tiles"] > 1
+    assert row["case"] == "sid_tiny" and row["tiles"] > 1 and row["check_tiles"] > 1
     assert row["max_abs_diff_vs_untiled"] <= 1e-4 and row["peak_mb"] > 0
     assert bench_enhance.run(["cases=[nope]"]) == 2
 

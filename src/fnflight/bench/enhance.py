@@ -9,7 +9,8 @@ and reports:
 - ``peak_mb``: the subprocess's peak resident memory (VmHWM) during that run, everything included (Python,
   torch, the input, the assembled output and the 16-bit output array a writer would save);
 - ``max_abs_diff_vs_untiled``: max |tiled - untiled| on a centre crop of ``check_size`` input px, where the
-  untiled forward fits in memory, with the same tile size (several tiles on the crop);
+  untiled forward fits in memory, with the same tile size; ``check_tiles``: the tiles of that crop (a check
+  over one tile would be trivially exact);
 - ``roofline_fraction``: the net's multiply-adds on the full frame (2 FLOPs each, counted per input pixel
   on a small input with forward hooks, halo overhead NOT counted: useful work only) per second, over this
   machine's float32 2048^3 matmul rate measured in the same subprocess.
@@ -19,7 +20,7 @@ weights: speed and memory do not depend on the values) on a full Sony alpha 7S I
 = 2120 x 1416 packed, 4 channels; ``sid_tiny``: a tiny net and frame for tests.
 Options: ``cases=[sid_full_sony]``, ``tile=null`` (the net's default tile, as ``fnflight enhance``),
 ``repeats=1``,
-``check_size=640``, ``threads=null``, ``seed=0``.
+``check_size=1024``, ``threads=null``, ``seed=0``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "cases": ["sid_full_sony"],
     "tile": None,  # None: fnflight.nets.tiling.default_tile (512 px cores + the receptive-field halo)
     "repeats": 1,
-    "check_size": 640,
+    "check_size": 1024,  # > the default tile (736 for SID), so the check runs over several tiles
     "threads": None,
     "seed": 0,
 }
@@ -132,6 +133,8 @@ def _worker(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     c = int(cfg["check_size"])
     top, left = max(0, (h - c) // 2), max(0, (w - c) // 2)
     crop = [x[..., top : top + c, left : left + c] for x in inputs]
+    ch, cw = (-(-n // stride) * stride for n in crop[0].shape[-2:])
+    check_tiles = len(tile_boxes(ch, core)) * len(tile_boxes(cw, core))
     with torch.no_grad():
         ref = net(*crop)["output"]
     diff = float((tiled_forward(net, *crop, tile=tile) - ref).abs().max())
@@ -147,6 +150,7 @@ def _worker(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
         "tile": tile,
         "halo": halo,
         "check_size": c,
+        "check_tiles": check_tiles,
         "input": list(inputs[0].shape),
         "gflops": round(gflops, 1),
         "sgemm_gflops": round(sgemm, 1),

@@ -18,7 +18,7 @@ USAGE = """usage: fnflight bench ops|data|enhance [--json] [key=value ...]
           device=cpu memory=true seed=0)
   data   data-pipeline throughput (fnflight.bench.data)
   enhance  full-resolution tiled inference: seconds, peak_mb, max_abs_diff_vs_untiled, tiles
-         (options: cases=[sid_full_sony] tile=null repeats=1 check_size=640 threads=null seed=0)
+         (options: cases=[sid_full_sony] tile=null repeats=1 check_size=1024 threads=null seed=0)
   --json one JSON object per case per line (default output is key=value text)"""
 
 MODULES = {"ops": "fnflight.bench.ops", "data": "fnflight.bench.data", "enhance": "fnflight.bench.enhance"}
