@@ -29,6 +29,7 @@ from fnflight.data import (
     collate,
 )
 from fnflight.data import batch as K
+from fnflight.data.short_long import encode
 from fnflight.imaging import render_srgb, srgb_from_linear
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,16 +110,23 @@ def figure_short_long(crop: int, seed: int) -> tuple[list[list[torch.Tensor]], l
     )
     rows = []
     for b in _test_batches(dm, seed):
-        cm, g = b[K.COLOR_MATRIX][0], b[K.GAIN][0]
-        rows.append(
-            [
-                _render(b[K.AMBIENT][0], 1.0, cm),
-                _render(b[K.SHORT][0], g, cm),
-                _render(b[K.LONG][0], g, cm),
-                _render(b[K.TARGET][0], g, cm),
-            ]
-        )
-    labels = ["clean", "short input (7 ms, matched)", "long input (210 ms, blurred)", "target (saturated)"]
+        cm, gamma = b[K.COLOR_MATRIX][0], float(b[K.ENCODING_GAMMA][0])
+        panels = [
+            (encode(b[K.AMBIENT][0], gamma), 1.0),
+            (b[K.SHORT][0], 1.0),
+            (b[K.SHORT][0], b[K.SHORT_GAIN][0]),
+            (b[K.LONG][0], 1.0),
+            (b[K.TARGET][0], 1.0),
+        ]
+        # gamma-2.2 batches are display images (the paper's encoding); linear ones get the sRGB rendering
+        rows.append([(x * g).clamp(0, 1) if gamma != 1.0 else _render(x, g, cm) for x, g in panels])
+    labels = [
+        "clean",
+        "short input (7 ms, as captured)",
+        "short, brightness matched",
+        "long input (210 ms, blurred)",
+        "target (saturated)",
+    ]
     return rows, labels
 
 

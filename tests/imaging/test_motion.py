@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -11,6 +13,7 @@ from fnflight.imaging import (
     saturate,
     short_exposure,
 )
+from fnflight.imaging.motion import blur_path_length, read_gyro_csv
 
 
 def gen(seed=0):
@@ -104,3 +107,90 @@ def test_short_exposure_darker_and_noisier():
     assert short.std() > 3 * long.std()
     dark = short_exposure(x, 1 / 30, 1000.0, generator=gen())
     assert dark.mean().item() == pytest.approx(0.5 / 30, rel=0.05)
+
+
+# ---------------------------------------------------------------------------------------------- fast paths
+def test_margin_computes_the_inner_region_only():
+    traj = sample_gyro_trajectory(2, 0.5, 200.0, gen(3), angular_std_deg_s=(10.0, 20.0))
+    img = torch.rand(2, 3, 20, 28, generator=gen())
+    k = intrinsics_from_fov(20, 28, 70.0, 2)
+    full = motion_blur(img, traj, 0.2, 0.05, 0.03, k, samples=6)
+    inner = motion_blur(img, traj, 0.2, 0.05, 0.03, k, samples=6, margin=4, chunk_pixels=100)
+    assert inner.shape == (2, 3, 12, 20)
+    torch.testing.assert_close(inner, full[..., 4:-4, 4:-4], atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="margin"):
+        motion_blur(img, traj, 0.2, margin=10)
+
+
+def test_adaptive_samples_follow_the_psf_length():
+    slow = constant_rotation(deg_per_s=(0.0, 1.0, 0.0))
+    fast = constant_rotation(deg_per_s=(0.0, 150.0, 0.0))
+    k = intrinsics_from_fov(16, 16, 90.0)
+    l_slow = blur_path_length(slow, 0.1, 0.0, 0.0, k, 16, 16)
+    l_fast = blur_path_length(fast, 0.1, 0.0, 0.0, k, 16, 16)
+    # pan at the centre: f * angle; the corners move more (perspective)
+    assert 8 * torch.deg2rad(torch.tensor(15.0)) < l_fast < 3 * 8 * torch.deg2rad(torch.tensor(15.0))
+    assert 150 <= float(l_fast / l_slow) < 250  # 150x the speed; more at 15 deg where tan bends
+    img = torch.rand(1, 3, 16, 16, generator=gen())
+    for traj in (slow, fast):
+        length = float(blur_path_length(traj, 0.1, 0.0, 0.0, k, 16, 16)[0])
+        n = max(2, min(64, math.ceil(length / 0.5)))
+        adaptive = motion_blur(img, traj, 0.1, K=k, samples=64, spacing_px=0.5)
+        torch.testing.assert_close(adaptive, motion_blur(img, traj, 0.1, K=k, samples=n), atol=1e-6, rtol=0)
+
+
+def _write_csv(path, rows, header="t,wx,wy,wz"):
+    path.write_text("\n".join([header, *(",".join(str(v) for v in r) for r in rows)]) + "\n")
+    return path
+
+
+def test_gyro_csv_resampling(tmp_path):
+    # 1 kHz readings of a linear ramp about y, resampled to 200 Hz: the mean over each 5 ms interval
+    t = [k / 1000 for k in range(201)]
+    rows = [(tk, 0.0, 2.0 * tk, 0.5) for tk in t]
+    traj = GyroTrajectory.from_csv(_write_csv(tmp_path / "ramp.csv", rows), rate_hz=200.0)
+    assert traj.angular_velocity.shape == (1, 40, 3) and traj.rate_hz == 200.0
+    mids = (torch.arange(40, dtype=torch.float64) + 0.5) / 200
+    torch.testing.assert_close(traj.angular_velocity[0, :, 1].double(), 2.0 * mids, atol=1e-6, rtol=0)
+    torch.testing.assert_close(traj.angular_velocity[0, :, 2], torch.full((40,), 0.5))
+    # upsampling an irregular 50 Hz log keeps a constant rate and any time origin
+    irregular = [(100.0 + s, 0.1, 0.0, 0.0) for s in (0.0, 0.02, 0.045, 0.06, 0.1)]
+    up = GyroTrajectory.from_csv(_write_csv(tmp_path / "irr.csv", irregular), rate_hz=400.0)
+    assert up.angular_velocity.shape == (1, 40, 3)
+    torch.testing.assert_close(up.angular_velocity[0, :, 0], torch.full((40,), 0.1))
+    times, rates = read_gyro_csv(tmp_path / "irr.csv")
+    assert times.shape == (5,) and rates.shape == (5, 3)
+    # windows of a recording drive a batch of trajectories
+    w = traj.windows(torch.tensor([0, 10]), 5)
+    assert w.angular_velocity.shape == (2, 5, 3)
+    torch.testing.assert_close(w.angular_velocity[1], traj.angular_velocity[0, 10:15])
+    assert torch.allclose(w.rotations[:, 0], torch.eye(3).expand(2, 3, 3))
+    with pytest.raises(ValueError, match="starts must be in"):
+        traj.windows(torch.tensor([38]), 5)
+
+
+def test_gyro_csv_errors(tmp_path):
+    good = [(0.0, 0, 0, 0), (0.01, 0, 0, 0), (0.02, 0, 0, 0)]
+    with pytest.raises(ValueError, match=r"missing\.csv does not exist"):
+        GyroTrajectory.from_csv(tmp_path / "missing.csv")
+    (tmp_path / "empty.csv").write_text("# nothing\n\n")
+    with pytest.raises(ValueError, match=r"empty\.csv is empty"):
+        GyroTrajectory.from_csv(tmp_path / "empty.csv")
+    with pytest.raises(ValueError, match="has no header line"):
+        GyroTrajectory.from_csv(_write_csv(tmp_path / "nohead.csv", good, header="0.0,0,0,0"))
+    with pytest.raises(ValueError, match=r"line 1: header 'time,wx,wy' is not a header"):
+        GyroTrajectory.from_csv(_write_csv(tmp_path / "cols.csv", good, header="time,wx,wy"))
+    with pytest.raises(ValueError, match=r"header 'frame,wx,wy,wz' is not"):
+        GyroTrajectory.from_csv(_write_csv(tmp_path / "name.csv", good, header="frame,wx,wy,wz"))
+    with pytest.raises(ValueError, match=r"line 3: expected 4 columns"):
+        GyroTrajectory.from_csv(_write_csv(tmp_path / "short_row.csv", [good[0], (0.01, 0, 0)]))
+    with pytest.raises(ValueError, match=r"line 2: not a number"):
+        GyroTrajectory.from_csv(_write_csv(tmp_path / "nan.csv", [(0.0, "x", 0, 0), *good[1:]]))
+    with pytest.raises(ValueError, match=r"line 4: timestamps must increase strictly, got 0.01 then 0.01"):
+        GyroTrajectory.from_csv(_write_csv(tmp_path / "dup.csv", [*good[:2], (0.01, 0, 0, 0)]))
+    with pytest.raises(ValueError, match="at least 2 are needed"):
+        GyroTrajectory.from_csv(_write_csv(tmp_path / "one.csv", good[:1]))
+    with pytest.raises(ValueError, match=r"lasts 0\.020 s, shorter than the 0\.500 s"):
+        GyroTrajectory.from_csv(_write_csv(tmp_path / "ok.csv", good), min_duration_s=0.5)
+    with pytest.raises(ValueError, match="shorter than one"):
+        GyroTrajectory.from_csv(tmp_path / "ok.csv", rate_hz=10.0)

@@ -8,10 +8,12 @@ For each case in :data:`CASES` (task, DataModule class path, keyword arguments):
   (worker start-up and the first decode), over ``batches`` batches;
 - ``degrade_ms_per_batch``: the on-device ``degrade`` step alone, median over repeats on one batch;
 - ``loader_samples_per_s``: the CPU side alone (read, crop, paired flips/rotations, collate);
-- ``batch``, ``crop``, ``num_workers``, ``source``, ``torch_threads``.
+- ``batch``, ``crop``, ``num_workers``, ``source``, ``torch_threads``;
+- with ``profile=true``: ``degrade_profile``, the torch profiler's top operators of one ``degrade`` call
+  (``[{"op", "self_ms", "calls"}]``, by self CPU time) -- where the on-device step spends its time.
 
 Options (``key=value``): ``tasks=fnf,burst``, ``batches=20``, ``num_workers=2``, ``source.path=DIR`` (default:
-the embedded photos), ``source.recursive=false``, ``seed=0``.
+the embedded photos), ``source.recursive=false``, ``seed=0``, ``profile=false``.
 A further DataModule is added by appending a line to :data:`CASES`.
 """
 
@@ -44,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "batches": 20,
     "num_workers": DEFAULT_NUM_WORKERS,
     "seed": 0,
+    "profile": False,
     "source": {"path": None, "recursive": False},
 }
 
@@ -95,6 +98,9 @@ def _bench_case(task: str, class_path: str, kwargs: dict[str, Any], cfg: Any) ->
         samples += len(b["index"])
     e2e = samples / (time.perf_counter() - start)
     del it
+    extra: dict[str, Any] = {}
+    if cfg.profile:
+        extra["degrade_profile"] = _profile_degrade(dm, first)
     return {
         "bench": "data",
         "task": task,
@@ -106,7 +112,21 @@ def _bench_case(task: str, class_path: str, kwargs: dict[str, Any], cfg: Any) ->
         "num_workers": dm.num_workers,
         "source": str(cfg.source.path) if cfg.source.path else "embedded",
         "torch_threads": torch.get_num_threads(),
+        **extra,
     }
+
+
+def _profile_degrade(dm: Any, batch: dict[str, Any], top: int = 8) -> list[dict[str, Any]]:
+    """The top operators (self CPU time) of one ``degrade`` of ``batch``."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof, torch.no_grad():
+        dm.degrade(batch, dm.train_generator(batch["index"].device), "train")
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)[:top]
+    return [
+        {"op": e.key, "self_ms": round(e.self_cpu_time_total / 1000, 2), "calls": int(e.count)}
+        for e in events
+    ]
 
 
 def run(

@@ -1,9 +1,9 @@
 """fnflight.data: image sources, synthetic degradations and the task DataModules.
 
 Batch keys are documented in :mod:`fnflight.data.batch`. Task DataModules: :class:`FlashNoFlashDataModule`
-(``fnf.py``), :class:`BurstDataModule` (``burst.py``), :class:`ShortLongDataModule` (``short_long.py``),
-:class:`RawLowLightDataModule` (``raw_lowlight.py``; real SID pairs from :class:`SIDRawPairs`), all on
-:class:`~fnflight.data.base.LowLightDataModule`.
+(``fnf.py``), :class:`BurstDataModule` (``burst.py``), :class:`ShortLongDataModule` (``short_long.py``; real
+short/long captures from :class:`ShortLongPairs`), :class:`RawLowLightDataModule` (``raw_lowlight.py``; real
+SID pairs from :class:`SIDRawPairs`), all on :class:`~fnflight.data.base.LowLightDataModule`.
 """
 
 from . import batch
@@ -14,6 +14,7 @@ from .fnf import TEST_DIMS, TEST_STD_READ, TEST_STD_SHOT, FlashNoFlashDataModule
 from .raw_lowlight import RawLowLightDataModule
 from .raw_sources import SIDRawPairs
 from .short_long import ShortLongDataModule
+from .short_long_sources import ShortLongPairs
 from .sources import (
     EMBEDDED_PHOTOS,
     EMBEDDED_VAL,
@@ -48,6 +49,7 @@ __all__ = [
     "RawLowLightDataModule",
     "SIDRawPairs",
     "ShortLongDataModule",
+    "ShortLongPairs",
     "SourceError",
     "TestSet",
     "batch",

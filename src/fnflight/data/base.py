@@ -40,6 +40,7 @@ __all__ = [
     "SeededDataset",
     "build_source",
     "collate",
+    "crop_size",
     "sample_seed",
 ]
 
@@ -99,12 +100,39 @@ class SeededDataset(Dataset):
         return self._rng
 
 
+def crop_size(crop: Any, name: str = "crop") -> tuple[int, int]:
+    """``(height, width)`` of a crop given as an int (square) or a ``[height, width]`` pair (e.g. LSD2's
+    270 x 480 frames, paper 003 sec. 3.2).
+
+    >>> crop_size(256), crop_size([270, 480])
+    ((256, 256), (270, 480))
+    """
+    if isinstance(crop, Tensor):
+        crop = crop.tolist()
+    if isinstance(crop, float) and crop.is_integer():
+        crop = int(crop)
+    if isinstance(crop, (int, np.integer)) and not isinstance(crop, bool):
+        h = w = int(crop)
+    elif isinstance(crop, (list, tuple)) or hasattr(crop, "__len__"):  # also an OmegaConf ListConfig
+        values = list(crop)
+        if len(values) != 2 or not all(isinstance(v, (int, np.integer)) for v in values):
+            raise ValueError(f"{name} must be an int or [height, width] ints, got {crop!r}")
+        h, w = int(values[0]), int(values[1])
+    else:
+        raise TypeError(f"{name} must be an int or [height, width], got {type(crop).__name__} {crop!r}")
+    if h < 1 or w < 1:
+        raise ValueError(f"{name} must be >= 1, got {crop!r}")
+    return h, w
+
+
 class CropDataset(SeededDataset):
     """Crops (and for training augments) the items of a source.
 
     Args:
         source: an :class:`~fnflight.data.sources.ImageSource`.
-        crop: square crop size (pixels).
+        crop: crop size (pixels): an int (square) or ``(height, width)``; :attr:`crop` keeps an int for a
+            square crop, :attr:`crop_hw` is always the pair. Non-square training crops are rotated by 90
+            degrees only in pairs (180 degrees), so every sample keeps the ``height x width`` shape.
         train: random crop + paired flips / 90-degree rotations; otherwise the fixed centre crop.
         margin: extra pixels read on every side (``crop + 2 margin``), for degradations that shift content.
         augment: paired flips/rotations when ``train``.
@@ -125,7 +153,11 @@ class CropDataset(SeededDataset):
         limit: int | None = None,
         seed: int = 0,
     ) -> None:
-        self.source, self.crop, self.train = source, int(crop), bool(train)
+        self.crop_hw = crop_size(crop)
+        self.crop: int | tuple[int, int] = (
+            self.crop_hw[0] if self.crop_hw[0] == self.crop_hw[1] else self.crop_hw
+        )
+        self.source, self.train = source, bool(train)
         self.margin, self.augment, self.seed = int(margin), bool(augment), int(seed)
         self.variants = {k: [float(v) for v in vals] for k, vals in (variants or {}).items()}
         lengths = {len(v) for v in self.variants.values()}
@@ -133,20 +165,19 @@ class CropDataset(SeededDataset):
             raise ValueError(f"variants must all have the same non-zero length, got {self.variants}")
         self.repeats = lengths.pop() if lengths else 1
         self.count = len(source) if limit is None else min(int(limit), len(source))
-        if self.crop < 1:
-            raise ValueError(f"crop must be >= 1, got {crop}")
         self.check_sizes()
 
     def check_sizes(self) -> None:
         """Raise :class:`SourceError` naming the first image smaller than the crop (header reads only)."""
-        need = self.crop + 2 * self.margin
+        need_h, need_w = (c + 2 * self.margin for c in self.crop_hw)
         for i in range(self.count):
             h, w = self.source.size(i)
-            if h < need or w < need:
+            if h < need_h or w < need_w:
                 files = ", ".join(str(p) for p in self.source.files(i).values())
-                extra = f" (crop {self.crop} + 2 x margin {self.margin})" if self.margin else ""
+                crop = f"{self.crop_hw[0]}x{self.crop_hw[1]}"
+                extra = f" (crop {crop} + 2 x margin {self.margin})" if self.margin else ""
                 raise SourceError(
-                    f"{files}: image is {h}x{w} (HxW), smaller than the crop {need}x{need}{extra}"
+                    f"{files}: image is {h}x{w} (HxW), smaller than the crop {need_h}x{need_w}{extra}"
                 )
 
     def __len__(self) -> int:
@@ -157,8 +188,11 @@ class CropDataset(SeededDataset):
             import albumentations as A
 
             rng = self._generator()
+            # a square crop: any multiple of 90 degrees; a non-square one keeps its shape: the flips alone
+            # give the 180-degree rotation (H + V flip), so the set of orientations is the shape-keeping half
+            turns = [A.RandomRotate90(p=1.0)] if self.crop_hw[0] == self.crop_hw[1] else []
             self._aug = A.Compose(
-                [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5), A.RandomRotate90(p=1.0)],
+                [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5), *turns],
                 additional_targets={k: "image" for k in keys[1:]},
                 seed=int(rng.integers(2**31)),
             )
@@ -168,14 +202,7 @@ class CropDataset(SeededDataset):
         if not 0 <= i < len(self):
             raise IndexError(f"index {i} out of range ({len(self)} samples)")
         index, variant = divmod(i, self.repeats)
-        h, w = self.source.size(index)
-        size = self.crop + 2 * self.margin
-        if self.train:
-            rng = self._generator()
-            top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
-        else:
-            top, left = (h - size) // 2, (w - size) // 2
-        arrays = self.source.read(index, (top, left, size, size))
+        arrays = self._read(index, self.box(index))
         keys = list(arrays)
         if self.train and self.augment:
             aug = self._augmenter(keys)
@@ -189,6 +216,22 @@ class CropDataset(SeededDataset):
         for key, values in self.variants.items():
             sample[key] = torch.tensor(values[variant], dtype=torch.float32)
         return sample
+
+    def box(self, index: int) -> tuple[int, int, int, int] | None:
+        """The read box ``(top, left, height, width)`` of item ``index``: ``crop + 2 margin`` pixels, random
+        when training (one draw of the worker's generator), centred otherwise."""
+        h, w = self.source.size(index)
+        size_h, size_w = (c + 2 * self.margin for c in self.crop_hw)
+        if self.train:
+            rng = self._generator()
+            top, left = int(rng.integers(0, h - size_h + 1)), int(rng.integers(0, w - size_w + 1))
+        else:
+            top, left = (h - size_h) // 2, (w - size_w) // 2
+        return top, left, size_h, size_w
+
+    def _read(self, index: int, box: tuple[int, int, int, int] | None) -> dict[str, np.ndarray]:
+        """The ``(h, w, 3)`` arrays of item ``index`` in ``box`` (subclasses may choose the keys)."""
+        return self.source.read(index, box)
 
 
 class LowLightDataModule(pl.LightningDataModule):

@@ -30,18 +30,33 @@ Burst (paper 002, KPN)
     ``target``, ``gain``, ``color_matrix``, ``std_read``, ``std_shot`` as above; ``white_level`` (B,)
     ``offsets``        (B, N, 2) the (dx, dy) pixel shift of each frame (frame 0: zero)
 
-Short / long exposure (paper 003, LSD2)
-    ``short``          noisy, colour-distorted short exposure (brightness-matched)
-    ``long``           blurred, saturated long exposure
-    ``target``         sharp clean image aligned with the short exposure
+Short / long exposure (paper 003, LSD2): ``short``, ``long``, ``target`` are ENCODED images: gamma-2.2
+display images ``x^(1/2.2)`` of the linear synthesis (paper sec. 3.1: gamma inverted, degraded in linear
+space, gamma re-applied; ``encoding_gamma`` 2.2, the default) or linear ones (``encoding_gamma`` 1, the
+``encoding="linear"`` option; the task renders those with ``gain``, ``color_matrix`` and the sRGB curve).
+    ``short``          (B, 3, H, W) the short exposure AS CAPTURED, the network input: dark (a_i < 0.3),
+                       colour-distorted, noisy (Poisson, 4x the long's), not clipped (may exceed 1)
+    ``long``           (B, 3, H, W) the long exposure: overexposed, blurred along the camera rotation with a
+                       rolling shutter (PSF from the exposure start), noisy, clipped to [0, 1]
+    ``target``         (B, 3, H, W) sharp and clean at the long exposure, ``min(s * scene, 1)``, aligned with
+                       the short exposure (the long one's PSF origin)
+    ``short_gain``     (B,) display brightness match: ``short_gain * short`` (encoded) has the long
+                       exposure's mean LINEAR intensity (``(mean(long) / mean(short))^(1 / encoding_gamma)``
+                       with linear means; the short is shown that way in the paper, Fig. 3)
+    ``encoding_gamma`` (B,) 2.2: the images are gamma-2.2 display images; 1.0: linear
     ``gain``           (B,) ones: ``target`` is already at the (saturated) long-exposure brightness
+    ``color_matrix``   (B, 3, 3) camera RGB -> linear sRGB (identity for photos), for linear batches
+    synthetic batches also carry the sampled parameters:
     ``saturation``     (B,) overexposure factor ``s`` (long = min(s * scene, 1), sec. 3.1.1)
     ``exposure_long``  (B,) long exposure time (s); ``exposure_short`` (B,) short exposure time (s)
     ``color_gain``     (B, 3) per-channel gains ``a_i`` of the short exposure (sec. 3.1.2)
     ``color_offset``   (B, 3) per-channel offsets ``b_i`` of the short exposure (sec. 3.1.2)
-    ``short_gain``     (B,) brightness-matching gain applied to the noisy short exposure
     ``std_shot``       (B,) shot-noise std of the long exposure (the short's is ``noise_factor`` x larger);
                        ``std_read`` (B,) read-noise std (0 unless configured)
+    ``ambient``        (B, 3, H, W) the clean photo, LINEAR (after the DataModule's linearisation)
+    real pairs (``ShortLongPairs``) carry ``short``, ``long``, ``target``, ``short_gain``,
+    ``encoding_gamma``, ``gain``, ``color_matrix``, ``index`` (and ``exposure_long`` when the blur of the
+    long exposure is synthesised)
 
 Raw low light (paper 004, SID)
     ``raw``            (B, 4, H/2, W/2) packed Bayer (or (B, 9, H/3, W/3) X-Trans), black-level
@@ -92,5 +107,6 @@ EXPOSURE_SHORT = "exposure_short"
 COLOR_GAIN = "color_gain"
 COLOR_OFFSET = "color_offset"
 SHORT_GAIN = "short_gain"
+ENCODING_GAMMA = "encoding_gamma"
 WB_GAINS = "wb_gains"
 TONE_CURVE = "tone_curve"

@@ -97,6 +97,13 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _crop_record(crop: Any) -> int | list[int]:
+    """A crop for the manifest: an int (square) or ``[height, width]``."""
+    if isinstance(crop, (list, tuple)):
+        return [int(c) for c in crop] if len({int(c) for c in crop}) > 1 else int(crop[0])
+    return int(crop)
+
+
 def _params(sample: dict[str, Tensor]) -> dict[str, Any]:
     """Small per-sample values (scalars, 3x3 matrices, offsets) for the manifest."""
     out: dict[str, Any] = {}
@@ -208,7 +215,7 @@ def write_testset(
         "datamodule": TASKS[task][0],
         "datamodule_args": {k: v for k, v in sorted((datamodule_args or {}).items())},
         "seed": int(seed),
-        "crop": int(getattr(dm, "eval_crop", dm.crop)),
+        "crop": _crop_record(dm.eval_crop if getattr(dm, "eval_crop", None) is not None else dm.crop),
         "limit": limit,
         "protocol": dm.protocol() if hasattr(dm, "protocol") else {},
         "seeding": "torch.Generator per image seeded with fnflight.data.base.sample_seed(seed, index)",
