@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs `fnflight bench WHAT --json [key=value ...]` and commits-ready output:
 # benchmarks/results/bench_WHAT.jsonl (one JSON object per case) + bench_WHAT.md (command, machine, load).
-# usage: benchmarks/bench_json.sh ops|data [key=value ...]
+# usage: benchmarks/bench_json.sh ops|data|enhance [key=value ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WHAT=${1:?usage: $0 ops|data [key=value ...]}
+WHAT=${1:?usage: $0 ops|data|enhance [key=value ...]}
 shift
 OUT=benchmarks/results
 mkdir -p "$OUT"
@@ -15,6 +15,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
   echo
   echo "- command: \`.venv/bin/fnflight bench $WHAT --json $*\` (via \`benchmarks/bench_json.sh $WHAT $*\`)"
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "- code: commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' + uncommitted changes')"
   echo "- machine: $(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
   echo "- load average before / after: $load_before / $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- results: \`bench_$WHAT.jsonl\` (one JSON object per case)"
