@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fnflight.config import ConfigError, available, compose, instantiate
+from fnflight.config import ConfigError, available, compose, instantiate, missing_keys
 from fnflight.tasks.training import check_config
 
 
@@ -75,7 +75,10 @@ def test_paper_experiment_settings():
 
 @pytest.mark.parametrize("name", available("experiment"))
 def test_every_experiment_composes(name):
-    cfg = compose("train", [f"experiment={name}", "data.init_args.source.init_args.path=/data"])
+    # the data path each experiment requires (??? in its data file: a folder's path, SID's root, ...)
+    required = missing_keys(compose("train", [f"experiment={name}"]))
+    assert required, f"experiment {name} should require its data location"
+    cfg = compose("train", [f"experiment={name}", *(f"{key}=/data" for key in required)])
     check_config(cfg)
     assert cfg.choices.experiment == name
 
