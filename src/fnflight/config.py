@@ -4,9 +4,11 @@ A run config is a root file (``configs/train.yaml``) whose ``defaults`` map name
 (``model``, ``data``, ``trainer``, ``logger``). An override ``group=name`` picks another file of that group,
 ``experiment=name`` applies an experiment file (which may pick groups and set keys), and any other
 ``a.b=value`` sets a key. Keys are checked strictly: an unknown key or group file stops with a message
-that lists what is valid; a value that cannot take the type of the value it replaces
-(``trainer.max_steps=abc``)
-stops too, and so does a required value (``???`` in the YAML) left unset. Objects are named by
+that lists what is valid. Under a node that names a class (``class_path``), every argument of that
+class's constructor is a valid ``init_args`` key, listed in a YAML file or not
+(``data.init_args.alpha_range=[0.02,0.04]``): its default joins the config first, so its type is checked
+like a listed key's, and a misspelt one lists the constructor's arguments. A value that cannot take the
+type of the value it replaces (``trainer.max_steps=abc``) stops too, and so does a required value (``???`` in the YAML) left unset. Objects are named by
 ``class_path`` + ``init_args`` (no registries); :func:`instantiate` builds nested objects recursively.
 
 Your own group files: set ``FNFLIGHT_CONFIG_PATH`` to one or more directories (``os.pathsep``-separated) laid
@@ -24,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import (
     ConfigAttributeError,
     ConfigKeyError,
@@ -152,6 +154,77 @@ def _check_types(before: DictConfig, after: DictConfig, keys: list[str]) -> None
             raise ConfigError(f"bad value for {key!r}: expected {what} (like {old!r}), got {new!r}")
 
 
+def _constructor_defaults(class_path: str) -> dict[str, Any]:
+    """``{argument: default}`` of a class's constructor (``None`` for required or non-plain defaults)."""
+    params = inspect.signature(import_class(class_path)).parameters
+    out: dict[str, Any] = {}
+    for name, p in params.items():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or name == "self":
+            continue
+        default = p.default
+        if isinstance(default, tuple):
+            default = list(default)
+        plain = default is None or isinstance(default, (bool, int, float, str, list, dict))
+        out[name] = default if plain and default is not inspect.Parameter.empty else None
+    return out
+
+
+def admit_constructor_keys(cfg: DictConfig, keys: list[str]) -> None:
+    """Add to ``cfg`` (in place) the constructor arguments that the dotted ``keys`` name under a node with a
+    ``class_path`` (``<node>.init_args.<argument>...``) and that its YAML does not list, with their
+    defaults; an argument the class does not have raises :class:`ConfigError` listing the valid ones.
+
+    >>> cfg = OmegaConf.create({"net": {"class_path": "fnflight.nets.sid.SIDUNet", "init_args": {}}})
+    >>> admit_constructor_keys(cfg, ["net.init_args.depth"])
+    >>> cfg.net.init_args.depth
+    5
+    >>> admit_constructor_keys(cfg, ["net.init_args.dept"])
+    Traceback (most recent call last):
+    ...
+    fnflight.config.ConfigError: unknown config key 'net.init_args.dept': fnflight.nets.sid.SIDUNet takes ...
+    """
+    for key in keys:
+        parts = key.lstrip("+").split(".")
+        for i in range(len(parts) - 2, -1, -1):
+            if parts[i] != "init_args":
+                continue
+            prefix = ".".join(parts[:i])
+            try:
+                node = OmegaConf.select(cfg, prefix) if prefix else cfg
+            except OmegaConfBaseException:
+                node = None
+            if not isinstance(node, DictConfig) or not isinstance(node.get("class_path"), str):
+                continue
+            init = node.get("init_args")
+            name = parts[i + 1]
+            if isinstance(init, DictConfig) and name in init:
+                break  # listed: OmegaConf checks the rest of the path
+            defaults = _constructor_defaults(str(node.class_path))
+            if name not in defaults:
+                raise ConfigError(
+                    f"unknown config key {'.'.join(parts[: i + 2])!r}: {node.class_path} takes "
+                    f"{', '.join(defaults)}"
+                )
+            with open_dict(node):
+                if not isinstance(init, DictConfig):
+                    node.init_args = {}
+                with open_dict(node.init_args):
+                    node.init_args[name] = defaults[name]
+            break
+
+
+def _dotted(node: Any, prefix: str = "") -> list[str]:
+    """Every leaf key of a nested mapping as a dotted path (experiment files)."""
+    if not isinstance(node, DictConfig):
+        return [prefix] if prefix else []
+    out: list[str] = []
+    for k in node.keys():
+        child = node._get_node(k)
+        path = f"{prefix}.{k}" if prefix else str(k)
+        out += _dotted(child, path) if isinstance(child, DictConfig) and len(child) else [path]
+    return out
+
+
 def merge_overrides(cfg: DictConfig, keys: list[str]) -> DictConfig:
     """Apply ``a.b=value`` overrides to ``cfg``; an unknown key raises :class:`ConfigError`.
 
@@ -164,6 +237,7 @@ def merge_overrides(cfg: DictConfig, keys: list[str]) -> DictConfig:
     fnflight.config.ConfigError: unknown config key 'trainer.max_step'; valid keys here: trainer.max_steps
     """
     OmegaConf.set_struct(cfg, True)
+    admit_constructor_keys(cfg, [item.split("=", 1)[0] for item in keys])
     try:
         merged = OmegaConf.merge(cfg, OmegaConf.from_dotlist(keys))
     except (ConfigAttributeError, ConfigKeyError) as err:
@@ -250,6 +324,7 @@ def compose(root: str = "train", overrides: list[str] | None = None) -> DictConf
     )
     if experiment is not None:
         cfg = merge_overrides(cfg, [])
+        admit_constructor_keys(cfg, _dotted(experiment))  # a paper's protocol may set any argument
         try:
             cfg = OmegaConf.merge(cfg, experiment)  # struct mode: an experiment cannot invent keys
         except (ConfigAttributeError, ConfigKeyError) as err:

@@ -93,3 +93,20 @@ def test_user_config_path(tmp_path, monkeypatch):
     monkeypatch.setenv("FNFLIGHT_CONFIG_PATH", str(tmp_path))
     assert "mine" in available("model")
     assert compose("train", ["model=mine"]).model.name == "mine"
+
+
+def test_constructor_arguments_no_yaml_lists_are_settable():
+    # alpha_range is a FlashNoFlashDataModule argument that no data file lists
+    cfg = compose("train", ["model=deepfnf_small", "data.init_args.alpha_range=[0.02,0.04]"])
+    assert list(cfg.data.init_args.alpha_range) == [0.02, 0.04]
+    cfg = compose(
+        "train", ["model.net.init_args.scale_map_init=0.5", "data.init_args.source.init_args.cache_mb=8"]
+    )
+    assert cfg.model.net.init_args.scale_map_init == 0.5 and cfg.data.init_args.source.init_args.cache_mb == 8
+    # a misspelt argument lists the constructor's arguments; a bad type says what was expected
+    with pytest.raises(ConfigError, match="FlashNoFlashDataModule takes source, .*alpha_range"):
+        compose("train", ["data.init_args.alpha_rnge=[0.02,0.04]"])
+    with pytest.raises(ConfigError, match="expected a number"):
+        compose("train", ["data.init_args.extra_noflash=yes"])
+    with pytest.raises(ConfigError, match="DeepFnF takes num_basis"):
+        compose("train", ["model.net.init_args.widht=2"])
