@@ -8,13 +8,13 @@ that lists what is valid. Under a node that names a class (``class_path``), ever
 class's constructor is a valid ``init_args`` key, listed in a YAML file or not
 (``data.init_args.alpha_range=[0.02,0.04]``): its default joins the config first, so its type is checked
 like a listed key's, and a misspelt one lists the constructor's arguments. A value that cannot take the
-type of the value it replaces (``trainer.max_steps=abc``) stops too, and so does a required value (``???`` in the YAML) left unset. Objects are named by
-``class_path`` + ``init_args`` (no registries); :func:`instantiate` builds nested objects recursively.
+type of the value it replaces (``trainer.max_steps=abc``) stops too, and so does a required value (``???``
+in the YAML) left unset. Objects are named by ``class_path`` + ``init_args`` (no registries);
+:func:`instantiate` builds nested objects recursively.
 
 Your own group files: set ``FNFLIGHT_CONFIG_PATH`` to one or more directories (``os.pathsep``-separated) laid
 out like ``configs/`` (``data/my_data.yaml``, ``model/...``); they are searched before the packaged configs,
-so
-``fnflight train data=my_data`` finds them.
+so ``fnflight train data=my_data`` finds them.
 """
 
 from __future__ import annotations
