@@ -303,12 +303,20 @@ def compose(root: str = "train", overrides: list[str] | None = None) -> DictConf
     assert isinstance(base, DictConfig)
     defaults = dict(base.pop("defaults", {}) or {})
     experiment = None
+    experiment_defaults: dict[str, Any] = {}
     if "experiment" in picks:
         experiment = _load("experiment", picks["experiment"])
-        defaults.update(dict(experiment.pop("defaults", {}) or {}))
+        experiment_defaults = dict(experiment.pop("defaults", {}) or {})
+        defaults.update(experiment_defaults)
     for group in GROUPS:
         if group in picks:
             defaults[group] = picks[group]
+    # a model file may name the data it is made for (``default_data: burst_embedded``): used unless the
+    # command line or the experiment picks data, so `model=kpn_burst` alone trains on bursts
+    if "data" not in picks and not (experiment is not None and "data" in experiment_defaults):
+        own = _load("model", str(defaults.get("model"))).get("default_data") if defaults.get("model") else None
+        if own:
+            defaults["data"] = str(own)
     unknown = set(picks) - set(GROUPS) - {"experiment"}
     if unknown:
         raise ConfigError(f"unknown group(s) {sorted(unknown)}; valid: {', '.join((*GROUPS, 'experiment'))}")

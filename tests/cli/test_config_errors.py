@@ -110,3 +110,14 @@ def test_constructor_arguments_no_yaml_lists_are_settable():
         compose("train", ["data.init_args.extra_noflash=yes"])
     with pytest.raises(ConfigError, match="DeepFnF takes num_basis"):
         compose("train", ["model.net.init_args.widht=2"])
+
+
+@pytest.mark.parametrize(
+    ("model", "data"),
+    [("kpn_burst", "burst_embedded"), ("sid_small", "raw_synthetic"), ("lsd2_small", "shortlong_embedded")],
+)
+def test_a_model_brings_its_default_data(model, data):
+    cfg = compose("train", [f"model={model}"])
+    assert cfg.choices.data == data
+    check_config(cfg)
+    assert compose("train", [f"model={model}", "data=fnf_embedded"]).choices.data == "fnf_embedded"
