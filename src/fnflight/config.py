@@ -314,7 +314,9 @@ def compose(root: str = "train", overrides: list[str] | None = None) -> DictConf
     # a model file may name the data it is made for (``default_data: burst_embedded``): used unless the
     # command line or the experiment picks data, so `model=kpn_burst` alone trains on bursts
     if "data" not in picks and not (experiment is not None and "data" in experiment_defaults):
-        own = _load("model", str(defaults.get("model"))).get("default_data") if defaults.get("model") else None
+        own = (
+            _load("model", str(defaults.get("model"))).get("default_data") if defaults.get("model") else None
+        )
         if own:
             defaults["data"] = str(own)
     unknown = set(picks) - set(GROUPS) - {"experiment"}
