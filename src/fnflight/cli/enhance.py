@@ -4,6 +4,7 @@ on a test-set sample.
     fnflight enhance ckpt=PATH noflash=IMG flash=IMG out=OUT.png [dim=auto|FACTOR] [std_read=S] [std_shot=S]
     fnflight enhance ckpt=PATH raw=FILE ratio=R out=OUT.png|.jpg|.tif [tile=auto|N] [bits=8|16] [device=auto]
     fnflight enhance ckpt=PATH short=IMG long=IMG out=OUT.png|.jpg|.tif [tile=auto|N] [bits=8|16]
+    fnflight enhance ckpt=PATH burst=DIR_OR_GLOB out=OUT.png|.jpg|.tif [std_read=S] [std_shot=S] [bits=8|16]
     fnflight enhance ckpt=PATH testset=DIR index=N out=OUT.png
 
 Own images: 8-bit files are sRGB and are linearised with the inverse sRGB curve, 16-bit files are taken as
@@ -37,6 +38,13 @@ data=shortlong_embedded``): the short (noisy, dark) and long (blurry) exposures 
 8-bit or 16-bit PNG/JPEG/TIFF read as the display-encoded images the network sees (paper 003 sec. 3.1: gamma
 re-applied before the network; the short one as captured, not brightened), run in exact tiles like raw
 files (``tile`` in pixels) and written the same way (``bits``).
+
+Own burst (KPN, paper 002; a burst checkpoint, e.g. from ``fnflight train model=kpn_burst``): the frames
+are the files of a folder, or of a glob pattern, in name order, the first the reference; as many as the net
+takes, of one size, read like the flash/no-flash images (8-bit sRGB linearised, 16-bit linear). The noise
+estimate the net takes (the std map of the reference frame, paper 002) comes from ``std_read`` /
+``std_shot`` when given, else (``noise=estimate``, default) from a Poisson-Gaussian fit to the reference
+frame itself (:func:`fnflight.imaging.estimate_noise_levels`). Written like raw files (``bits``).
 
 Test-set sample: writes ``input | output | target`` (the task's input preview and sRGB rendering) for sample
 ``index``.
@@ -74,6 +82,7 @@ VALID = (
     "bits",
     "short",
     "long",
+    "burst",
 )
 TEST_STD_READ, TEST_STD_SHOT = 10**-2.6, 10**-1.8
 # the keys of each mode besides ckpt, out, device; the tiled modes (raw, shortlong) write with image_writer
@@ -82,6 +91,7 @@ MODE_KEYS = {
     "testset": ("testset", "index"),
     "raw": ("raw", "ratio", "tile", "bits"),
     "shortlong": ("short", "long", "tile", "bits"),
+    "burst": ("burst", "std_read", "std_shot", "noise", "bits"),
 }
 USAGE = (
     "usage: fnflight enhance ckpt=PATH noflash=IMG flash=IMG out=IMG | ckpt=PATH raw=FILE ratio=R out=IMG | "
@@ -97,7 +107,7 @@ class EnhanceError(ValueError):
 def parse(argv: list[str]) -> dict[str, Any]:
     """``key=value`` arguments -> options (defaults filled, numbers converted); :class:`EnhanceError` if bad.
 
-    ``opts["mode"]`` is ``"own"`` (noflash / flash), ``"raw"``, ``"shortlong"`` or ``"testset"``.
+    ``opts["mode"]`` is ``"own"`` (noflash / flash), ``"raw"``, ``"shortlong"``, ``"burst"`` or ``"testset"``.
     """
     opts: dict[str, Any] = {"dim": "auto", "noise": "paper", "device": "auto", "index": 0, "compare": False}
     given: set[str] = set()
@@ -116,11 +126,13 @@ def parse(argv: list[str]) -> dict[str, Any]:
             raise EnhanceError(f"missing {key}=...; {USAGE}")
     own = bool(opts.get("noflash") or opts.get("flash"))
     pair = bool(opts.get("short") or opts.get("long"))
-    on = {"own": own, "raw": bool(opts.get("raw")), "shortlong": pair, "testset": bool(opts.get("testset"))}
+    on = {"own": own, "raw": bool(opts.get("raw")), "shortlong": pair, "burst": bool(opts.get("burst"))}
+    on["testset"] = bool(opts.get("testset"))
     modes = [m for m, yes in on.items() if yes]
     if len(modes) != 1:
         raise EnhanceError(
-            "pass one of: noflash=IMG flash=IMG, raw=FILE ratio=R, short=IMG long=IMG, or testset=DIR index=N"
+            "pass one of: noflash=IMG flash=IMG, raw=FILE ratio=R, short=IMG long=IMG, burst=DIR_OR_GLOB, or "
+            "testset=DIR index=N"
         )
     opts["mode"] = mode = modes[0]
     extra = sorted(given - set(MODE_KEYS[mode]) - {"ckpt", "out", "device"})
@@ -135,6 +147,17 @@ def parse(argv: list[str]) -> dict[str, Any]:
         if not (opts.get("short") and opts.get("long")):
             raise EnhanceError("a short/long pair needs both short=IMG and long=IMG")
         return _parse_tiled(opts)
+    if mode == "burst":
+        if opts["noise"] not in ("paper", "estimate"):
+            raise EnhanceError(f"bad noise={opts['noise']!r}; valid: estimate (or give std_read / std_shot)")
+        _parse_tiled(opts)  # (its tile option is not the burst's: KPN runs untiled)
+        for key in ("std_read", "std_shot"):
+            if opts.get(key) is not None:
+                try:
+                    opts[key] = float(opts[key])
+                except ValueError:
+                    raise EnhanceError(f"bad {key}={opts[key]!r}: not a number") from None
+        return opts
     if own and not (opts.get("noflash") and opts.get("flash")):
         raise EnhanceError("own images need both noflash=IMG and flash=IMG")
     if opts["noise"] not in ("paper", "estimate"):
@@ -187,7 +210,7 @@ def _parse_tiled(opts: dict[str, Any]) -> dict[str, Any]:
         opts["ratio"] = parse_ratio(opts["ratio"])
     tile = opts.get("tile", "auto")
     try:
-        opts["tile"] = None if str(tile) == "auto" else int(tile)
+        opts["tile"] = None if tile is None or str(tile) == "auto" else int(tile)
     except ValueError:
         raise EnhanceError(
             f"bad tile={tile!r}: auto, or a whole number of (packed) pixels per tile side"
@@ -377,6 +400,100 @@ def enhance_short_long(
     }
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+
+def burst_files(spec: str) -> list[Path]:
+    """The frames of ``burst=``: a folder's image files or a glob pattern's matches, in name order."""
+    import glob
+
+    folder = Path(spec).expanduser()
+    if folder.is_dir():
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    else:
+        files = sorted(Path(p) for p in glob.glob(str(folder)) if Path(p).suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise EnhanceError(f"burst={spec}: no image files (.png, .jpg, .tif) in that folder or pattern")
+    return files
+
+
+def enhance_burst(
+    ckpt: str | Path,
+    burst: str,
+    out: str | Path,
+    std_read: float | None = None,
+    std_shot: float | None = None,
+    bits: int | None = None,
+    device: str | torch.device = "cpu",
+) -> dict[str, Any]:
+    """Run a burst (KPN) checkpoint on the frames of ``burst`` and write the result (module docstring).
+
+    Returns ``{"path", "height", "width", "format", "bits", "frames", "std_read", "std_shot"}``.
+    """
+    from fnflight.data import batch as K
+    from fnflight.data.image_writer import check_writable, output_format, write_image
+    from fnflight.imaging import estimate_noise_levels, noise_std_map
+    from fnflight.tasks.burst import BurstTask
+    from fnflight.tasks.checkpoint import load_task, method_name
+
+    fmt, bits = output_format(out, bits)
+    out = check_writable(out)
+    task = load_task(ckpt)
+    if not isinstance(task, BurstTask):
+        raise EnhanceError(
+            f"checkpoint {str(ckpt)!r} holds a {method_name(task)} model ({type(task).__name__}), not a "
+            "burst model: burst= needs e.g. `fnflight train model=kpn_burst`"
+        )
+    files = burst_files(burst)
+    wanted = int(getattr(task.net, "frames", len(files)))
+    if len(files) != wanted:
+        raise EnhanceError(
+            f"burst={burst}: {len(files)} frames, but checkpoint {str(ckpt)!r} takes {wanted} "
+            f"({', '.join(p.name for p in files[:4])}{', ...' if len(files) > 4 else ''})"
+        )
+    frames = [_read(str(p)) for p in files]
+    for p, frame in zip(files[1:], frames[1:]):
+        if frame.shape != frames[0].shape:
+            raise EnhanceError(
+                f"burst frame {p} is {tuple(frame.shape[1:])} (H, W) but the reference {files[0].name} is "
+                f"{tuple(frames[0].shape[1:])}: every frame must have the reference's size"
+            )
+    ref = frames[0][None]
+    if std_read is None or std_shot is None:
+        try:
+            est_read, est_shot = (float(v) for v in estimate_noise_levels(ref))
+        except ValueError as err:
+            raise EnhanceError(
+                f"burst={burst}: cannot estimate the noise ({err}); give std_read= std_shot="
+            ) from None
+        std_read = est_read if std_read is None else std_read
+        std_shot = est_shot if std_shot is None else std_shot
+    noise = (
+        noise_std_map(ref, std_read, std_shot).square().mean(1, keepdim=True).sqrt()
+    )  # as the training data
+    device = torch.device(device)
+    batch = {
+        K.BURST: torch.stack(frames)[None].to(device),
+        K.NOISE_STD: noise.to(device),
+        K.GAIN: torch.ones(1, device=device),
+        K.COLOR_MATRIX: torch.eye(3, device=device)[None],
+    }
+    with torch.no_grad():
+        image = task.to(device).to_srgb(batch, task.predict(batch)["output"])[0].cpu()
+    path = write_image(out, image, bits)
+    h, w = image.shape[1:]
+    return {
+        "path": path,
+        "height": int(h),
+        "width": int(w),
+        "format": fmt,
+        "bits": bits,
+        "frames": len(files),
+        "std_read": std_read,
+        "std_shot": std_shot,
+    }
+
+
 def upright(image: torch.Tensor, flip: int) -> torch.Tensor:
     """Turn a ``(3, H, W)`` rendering of the sensor grid the way the camera was held (LibRaw's ``flip``: 0
     none, 3 half a turn, 5 a quarter turn counter-clockwise, 6 clockwise), as photo viewers show the file.
@@ -462,13 +579,27 @@ def run(argv: list[str]) -> int:
                 f"{info['bits']}-bit {info['format'].upper()}; {info['cfa']} raw, ratio {info['ratio']:g})"
             )
             return 0
-        if opts["mode"] == "shortlong":
-            info = enhance_short_long(
-                opts["ckpt"], opts["short"], opts["long"], opts["out"], opts["tile"], opts["bits"], device
-            )
+        if opts["mode"] in ("shortlong", "burst"):
+            if opts["mode"] == "shortlong":
+                info = enhance_short_long(
+                    opts["ckpt"], opts["short"], opts["long"], opts["out"], opts["tile"], opts["bits"], device
+                )
+                what = ""
+            else:
+                info = enhance_burst(
+                    opts["ckpt"],
+                    opts["burst"],
+                    opts["out"],
+                    opts.get("std_read"),
+                    opts.get("std_shot"),
+                    opts["bits"],
+                    device,
+                )
+                noise = f"std_read {info['std_read']:.3g}, std_shot {info['std_shot']:.3g}"
+                what = f"; {info['frames']} frames, {noise}"
             print(
                 f"fnflight enhance: wrote {info['path']} ({info['width']}x{info['height']}, "
-                f"{info['bits']}-bit {info['format'].upper()})"
+                f"{info['bits']}-bit {info['format'].upper()}{what})"
             )
             return 0
         task = load_task(opts["ckpt"]).to(device)

@@ -1,0 +1,92 @@
+"""`fnflight enhance burst=...` (KPN, paper 002) on a tiny checkpoint: frames in name order, checks, the
+estimated noise; and the test-set mode of a burst checkpoint (it rendered through the flash/no-flash path)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fnflight.cli import enhance as enhance_cli
+from fnflight.cli import train as train_cli
+from fnflight.data.testset import write_testset
+
+TINY_BURST = [
+    "model=kpn_burst",  # brings data=burst_embedded
+    "logger=csv",
+    "model.net.init_args.frames=2",
+    "model.net.init_args.width=0.0625",
+    "data.init_args.crop=32",
+    "data.init_args.batch_size=2",
+    "data.init_args.val_batch_size=2",
+    "data.init_args.num_workers=0",
+    "data.init_args.limit_val=1",
+    "trainer.enable_progress_bar=false",
+    "trainer.log_every_n_steps=1",
+    "trainer.max_steps=1",
+    "trainer.limit_val_batches=0",
+    "after_fit.sample=false",
+]
+
+
+@pytest.fixture(scope="module")
+def burst_ckpt(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    assert train_cli.run([*TINY_BURST, f"out_dir={out}"]) == 0
+    return out / "kpn_burst" / "checkpoints" / "last.ckpt"
+
+
+def _frames(folder, count=2, size=(40, 52)):
+    folder.mkdir(exist_ok=True)
+    g = np.random.default_rng(0)
+    base = g.random((*size, 3))
+    for i in range(count):
+        noisy = (base + g.normal(0, 0.05, base.shape)).clip(0, 1)
+        Image.fromarray((noisy * 255).astype(np.uint8)).save(folder / f"frame_{i:02d}.png")
+    return folder
+
+
+def test_enhance_a_burst_folder_and_glob(burst_ckpt, tmp_path, capsys):
+    folder = _frames(tmp_path / "burst")
+    out = tmp_path / "out.png"
+    assert enhance_cli.run([f"ckpt={burst_ckpt}", f"burst={folder}", f"out={out}"]) == 0
+    assert np.asarray(Image.open(out)).shape == (40, 52, 3)
+    assert "2 frames, std_read" in capsys.readouterr().out  # the noise was estimated
+    out2 = tmp_path / "out2.tif"
+    args = [
+        f"ckpt={burst_ckpt}",
+        f"burst={folder}/frame_*.png",
+        f"out={out2}",
+        "std_read=0.01",
+        "std_shot=0.02",
+    ]
+    assert enhance_cli.run(args) == 0 and out2.is_file()
+
+
+def test_enhance_burst_errors(burst_ckpt, tmp_path, capsys):
+    out = tmp_path / "o.png"
+    three = _frames(tmp_path / "three", count=3)
+    odd = _frames(tmp_path / "odd", count=1)
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(odd / "frame_01.png")
+    (tmp_path / "empty").mkdir()
+    cases = [
+        ([f"burst={three}"], "3 frames, but checkpoint"),
+        ([f"burst={odd}"], "every frame must have the reference's size"),
+        ([f"burst={tmp_path / 'empty'}"], "no image files"),
+        ([f"burst={three}", "ratio=2"], "ratio= is not an option of this mode"),
+    ]
+    for extra, message in cases:
+        assert enhance_cli.run([f"ckpt={burst_ckpt}", f"out={out}", *extra]) == 2
+        assert message in capsys.readouterr().err
+        assert not out.exists()
+
+
+def test_enhance_burst_testset_sample(burst_ckpt, tmp_path):
+    testset = tmp_path / "ts"
+    source = {"class_path": "fnflight.data.sources.EmbeddedPhotos", "init_args": {"split": "val"}}
+    write_testset(
+        "burst", source, testset, seed=0, crop=32, limit=1, progress=False, datamodule_args={"frames": 2}
+    )
+    out = tmp_path / "sample.png"
+    assert enhance_cli.run([f"ckpt={burst_ckpt}", f"testset={testset}", "index=0", f"out={out}"]) == 0
+    assert np.asarray(Image.open(out)).shape[1] > 3 * 32  # input | output | target
