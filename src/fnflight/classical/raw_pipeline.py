@@ -9,30 +9,21 @@ colour-corrected and gamma-encoded (:func:`fnflight.imaging.render_camera_rgb`) 
 parameters of the unprocessing, so the floor has no colour bias (SID instead gave its baselines the
 reference's white balance and per-channel means, "privileged information").
 
-``traditional_denoise``: the same after denoising the amplified packed raw with the TRUE noise level.
-The noise is Poisson-Gaussian, so it is first made homoscedastic with the generalised Anscombe transform
-(amplified units: variance ``a m + s^2`` with ``a = ratio std_shot^2``, ``s = ratio std_read``; after the
-transform unit variance), denoised, and brought back with the closed-form approximation of the exact unbiased
-inverse (Makitalo & Foi, IEEE TIP 2013). Denoiser: scikit-image's non-local means with ``sigma = 1`` and
-``h = 0.8 sigma`` (scikit-image's advice for a known sigma), patches compared over all packed colour planes
-at once. Why NLM and not scikit-image's wavelet denoiser: the planes see one scene, so a patch match found in
-all of them at once averages many pixels of the same structure, where wavelet shrinkage thresholds each
-coefficient on its own; and the wavelet denoiser needs PyWavelets, which fnflight does not depend on.
-Denoising the raw before demosaicking keeps the noise white (demosaicking and the colour matrix would
-correlate it).
+``traditional_denoise``: the same after denoising the amplified packed raw with the TRUE noise level
+(:func:`fnflight.classical.vst_denoise.vst_denoise`: variance stabilisation and non-local means over all
+packed colour planes at once). Denoising the raw before demosaicking keeps the noise white (demosaicking and
+the colour matrix would correlate it).
 """
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 from torch import Tensor
 
 from fnflight import imaging
+from fnflight.classical.vst_denoise import vst_denoise
 
-__all__ = ["traditional_denoise", "traditional_isp", "unpack_raw", "vst_denoise"]
+__all__ = ["traditional_denoise", "traditional_isp", "unpack_raw"]
 
 _RGGB = torch.tensor([[0, 1], [1, 2]])
 
@@ -74,57 +65,6 @@ def traditional_isp(
     mosaic, cfa = unpack_raw(packed.float(), bayer_order)
     rgb = imaging.demosaic_bilinear(mosaic, cfa)
     return imaging.render_camera_rgb(rgb, wb_gains.float(), color_matrix.float(), tone_curve)
-
-
-def _anscombe(y: np.ndarray, a: float, s: float) -> np.ndarray:
-    return 2.0 / a * np.sqrt(np.maximum(a * y + 0.375 * a * a + s * s, 0.0))
-
-
-def _inverse_anscombe(z: np.ndarray, a: float, s: float) -> np.ndarray:
-    """Closed-form approximation of the exact unbiased inverse (Makitalo & Foi 2013), in units of ``a``."""
-    z = np.maximum(z, 0.8)  # the approximation holds for z >~ 1; below that the signal is ~0 anyway
-    r = math.sqrt(1.5)
-    y = 0.25 * z**2 + 0.25 * r / z - 11.0 / 8.0 / z**2 + 5.0 / 8.0 * r / z**3 - 0.125 - (s / a) ** 2
-    return np.maximum(y, 0.0) * a
-
-
-def vst_denoise(packed: Tensor, ratio: Tensor, std_read: Tensor, std_shot: Tensor) -> Tensor:
-    """Denoise an amplified packed raw ``(B, C, h, w)`` given its true noise (module docstring).
-
-    Args:
-        packed: amplified packed raw (``min(ratio * dark, 1)``).
-        ratio: ``(B,)`` amplification ratios.
-        std_read, std_shot: ``(B,)`` noise stds of the dark capture (normalised raw units, before
-            amplification).
-
-    Returns:
-        The denoised packed raw, same shape, clipped to ``[0, 1]``.
-
-    Example:
-        >>> g = torch.Generator().manual_seed(0)
-        >>> clean = torch.full((1, 4, 32, 32), 0.3)
-        >>> noisy = clean + 0.05 * torch.randn(1, 4, 32, 32, generator=g)
-        >>> out = vst_denoise(noisy, torch.tensor([100.0]), torch.tensor([5e-4]), torch.tensor([1e-3]))
-        >>> bool((out - clean).abs().mean() < 0.5 * (noisy - clean).abs().mean())
-        True
-    """
-    from skimage.restoration import denoise_nl_means
-
-    if packed.ndim != 4:
-        raise ValueError(f"packed must have shape (B, C, h, w), got {tuple(packed.shape)}")
-    out = torch.empty_like(packed)
-    for b in range(len(packed)):
-        r = float(ratio.reshape(-1)[b])
-        a = max(r * float(std_shot.reshape(-1)[b]) ** 2, 1e-12)
-        s = r * float(std_read.reshape(-1)[b])
-        y = packed[b].detach().double().cpu().numpy().transpose(1, 2, 0)
-        z = _anscombe(y, a, s)
-        den = denoise_nl_means(
-            z, patch_size=5, patch_distance=6, h=0.8, sigma=1.0, fast_mode=True, channel_axis=-1
-        )
-        back = _inverse_anscombe(np.asarray(den), a, s).clip(0.0, 1.0)
-        out[b] = torch.from_numpy(back.transpose(2, 0, 1).copy()).to(out)
-    return out
 
 
 def traditional_denoise(

@@ -82,6 +82,9 @@ class ComparisonFigure:
         "noisy_short",
         "blurry_long",
         "short_denoise",
+        "reference frame",
+        "average",
+        "reference_denoise",
     )
     LAST = ("target",)
 
@@ -136,8 +139,9 @@ class ComparisonFigure:
             for d in dims:
                 cells = [rows[d].get(c, (blank, None)) for c in columns]
                 texts = ["" if p is None else f"{p:.2f} dB" for _, p in cells]
-                if self.level_key != "level":  # "level": a table without levels (short/long)
-                    texts[0] = f"{d:g}x  {texts[0]}".strip()
+                if self.level_key != "_one":  # "_one": a table without levels (short/long)
+                    level = f"gain {d:g}" if self.level_key == "level" else f"{d:g}x"
+                    texts[0] = f"{level}  {texts[0]}".strip()
                 bands.append(_text_band(texts, [first.shape[-1]] * len(columns), pad))
                 bands.append(grid([c[0][None] for c in cells], max_rows=1, pad=pad))
             image = torch.cat(bands, dim=1)

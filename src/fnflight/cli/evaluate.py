@@ -112,7 +112,7 @@ def _device(name: str) -> torch.device:
 
 
 # the per-sample level each test-set task's table is laid out by; None: one column (paper 003 Table 1)
-LEVEL_KEYS: dict[str, str | None] = {"fnf": "dim", "burst": "dim", "raw": "ratio", "shortlong": None}
+LEVEL_KEYS: dict[str, str | None] = {"fnf": "dim", "burst": "level", "raw": "ratio", "shortlong": None}
 
 
 def level_key(testset) -> str | None:
@@ -131,8 +131,8 @@ def _levels(testset) -> tuple[float, ...]:
             {float(s["params"]["ratio"]) for s in testset.samples if "ratio" in s.get("params", {})}
         )
         return tuple(float(r) for r in ratios) or (1.0,)
-    dims = protocol.get("test_dims")
-    return tuple(float(d) for d in dims) if dims else (PAPER_DIMS if testset.task == "fnf" else (1.0,))
+    values = protocol.get("test_dims") or protocol.get("test_levels")
+    return tuple(float(d) for d in values) if values else (PAPER_DIMS if testset.task == "fnf" else (1.0,))
 
 
 # Per-sample scalars: (B,) in batches. Stored samples may hold them as (1,), which batches to (B, 1).
@@ -263,11 +263,34 @@ def _shortlong_floors(batch: dict[str, Tensor], testset, opts: dict[str, Any]) -
     return target, inputs, floors
 
 
+def _burst_floors(batch: dict[str, Tensor], testset, opts: dict[str, Any]) -> tuple[Tensor, dict, dict]:
+    """Bursts (paper 002): target, the noisy reference frame as input panel, and the floors
+    ``reference_frame`` (frame 0 alone), ``average`` (the mean of the frames, as jittered) and
+    ``reference_denoise`` (non-local means on frame 0 given the true noise level,
+    :func:`fnflight.classical.vst_denoise`), all rendered like the burst task (``gain`` = 1 / white level)."""
+    from fnflight.classical import vst_denoise
+    from fnflight.data import batch as K
+    from fnflight.tasks.metrics import render_for_metrics
+
+    gain, cm = batch[K.GAIN], batch[K.COLOR_MATRIX]
+    target = render_for_metrics(batch[K.TARGET], gain, cm)
+    reference = render_for_metrics(batch[K.BURST][:, 0], gain, cm)
+    inputs = {"reference frame": (reference, True)}
+    if not opts.get("_floors", True):
+        return target, inputs, {}
+    floors = {"reference_frame": reference, "average": render_for_metrics(batch[K.BURST].mean(1), gain, cm)}
+    if K.STD_READ in batch and K.STD_SHOT in batch:
+        frame = batch[K.BURST][:, 0]
+        den = vst_denoise(frame, torch.ones_like(gain), batch[K.STD_READ], batch[K.STD_SHOT])
+        floors["reference_denoise"] = render_for_metrics(den, gain, cm)
+    return target, inputs, floors
+
+
 # floors that are an input panel already ("noisy input", "long"): not repeated in the pictures
-_SHOWN_AS_INPUT = ("noisy_input", "blurry_long")
+_SHOWN_AS_INPUT = ("noisy_input", "blurry_long", "reference_frame")
 
 # test-set task -> its floors: fn(batch, testset, opts) -> (target sRGB, input panels, floor outputs)
-FLOORS = {"fnf": _fnf_floors, "raw": _raw_floors, "shortlong": _shortlong_floors}
+FLOORS = {"fnf": _fnf_floors, "burst": _burst_floors, "raw": _raw_floors, "shortlong": _shortlong_floors}
 
 
 def _add_inputs(figure, batch: dict[str, Tensor], testset, opts: dict[str, Any]) -> Tensor | None:
@@ -298,7 +321,7 @@ def evaluate_baselines(
         target, inputs, outputs = floors(batch, testset, opts)
         level = batch.get(key or "", torch.ones(len(target), device=device))
         for name, image in outputs.items():
-            metric = metrics.setdefault(name, DimMetrics(levels, key=key or "level").to(device))
+            metric = metrics.setdefault(name, DimMetrics(levels, key=key or "_one").to(device))
             metric.update(image, target, level)
         if figure:
             for name, (image, comparable) in inputs.items():
@@ -318,7 +341,7 @@ def evaluate_checkpoint(task, testset, opts: dict[str, Any], device: torch.devic
 
     task = task.to(device).eval()
     key = level_key(testset)
-    metrics = DimMetrics(_levels(testset), key=key or "level").to(device)
+    metrics = DimMetrics(_levels(testset), key=key or "_one").to(device)
     for batch in _batches(testset, opts, device, method):
         outputs = task.predict(batch)
         pred, target = task.metric_images(batch, outputs)
@@ -329,8 +352,9 @@ def evaluate_checkpoint(task, testset, opts: dict[str, Any], device: torch.devic
     return metrics.records(method)
 
 
-def _fmt_dim(dim: float) -> str:
-    return f"{dim:g}x"
+def _fmt_level(value: float, key: str) -> str:
+    """A column's level: ``100x`` (dimming, amplification ratio), ``gain 4`` (burst noise level)."""
+    return f"gain {value:g}" if key == "level" else f"{value:g}x"
 
 
 def table(records: list[dict[str, Any]], key: str | None = "dim", mean: bool = False) -> str:
@@ -338,7 +362,7 @@ def table(records: list[dict[str, Any]], key: str | None = "dim", mean: bool = F
     first; ``None``: one PSNR / SSIM pair per method); ``mean`` adds the mean over all images (weighted by
     each level's ``count`` when records carry one)."""
     if key is None:
-        key, records = "level", [{**r, "level": 1.0} for r in records]
+        key, records = "_one", [{**r, "_one": 1.0} for r in records]
         names_only = True
     else:
         names_only = False
@@ -347,7 +371,7 @@ def table(records: list[dict[str, Any]], key: str | None = "dim", mean: bool = F
     for r in records:
         if r["method"] not in methods:
             methods.append(r["method"])
-    names = [_fmt_dim(d) for d in levels] + (["mean"] if mean else [])
+    names = [_fmt_level(d, key) for d in levels] + (["mean"] if mean else [])
     head = "| Method | " + " | ".join(f"{n} PSNR | {n} SSIM" for n in names) + " |"
     if names_only:
         head = "| Method | PSNR | SSIM |"
@@ -408,7 +432,7 @@ def run(argv: list[str]) -> int:
 
     names = {int(s["index"]): str(s.get("name", "")) for s in testset.manifest.get("samples", [])}
     key = level_key(testset)
-    figure = ComparisonFigure(names, opts["figures"], opts["figure_crop"], level_key=key or "level")
+    figure = ComparisonFigure(names, opts["figures"], opts["figure_crop"], level_key=key or "_one")
     records: list[dict[str, Any]] = []
     failed = 0
     for name, task, path in tasks:

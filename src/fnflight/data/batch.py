@@ -29,6 +29,8 @@ Burst (paper 002, KPN)
     ``noise_std``      (B, 1, H, W) noise estimate from the reference frame
     ``target``, ``gain``, ``color_matrix``, ``std_read``, ``std_shot`` as above; ``white_level`` (B,)
     ``offsets``        (B, N, 2) the (dx, dy) pixel shift of each frame (frame 0: zero)
+    ``level``          (B,) validation / test only: the noise level, a gain of paper 002's protocol
+                       (1, 2, 4, 8)
 
 Short / long exposure (paper 003, LSD2): ``short``, ``long``, ``target`` are ENCODED images: gamma-2.2
 display images ``x^(1/2.2)`` of the linear synthesis (paper sec. 3.1: gamma inverted, degraded in linear
@@ -101,6 +103,7 @@ LONG = "long"
 RAW = "raw"
 RATIO = "ratio"
 INDEX = "index"
+LEVEL = "level"
 SATURATION = "saturation"
 EXPOSURE_LONG = "exposure_long"
 EXPOSURE_SHORT = "exposure_short"

@@ -15,8 +15,14 @@ Per sample, on the device (:meth:`BurstDataModule.degrade`):
 6. ``target = w * clean`` (reference frame), ``gain = 1 / w`` (KPN renders after dividing by the white level),
    ``color_matrix`` from the source (identity for photos).
 
-Validation / test are deterministic (per-sample seeded generator, same ranges): KPN's own synthetic test
-levels are not published in NOTES, so no fixed levels are invented here; the manifest records the draws.
+Validation / test (paper 002's protocol: fixed noise levels, the last one outside the training range):
+every image once per level ``g`` of ``test_levels`` (default 1, 2, 4, 8, like the paper's gains), with
+``std_read = read_at_gain1 * g`` and ``std_shot = shot_at_gain1 * sqrt(g)`` (a gain multiplies the signal
+per photo-electron: read noise in proportion, shot noise with its square root). The gain-1 stds
+(``10**-2.1``, ``10**-1.3``) are our choice, so that gains 1, 2 and 4 lie inside the training ranges (4 at
+their top: ``10**-1.5``, ``10**-1.0``) and gain 8 beyond them (``10**-1.2``, ``10**-0.85``), as in the paper;
+the other draws (white level, jitter, noise) are deterministic per image. ``test_levels=None`` draws the
+levels from the training ranges instead.
 """
 
 from __future__ import annotations
@@ -32,7 +38,10 @@ from fnflight import imaging
 from . import batch as K
 from .base import DEFAULT_NUM_WORKERS, LowLightDataModule
 
-__all__ = ["BurstDataModule"]
+__all__ = ["LEVEL_NOISE", "TEST_LEVELS", "BurstDataModule"]
+
+TEST_LEVELS = (1.0, 2.0, 4.0, 8.0)  # paper 002: test gains 1, 2, 4, 8 (8 outside the training range)
+LEVEL_NOISE = (10**-2.1, 10**-1.3)  # (std_read, std_shot) at gain 1: our choice (module docstring)
 
 
 class BurstDataModule(LowLightDataModule):
@@ -49,6 +58,8 @@ class BurstDataModule(LowLightDataModule):
         small, large, p_large_mean, quarter_pixel: jitter (see :func:`fnflight.imaging.sample_burst_offsets`).
         read_range, shot_range: log10 ranges of the noise stds.
         white_level_range: log10 range of the white level.
+        test_levels: validation / test noise levels (gains; module docstring); ``None``: random levels.
+        level_noise: ``(std_read, std_shot)`` at gain 1.
     """
 
     def __init__(
@@ -73,11 +84,17 @@ class BurstDataModule(LowLightDataModule):
         read_range: Sequence[float] = (-3.0, -1.5),
         shot_range: Sequence[float] = (-2.0, -1.0),
         white_level_range: Sequence[float] = (-1.0, 0.0),
+        test_levels: Sequence[float] | None = TEST_LEVELS,
+        level_noise: Sequence[float] = LEVEL_NOISE,
     ) -> None:
         if int(frames) < 1:
             raise ValueError(f"frames must be >= 1, got {frames}")
         if linearize not in ("srgb", "gamma"):
             raise ValueError(f"linearize must be 'srgb' or 'gamma', got {linearize!r}")
+        if test_levels is not None and (not test_levels or min(float(g) for g in test_levels) <= 0):
+            raise ValueError(f"test_levels must be positive gains or null, got {test_levels}")
+        if len(level_noise) != 2 or min(float(v) for v in level_noise) < 0:
+            raise ValueError(f"level_noise must be (std_read, std_shot) >= 0, got {tuple(level_noise)}")
         self.margin = int(large) + 2
         super().__init__(
             source,
@@ -101,6 +118,15 @@ class BurstDataModule(LowLightDataModule):
         self.read_range = (float(read_range[0]), float(read_range[1]))
         self.shot_range = (float(shot_range[0]), float(shot_range[1]))
         self.white_level_range = (float(white_level_range[0]), float(white_level_range[1]))
+        self.test_levels = None if test_levels is None else [float(g) for g in test_levels]
+        self.level_noise = (float(level_noise[0]), float(level_noise[1]))
+
+    def eval_variants(self) -> dict[str, Sequence[float]] | None:
+        return None if self.test_levels is None else {K.LEVEL: self.test_levels}
+
+    def level_stds(self, level: Tensor) -> tuple[Tensor, Tensor]:
+        """``(std_read, std_shot)`` at the gains ``level`` ``(B,)`` (module docstring)."""
+        return self.level_noise[0] * level, self.level_noise[1] * level.sqrt()
 
     def protocol(self) -> dict[str, Any]:
         """The degradation parameters (for test-set manifests)."""
@@ -113,6 +139,9 @@ class BurstDataModule(LowLightDataModule):
             "read_range_log10": list(self.read_range),
             "shot_range_log10": list(self.shot_range),
             "white_level_range_log10": list(self.white_level_range),
+            "test_levels": self.test_levels,
+            "level_noise_at_gain1": list(self.level_noise),
+            "level_model": "std_read = level_noise[0] * g, std_shot = level_noise[1] * sqrt(g)",
         }
 
     def degrade(self, batch: dict[str, Tensor], generator: torch.Generator, stage: str) -> dict[str, Tensor]:
@@ -133,8 +162,13 @@ class BurstDataModule(LowLightDataModule):
             frames = frames[..., m : hp - m, m : wp - m]
             clean = clean[..., m : hp - m, m : wp - m]
             image = image[..., m : hp - m, m : wp - m]
-        std_read, std_shot = imaging.sample_noise_params(b, self.read_range, self.shot_range, generator, gdev)
-        std_read, std_shot = std_read.to(dev, dt), std_shot.to(dev, dt)
+        if stage != "train" and K.LEVEL in batch:  # the fixed test levels (paper 002's gains)
+            std_read, std_shot = self.level_stds(batch[K.LEVEL].to(dev, dt).reshape(b))
+        else:
+            std_read, std_shot = imaging.sample_noise_params(
+                b, self.read_range, self.shot_range, generator, gdev
+            )
+            std_read, std_shot = std_read.to(dev, dt), std_shot.to(dev, dt)
         noisy = imaging.add_heteroscedastic_noise(
             frames.flatten(0, 1), std_read.repeat_interleave(n), std_shot.repeat_interleave(n), generator
         ).unflatten(0, (b, n))

@@ -2,8 +2,9 @@
 
 Burst nets take ``net(burst, noise_std) -> {"output", "per_frame"}`` (frame 0 is the reference); the loss is
 :class:`~fnflight.tasks.losses.KPNAnnealedLoss` by default (basic L2 + gradient loss on sRGB after dividing by
-the white level, i.e. ``gain = 1 / white_level``, plus the annealed per-frame term). Burst data has no dimming
-levels: metrics are reported in a single bin (``val/psnr``, ``val/ssim``; the per-level key is ``dim1``).
+the white level, i.e. ``gain = 1 / white_level``, plus the annealed per-frame term). Metrics are reported per
+noise level of paper 002's protocol (``level``: the gains 1, 2, 4, 8 of the validation / test data,
+``val/psnr_level1`` ... ``val/psnr_level8``).
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from fnflight.data import batch as keys
+from fnflight.data.burst import TEST_LEVELS
 from fnflight.imaging.color import render_srgb
 from fnflight.tasks.base import EnhancementTask
 from fnflight.tasks.losses import KPNAnnealedLoss
@@ -27,6 +28,7 @@ class BurstTask(EnhancementTask):
     """Train / validate / test a burst net (see the module docstring and :class:`EnhancementTask`)."""
 
     testset_task = "burst"  # the `fnflight testset task=...` whose test sets it evaluates on
+    level_key = keys.LEVEL
 
     def __init__(
         self,
@@ -41,7 +43,7 @@ class BurstTask(EnhancementTask):
         drop_steps: Sequence[int] | None = None,
         log_images_every_n: int = 1,
         max_logged_images: int = 4,
-        dims: Sequence[float] = (1.0,),
+        dims: Sequence[float] = TEST_LEVELS,
         model_config: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(
@@ -62,9 +64,6 @@ class BurstTask(EnhancementTask):
 
     def predict(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         return self.net(batch[keys.BURST], batch[keys.NOISE_STD])
-
-    def metric_levels(self, batch: dict[str, Tensor]) -> Tensor:
-        return torch.full((len(batch[keys.TARGET]),), float(self.val_metrics.levels[0]))
 
     def to_srgb(self, batch: dict[str, Tensor], image: Tensor) -> Tensor:
         """Linear RGB x ``gain`` (``1 / white_level``) -> ``color_matrix`` -> sRGB curve, clipped."""

@@ -1,13 +1,17 @@
-"""`fnflight enhance burst=...` (KPN, paper 002) on a tiny checkpoint: frames in name order, checks, the
-estimated noise; and the test-set mode of a burst checkpoint (it rendered through the flash/no-flash path)."""
+"""KPN bursts (paper 002) on a tiny checkpoint: test sets at fixed noise levels evaluated per level with the
+floors; `fnflight enhance burst=...` (frames in name order, checks, the estimated noise); and the test-set
+mode of a burst checkpoint (it rendered through the flash/no-flash path)."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from fnflight.cli import enhance as enhance_cli
+from fnflight.cli import evaluate as eval_cli
 from fnflight.cli import train as train_cli
 from fnflight.data.testset import write_testset
 
@@ -90,3 +94,25 @@ def test_enhance_burst_testset_sample(burst_ckpt, tmp_path):
     out = tmp_path / "sample.png"
     assert enhance_cli.run([f"ckpt={burst_ckpt}", f"testset={testset}", "index=0", f"out={out}"]) == 0
     assert np.asarray(Image.open(out)).shape[1] > 3 * 32  # input | output | target
+
+
+def test_eval_burst_per_noise_level_with_floors(burst_ckpt, tmp_path, capsys):
+    testset = tmp_path / "ts"
+    source = {"class_path": "fnflight.data.sources.EmbeddedPhotos", "init_args": {"split": "val"}}
+    write_testset(
+        "burst", source, testset, seed=0, crop=32, limit=1, progress=False, datamodule_args={"frames": 2}
+    )
+    manifest = json.loads((testset / "manifest.json").read_text())
+    assert manifest["protocol"]["test_levels"] == [1.0, 2.0, 4.0, 8.0]
+    assert [s["params"]["level"] for s in manifest["samples"]] == [1.0, 2.0, 4.0, 8.0]
+    out = tmp_path / "eval"
+    assert eval_cli.run([f"ckpt={burst_ckpt}", f"testset={testset}", f"out={out}", "figures=1"]) == 0
+    records = json.loads((out / "results.json").read_text())
+    assert {r["method"] for r in records} == {"kpn_burst", "reference_frame", "average", "reference_denoise"}
+    assert all(set(r) == {"method", "level", "psnr", "ssim"} for r in records)
+    assert sorted({r["level"] for r in records}) == [1, 2, 4, 8]
+    assert "gain 8 PSNR" in (out / "results.md").read_text()
+    by = {(r["method"], r["level"]): r["psnr"] for r in records}
+    # more noise at a higher gain; the classical denoiser beats the noisy reference frame
+    assert by[("reference_frame", 8)] < by[("reference_frame", 1)]
+    assert all(by[("reference_denoise", g)] > by[("reference_frame", g)] for g in (1, 2, 4, 8))
