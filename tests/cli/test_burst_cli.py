@@ -33,6 +33,35 @@ TINY_BURST = [
 ]
 
 
+@pytest.mark.parametrize("model", ["kpn_burst", "kpn_1frame", "kpn_noanneal", "kpn_blind", "kpn_direct"])
+def test_fast_dev_run_every_kpn_variant(model, tmp_path, capsys):
+    frames = "model.net.init_args.frames=1" if model == "kpn_1frame" else "model.net.init_args.frames=2"
+    args = [
+        a for a in TINY_BURST if not a.startswith(("model=", "model.net.init_args.frames", "trainer.max"))
+    ]
+    args += [
+        f"model={model}",
+        frames,
+        f"out_dir={tmp_path}",
+        "trainer.fast_dev_run=1",
+        "after_fit.sample=true",
+    ]
+    assert train_cli.run(args) == 0, capsys.readouterr().err
+    assert (tmp_path / model / "sample.png").is_file()
+
+
+def test_grayscale_bursts(tmp_path):
+    args = [*TINY_BURST, f"out_dir={tmp_path}", "data.init_args.grayscale=true", "trainer.max_steps=1"]
+    assert train_cli.run(args) == 0
+    from fnflight.data.burst import BurstDataModule
+
+    dm = BurstDataModule(frames=2, crop=16, batch_size=2, num_workers=0, grayscale=True)
+    batch = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+    burst, target = batch["burst"], batch["target"]
+    assert burst.shape[2] == 3 and bool((burst[:, :, 0] == burst[:, :, 2]).all())  # grey, noise included
+    assert bool((target[:, 0] == target[:, 1]).all())
+
+
 @pytest.fixture(scope="module")
 def burst_ckpt(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")

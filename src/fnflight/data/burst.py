@@ -3,8 +3,11 @@
 Per sample, on the device (:meth:`BurstDataModule.degrade`):
 
 1. the clean linear crop (read with a margin of ``large`` + 2 px on every side so shifted frames have real
-   content at their borders); with ``linearize="gamma"`` the source's sRGB-linearised values are re-encoded
-   and expanded with gamma 2.2 instead, as KPN does with internet images (meaningful for 8-bit sources);
+   content at their borders); with ``linearize="gamma"`` (default, NOTES: KPN linearises its internet images
+   with gamma 2.2) the source's sRGB-linearised values are re-encoded and expanded with gamma 2.2;
+   ``"srgb"`` keeps the source's own linearisation. With ``grayscale`` (the paper's setting: grey bursts)
+   the crop becomes its luminance (Rec. 709 weights), carried in the three channels of the RGB nets as
+   three equal values, frames and noise included (one draw per pixel, not per channel);
 2. white level ``w = 10**U(-1, 0)`` (BPN/KPN code): the clean image is scaled by ``w``;
 3. ``N`` frames (default 8): frame 0 is the reference (no shift); the others are translated
    (:func:`fnflight.imaging.sample_burst_offsets`): small ``U(-2, 2)`` px, or with probability
@@ -40,6 +43,7 @@ from .base import DEFAULT_NUM_WORKERS, LowLightDataModule
 
 __all__ = ["LEVEL_NOISE", "TEST_LEVELS", "BurstDataModule"]
 
+_LUMA = torch.tensor([0.2126, 0.7152, 0.0722])  # Rec. 709 luminance of linear RGB
 TEST_LEVELS = (1.0, 2.0, 4.0, 8.0)  # paper 002: test gains 1, 2, 4, 8 (8 outside the training range)
 LEVEL_NOISE = (10**-2.1, 10**-1.3)  # (std_read, std_shot) at gain 1: our choice (module docstring)
 
@@ -59,6 +63,7 @@ class BurstDataModule(LowLightDataModule):
         read_range, shot_range: log10 ranges of the noise stds.
         white_level_range: log10 range of the white level.
         test_levels: validation / test noise levels (gains; module docstring); ``None``: random levels.
+        grayscale: grey bursts (the paper's setting; module docstring, step 1).
         level_noise: ``(std_read, std_shot)`` at gain 1.
     """
 
@@ -75,7 +80,7 @@ class BurstDataModule(LowLightDataModule):
         augment: bool = True,
         limit_val: int | None = None,
         frames: int = 8,
-        linearize: str = "srgb",
+        linearize: str = "gamma",
         gamma: float = 2.2,
         small: float = 2.0,
         large: float = 16.0,
@@ -86,6 +91,7 @@ class BurstDataModule(LowLightDataModule):
         white_level_range: Sequence[float] = (-1.0, 0.0),
         test_levels: Sequence[float] | None = TEST_LEVELS,
         level_noise: Sequence[float] = LEVEL_NOISE,
+        grayscale: bool = False,
     ) -> None:
         if int(frames) < 1:
             raise ValueError(f"frames must be >= 1, got {frames}")
@@ -120,6 +126,7 @@ class BurstDataModule(LowLightDataModule):
         self.white_level_range = (float(white_level_range[0]), float(white_level_range[1]))
         self.test_levels = None if test_levels is None else [float(g) for g in test_levels]
         self.level_noise = (float(level_noise[0]), float(level_noise[1]))
+        self.grayscale = bool(grayscale)
 
     def eval_variants(self) -> dict[str, Sequence[float]] | None:
         return None if self.test_levels is None else {K.LEVEL: self.test_levels}
@@ -140,6 +147,7 @@ class BurstDataModule(LowLightDataModule):
             "shot_range_log10": list(self.shot_range),
             "white_level_range_log10": list(self.white_level_range),
             "test_levels": self.test_levels,
+            "grayscale": self.grayscale,
             "level_noise_at_gain1": list(self.level_noise),
             "level_model": "std_read = level_noise[0] * g, std_shot = level_noise[1] * sqrt(g)",
         }
@@ -153,6 +161,8 @@ class BurstDataModule(LowLightDataModule):
         m = (hp - self.crop) // 2 if hp > self.crop else 0
         if self.linearize == "gamma":
             image = imaging.gamma_expand(imaging.srgb_from_linear(image.clamp(0, 1)), self.gamma)
+        if self.grayscale:  # luminance, one channel until the end (frames and noise alike grey)
+            image = (image * _LUMA.to(dev, dt)[None, :, None, None]).sum(1, keepdim=True)
         white = imaging.sample_log_uniform(*self.white_level_range, (b,), generator, gdev).to(dev, dt)
         clean = image * white[:, None, None, None]
         n = self.frames
@@ -173,6 +183,12 @@ class BurstDataModule(LowLightDataModule):
             frames.flatten(0, 1), std_read.repeat_interleave(n), std_shot.repeat_interleave(n), generator
         ).unflatten(0, (b, n))
         var = imaging.noise_std_map(noisy[:, 0], std_read, std_shot).square().mean(1, keepdim=True)
+        if self.grayscale:  # three equal channels for the RGB nets, losses and rendering
+            noisy, clean, image = (
+                noisy.expand(-1, -1, 3, -1, -1),
+                clean.expand(-1, 3, -1, -1),
+                image.expand(-1, 3, -1, -1),
+            )
         out[K.AMBIENT] = image
         out[K.BURST] = noisy
         out[K.NOISE_STD] = var.sqrt()

@@ -41,8 +41,14 @@ class KPNBurst(nn.Module):
           the ``N K^2`` kernel maps by 2 (align_corners=False) before cropping.
 
     Args:
-        frames: N (paper: 8). kernel_size: K (paper: 5). width: channel multiplier.
+        frames: N (paper: 8; ``1``: paper 002's "1-frame" variant). kernel_size: K (paper: 5). width: channel
+            multiplier.
         half_resolution: predict kernels at half resolution (see above).
+        noise_input: stack the noise estimate with the frames (``False``: paper 002's "sigma blind" variant,
+            ``noise_std`` is then ignored).
+        direct: paper 002's "direct" variant: no kernels; the decoder's features go through three more 3x3
+            conv layers (ReLU between them; the paper gives only "three additional conv layers") to the
+            output pixels. It has no per-frame estimates (the annealed term then has nothing to weigh).
 
     Forward: ``burst (B, N, 3, H, W)``, ``noise_std (B, 1, H, W)`` (any H, W) ->
     ``{"output": (B, 3, H, W), "per_frame": (B, N, 3, H, W)}``.
@@ -54,7 +60,13 @@ class KPNBurst(nn.Module):
     """
 
     def __init__(
-        self, frames: int = 8, kernel_size: int = 5, width: float = 1.0, half_resolution: bool = False
+        self,
+        frames: int = 8,
+        kernel_size: int = 5,
+        width: float = 1.0,
+        half_resolution: bool = False,
+        noise_input: bool = True,
+        direct: bool = False,
     ):
         super().__init__()
         if frames < 1:
@@ -63,7 +75,10 @@ class KPNBurst(nn.Module):
             raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
         self.frames, self.kernel_size = int(frames), int(kernel_size)
         self.half_resolution = bool(half_resolution)
-        self.encoder = Encoder(3 * self.frames + 1, width)
+        self.noise_input, self.direct = bool(noise_input), bool(direct)
+        if self.direct and self.half_resolution:
+            raise ValueError("direct=True predicts pixels at full resolution: half_resolution must be False")
+        self.encoder = Encoder(3 * self.frames + int(self.noise_input), width)
         enc = self.encoder.channels
         self.stride = self.encoder.stride
         self.decoder = PixelDecoder(
@@ -73,6 +88,16 @@ class KPNBurst(nn.Module):
             width,
             levels=len(enc) - 1 if self.half_resolution else None,
         )
+        self.pixels: nn.Module | None = None
+        if self.direct:
+            feat = self.frames * self.kernel_size**2
+            self.pixels = nn.Sequential(
+                nn.Conv2d(feat, feat, 3, padding=1),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(feat, feat, 3, padding=1),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(feat, 3, 3, padding=1),
+            )
         init_weights(self, "fan_in_uniform")
 
     def forward(self, burst: Tensor, noise_std: Tensor) -> dict[str, Tensor]:
@@ -85,8 +110,11 @@ class KPNBurst(nn.Module):
             raise ValueError(
                 f"noise_std must have shape ({b}, 1, {h}, {w}), got {tuple(getattr(noise_std, 'shape', ()))}"
             )
-        x, pads = pad_to_multiple(torch.cat([burst.reshape(b, n * c, h, w), noise_std], dim=1), self.stride)
+        stacked = [burst.reshape(b, n * c, h, w)] + ([noise_std] if self.noise_input else [])
+        x, pads = pad_to_multiple(torch.cat(stacked, dim=1), self.stride)
         kernels = self.decoder(*self.encoder(x))
+        if self.pixels is not None:  # "direct": pixels, not kernels
+            return {"output": crop_padding(self.pixels(kernels), pads)}
         if self.half_resolution:
             kernels = F.interpolate(kernels, size=x.shape[-2:], mode="bilinear", align_corners=False)
         kk = self.kernel_size**2
