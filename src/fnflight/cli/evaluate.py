@@ -116,7 +116,11 @@ LEVEL_KEYS: dict[str, str | None] = {"fnf": "dim", "burst": "level", "raw": "rat
 
 
 def level_key(testset) -> str | None:
-    """The per-sample level a test set's table is laid out by (:data:`LEVEL_KEYS`)."""
+    """The per-sample level a test set's table is laid out by (:data:`LEVEL_KEYS`); a flash/no-flash set
+    drawn like training (paper 001's protocol: ``test_dims`` null) has no levels: one column."""
+    protocol = testset.manifest.get("protocol") or {}
+    if testset.task == "fnf" and "test_dims" in protocol and protocol["test_dims"] is None:
+        return None
     return LEVEL_KEYS.get(testset.task, "dim")
 
 

@@ -76,6 +76,10 @@ class FlashNoFlashDataModule(LowLightDataModule):
             limit_val: see :class:`~fnflight.data.base.LowLightDataModule` (crop 448 as the authors' code;
             the paper says 440).
         alpha_range: ``(low, high)`` of the dimming ``alpha``, sampled log-uniformly.
+        dim_sampling: ``"log_uniform"`` (paper 000: alpha log-uniform) or ``"uniform"`` (paper 001: the
+            dimming FACTOR ``1 / alpha`` uniform, "dimming by a factor of 25 to 50").
+        noise_sampling: ``"log_uniform"`` (paper 000) or ``"uniform"`` (paper 001: the stds uniform in
+            ``[10**low, 10**high]`` of ``read_range`` / ``shot_range``).
         flash_gain: exposure factor of the flash-only image (2).
         reference: ``"noflash"`` (paper default) or ``"flash"``: the geometric reference (unwarped) image.
         fov_deg, max_rotation_deg, scale_range, max_translation: homography ranges (sec. 4.1).
@@ -95,7 +99,9 @@ class FlashNoFlashDataModule(LowLightDataModule):
             the CPU quality budget (2000 of 4000 steps): no gain, the net dropped the flash once the shake
             was back (benchmarks/results/fnf_quality_cpu/README.md, session 4).
         read_range, shot_range: log10 ranges of the read / shot noise std for training.
-        test_dims: validation / test dims (each image once per dim).
+        test_dims: validation / test dims (each image once per dim, at the test noise levels); ``None``:
+            validation / test drawn like training from the per-sample seed (paper 001's protocol: "100 pairs
+            with random degradations").
         test_std_read, test_std_shot: validation / test noise std.
         extra_noflash: number ``M`` of extra no-flash frames (Table 6 variant; 0 = the pair protocol).
         synthesize_flash: ``"auto"`` (synthesise when the source has no ``flash_only``), ``True`` or
@@ -116,6 +122,8 @@ class FlashNoFlashDataModule(LowLightDataModule):
         augment: bool = True,
         limit_val: int | None = None,
         alpha_range: Sequence[float] = (0.02, 0.2),
+        dim_sampling: str = "log_uniform",
+        noise_sampling: str = "log_uniform",
         flash_gain: float = 2.0,
         reference: str = "noflash",
         fov_deg: float = 90.0,
@@ -127,7 +135,7 @@ class FlashNoFlashDataModule(LowLightDataModule):
         shake_warmup_steps: int | None = None,
         read_range: Sequence[float] = (-3.0, -2.0),
         shot_range: Sequence[float] = (-2.0, -1.3),
-        test_dims: Sequence[float] = TEST_DIMS,
+        test_dims: Sequence[float] | None = TEST_DIMS,
         test_std_read: float = TEST_STD_READ,
         test_std_shot: float = TEST_STD_SHOT,
         extra_noflash: int = 0,
@@ -144,6 +152,10 @@ class FlashNoFlashDataModule(LowLightDataModule):
             raise ValueError(
                 f"homography_size must be a positive side in pixels or null, got {homography_size}"
             )
+        for name, value in (("dim_sampling", dim_sampling), ("noise_sampling", noise_sampling)):
+            if value not in ("log_uniform", "uniform"):
+                raise ValueError(f"{name} must be 'log_uniform' or 'uniform', got {value!r}")
+        self.dim_sampling, self.noise_sampling = dim_sampling, noise_sampling
         if not 0 < alpha_range[0] <= alpha_range[1]:
             raise ValueError(f"alpha_range must be 0 < low <= high, got {tuple(alpha_range)}")
         super().__init__(
@@ -179,14 +191,14 @@ class FlashNoFlashDataModule(LowLightDataModule):
         self.shake_warmup_steps = None if shake_warmup_steps is None else int(shake_warmup_steps)
         self.read_range = (float(read_range[0]), float(read_range[1]))
         self.shot_range = (float(shot_range[0]), float(shot_range[1]))
-        self.test_dims = [float(d) for d in test_dims]
+        self.test_dims = None if test_dims is None else [float(d) for d in test_dims]
         self.test_std_read, self.test_std_shot = float(test_std_read), float(test_std_shot)
         self.extra_noflash = int(extra_noflash)
         self.synthesize_flash = synthesize_flash
         self.flash_synthesis = FlashSynthesis(**(flash_synthesis or {}))
 
-    def eval_variants(self) -> dict[str, Sequence[float]]:
-        return {K.DIM: self.test_dims}
+    def eval_variants(self) -> dict[str, Sequence[float]] | None:
+        return None if self.test_dims is None else {K.DIM: self.test_dims}
 
     def protocol(self) -> dict[str, Any]:
         """The degradation parameters (for test-set manifests)."""
@@ -202,6 +214,8 @@ class FlashNoFlashDataModule(LowLightDataModule):
             "read_range_log10": list(self.read_range),
             "shot_range_log10": list(self.shot_range),
             "test_dims": self.test_dims,
+            "dim_sampling": self.dim_sampling,
+            "noise_sampling": self.noise_sampling,
             "test_std_read": self.test_std_read,
             "test_std_shot": self.test_std_shot,
             "extra_noflash": self.extra_noflash,
@@ -235,6 +249,15 @@ class FlashNoFlashDataModule(LowLightDataModule):
         to_frame, to_crop = imaging.translation_homography(o), imaging.translation_homography(-o)
         return [to_crop @ hom @ to_frame for hom in homs]
 
+    def _sample_noise(
+        self, b: int, generator: torch.Generator, device: torch.device
+    ) -> tuple[Tensor, Tensor]:
+        if self.noise_sampling == "uniform":  # paper 001: sigma_r, sigma_s "sampled uniformly"
+            (rl, rh), (sl, sh) = ((10**lo, 10**hi) for lo, hi in (self.read_range, self.shot_range))
+            u = torch.rand((2, b), generator=generator, device=device)
+            return rl + (rh - rl) * u[0], sl + (sh - sl) * u[1]
+        return imaging.sample_noise_params(b, self.read_range, self.shot_range, generator, device)
+
     def degrade(self, batch: dict[str, Tensor], generator: torch.Generator, stage: str) -> dict[str, Tensor]:
         """Add ``noflash``, ``flash``, std maps, ``target``, ``gain``, ``dim``, noise and warp parameters."""
         out = dict(batch)
@@ -258,9 +281,15 @@ class FlashNoFlashDataModule(LowLightDataModule):
             dim = batch[K.DIM].to(dev, ambient.dtype).reshape(b)
             alpha = 1.0 / dim
         else:
-            lo, hi = math.log10(self.alpha_range[0]), math.log10(self.alpha_range[1])
-            alpha = imaging.sample_log_uniform(lo, hi, (b,), generator, gdev).to(dev, ambient.dtype)
-            dim = 1.0 / alpha
+            if self.dim_sampling == "uniform":  # paper 001: the dimming factor uniform
+                lo, hi = 1.0 / self.alpha_range[1], 1.0 / self.alpha_range[0]
+                u = torch.rand((b,), generator=generator, device=gdev).to(dev, ambient.dtype)
+                dim = lo + (hi - lo) * u
+                alpha = 1.0 / dim
+            else:
+                lo, hi = math.log10(self.alpha_range[0]), math.log10(self.alpha_range[1])
+                alpha = imaging.sample_log_uniform(lo, hi, (b,), generator, gdev).to(dev, ambient.dtype)
+                dim = 1.0 / alpha
         a4 = alpha[:, None, None, None]
 
         # capture sequence: M + 1 no-flash frames then the flash; relative homographies composed sequentially
@@ -275,10 +304,8 @@ class FlashNoFlashDataModule(LowLightDataModule):
         for j in range(ref - 1, -1, -1):
             warps[j] = torch.linalg.inv(rel[j]) @ warps[j + 1]
 
-        if stage == "train":
-            std_read, std_shot = imaging.sample_noise_params(
-                b, self.read_range, self.shot_range, generator, gdev
-            )
+        if stage == "train" or self.test_dims is None:  # paper 001 tests with training-like draws too
+            std_read, std_shot = self._sample_noise(b, generator, gdev)
             std_read, std_shot = std_read.to(dev, ambient.dtype), std_shot.to(dev, ambient.dtype)
         else:
             std_read = torch.full((b,), self.test_std_read, device=dev, dtype=ambient.dtype)

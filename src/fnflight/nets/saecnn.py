@@ -66,6 +66,12 @@ class SAECNN(nn.Module):
         width: channel multiplier (1.0 = Table 3 widths for the decoders and the concatenated encoders).
         branch_width: width of each branch encoder relative to ``width`` (1.0 = two full Table 3 encoders,
             174M parameters at ``width=1``).
+        fusion: ``"importance"`` (eq. 6) or ``"add"``: Table 2's ablation, the two results added (the
+            predicted kernels absorb the scale).
+        flash_branch: what the second branch sees: ``"flash"`` (the paper) or ``"noflash"``: Table 2's
+            ablation "flash input replaced by the low-light input" (both branches see the low-light image and
+            its noise map). Table 2's third ablation, one predicted kernel instead of the multi-layer CNN, is
+            ``kernel_sizes=[15]``.
 
     Forward: DeepFnF signature (``extra_noflash*`` ignored); all images ``(B, 3, H, W)``, any H, W.
 
@@ -87,8 +93,15 @@ class SAECNN(nn.Module):
         branch_width: float = 0.5,
         coarse: bool = True,
         dilation: int = 4,
+        fusion: str = "importance",
+        flash_branch: str = "flash",
     ):
         super().__init__()
+        if fusion not in ("importance", "add"):
+            raise ValueError(f"fusion must be 'importance' or 'add', got {fusion!r}")
+        if flash_branch not in ("flash", "noflash"):
+            raise ValueError(f"flash_branch must be 'flash' or 'noflash', got {flash_branch!r}")
+        self.fusion, self.flash_branch = fusion, flash_branch
         if num_basis < 1:
             raise ValueError(f"num_basis must be >= 1, got {num_basis}")
         if not kernel_sizes or any(k < 1 or k % 2 == 0 for k in kernel_sizes):
@@ -115,7 +128,7 @@ class SAECNN(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"num_basis={self.num_basis}, kernel_sizes={self.kernel_sizes}, coarse={self.coarse}, "
-            f"dilation={self.dilation}"
+            f"dilation={self.dilation}, fusion={self.fusion}, flash_branch={self.flash_branch}"
         )
 
     def _split(self, maps: Tensor, bases: list[Tensor]) -> tuple[list, list, list, list, list, Tensor]:
@@ -144,6 +157,8 @@ class SAECNN(nn.Module):
         extra_noflash_std: Tensor | None = None,
     ) -> dict[str, Tensor]:
         check_fnf_inputs(noflash, flash, noflash_std, flash_std)
+        if self.flash_branch == "noflash":  # Table 2 ablation: no flash at all
+            flash, flash_std = noflash, noflash_std
         xn, pads = pad_to_multiple(torch.cat([noflash, noflash_std], dim=1), self.stride)
         xf, _ = pad_to_multiple(torch.cat([flash, flash_std], dim=1), self.stride)
         bn, sn = self.encoder(xn)
@@ -169,7 +184,10 @@ class SAECNN(nn.Module):
         from_flash = ops.multilayer_filter(flash, bases_f, c_f, b_f, a_f, coarse_f, d)
         from_noflash, from_flash = crop_padding(from_noflash, fpads), crop_padding(from_flash, fpads)
         importance, importance_f = crop_padding(importance, fpads), crop_padding(importance_f, fpads)
-        output = importance * from_noflash + importance_f * from_flash  # eq. 6
+        if self.fusion == "importance":
+            output = importance * from_noflash + importance_f * from_flash  # eq. 6
+        else:  # Table 2 ablation: plain addition
+            output = from_noflash + from_flash
         return {
             "output": output,
             "from_noflash": from_noflash,
