@@ -11,8 +11,9 @@ Own images: 8-bit files are sRGB and are linearised with the inverse sRGB curve,
 linear (:func:`fnflight.data.sources.read_linear`); both must have the same size and be aligned roughly (the
 nets tolerate the small hand-shake of paper 000). The noise std maps the nets need are computed from the
 noisy images as in training, ``sqrt(std_read^2 + std_shot^2 max(x, 0))``, with ``std_read``/``std_shot`` given
-or, with ``noise=estimate``, ``std_read`` estimated from the no-flash image (median absolute deviation of its
-finest diagonal detail, Donoho's estimator) and ``std_shot`` 0; the default is paper 000's test level
+or, with ``noise=estimate``, both estimated from the no-flash image by a Poisson-Gaussian fit
+(:func:`fnflight.imaging.estimate_noise_levels`, after Foi et al. 2008; an image too small for the fit gets
+Donoho's white-noise estimate and ``std_shot`` 0); the default is paper 000's test level
 (``std_read = 10**-2.6``, ``std_shot = 10**-1.8``). The output is linear at the no-flash exposure; it is
 brightened by ``dim`` (the gain; ``auto`` maps the mean no-flash intensity to 0.18) and written as 8-bit sRGB.
 Nets pad any size to a multiple of 32 internally. ``compare=true`` writes ``noisy (x gain) | output`` side by
@@ -523,15 +524,18 @@ def _read(path: str) -> torch.Tensor:
 def own_batch(opts: dict[str, Any]) -> dict[str, torch.Tensor]:
     """The batch dict (B = 1) for the user's no-flash / flash files."""
     from fnflight.data import batch as K
-    from fnflight.imaging import estimate_white_noise, noise_std_map
+    from fnflight.imaging import estimate_noise_levels, estimate_white_noise, noise_std_map
 
     noflash, flash = _read(opts["noflash"]), _read(opts["flash"])
     if noflash.shape != flash.shape:
         raise EnhanceError(
             f"noflash {tuple(noflash.shape[1:])} and flash {tuple(flash.shape[1:])} differ in size"
         )
-    if opts["noise"] == "estimate":
-        std_read, std_shot = estimate_white_noise(noflash), 0.0
+    if opts["noise"] == "estimate":  # read AND shot noise: a Poisson-Gaussian fit (Foi et al. 2008)
+        try:
+            std_read, std_shot = (float(v) for v in estimate_noise_levels(noflash[None]))
+        except ValueError:  # too small or too clipped for the fit: white noise only (Donoho's MAD)
+            std_read, std_shot = estimate_white_noise(noflash), 0.0
     else:
         std_read, std_shot = TEST_STD_READ, TEST_STD_SHOT
     std_read = opts.get("std_read", std_read) if opts.get("std_read") is not None else std_read
