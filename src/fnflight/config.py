@@ -155,17 +155,23 @@ def _check_types(before: DictConfig, after: DictConfig, keys: list[str]) -> None
 
 
 def _constructor_defaults(class_path: str) -> dict[str, Any]:
-    """``{argument: default}`` of a class's constructor (``None`` for required or non-plain defaults)."""
-    params = inspect.signature(import_class(class_path)).parameters
+    """``{argument: default}`` of a class's constructor (``None`` for required or non-plain defaults); a
+    constructor that passes ``**kwargs`` on adds the arguments of its base classes' constructors."""
     out: dict[str, Any] = {}
-    for name, p in params.items():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or name == "self":
+    for cls in import_class(class_path).__mro__:
+        if "__init__" not in vars(cls):
             continue
-        default = p.default
-        if isinstance(default, tuple):
-            default = list(default)
-        plain = default is None or isinstance(default, (bool, int, float, str, list, dict))
-        out[name] = default if plain and default is not inspect.Parameter.empty else None
+        params = inspect.signature(cls.__init__).parameters
+        for name, p in params.items():
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or name == "self" or name in out:
+                continue
+            default = p.default
+            if isinstance(default, tuple):
+                default = list(default)
+            plain = default is None or isinstance(default, (bool, int, float, str, list, dict))
+            out[name] = default if plain and default is not inspect.Parameter.empty else None
+        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            break
     return out
 
 

@@ -72,7 +72,7 @@ def test_export_weights_evaluate_identically(sid_ckpt, raw_testset, tmp_path, ca
     data = torch.load(weights, weights_only=True)  # no code unpickled
     assert data["format"] == "fnflight-weights"
     a, b = load_task(sid_ckpt), load_task(weights)
-    assert type(a) is type(b) and list(a.hparams["ratios"]) == list(b.hparams["ratios"])
+    assert type(a) is type(b) and list(a.hparams["dims"]) == list(b.hparams["dims"]) == [100, 250, 300]
     for k, v in a.net.state_dict().items():
         assert torch.equal(v, b.net.state_dict()[k])
     runs = []

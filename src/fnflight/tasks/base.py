@@ -58,12 +58,16 @@ def _check_drop_steps(drop_steps: Any) -> None:
 class EnhancementTask(pl.LightningModule):
     """Base class of the image-enhancement tasks (see the module docstring).
 
+    A subclass states its paper's defaults in :attr:`default_loss` and :attr:`defaults` (used where an
+    argument is left ``None``) instead of repeating this signature.
+
     Args:
         net: the network (``nn.Module``).
-        loss: a loss of :mod:`fnflight.tasks.losses` (called ``loss(outputs, batch, step)``).
-        lr: Adam learning rate (paper 000: 1e-4).
-        lr_drop_factor: factor of each plateau drop (``10**-0.5``).
-        min_lr: floor of the drops (1e-5: two drops from 1e-4).
+        loss: a loss of :mod:`fnflight.tasks.losses` (called ``loss(outputs, batch, step)``); ``None``: the
+            task's :attr:`default_loss`.
+        lr: Adam learning rate (``None``: the task's default; paper 000: 1e-4).
+        lr_drop_factor: factor of each drop (``None``: the task's default; paper 000: ``10**-0.5``).
+        min_lr: floor of the plateau drops (``None``: the task's default; paper 000: 1e-5).
         patience: validations without improvement before a drop.
         plateau_threshold: improvement of ``val/psnr`` in dB that counts as progress.
         adam_eps: Adam's epsilon (torch default 1e-8, as the authors' TensorFlow code uses Adam's default).
@@ -71,7 +75,8 @@ class EnhancementTask(pl.LightningModule):
             applied); ``None`` (default) uses the plateau schedule instead.
         log_images_every_n: log a picture of the first validation batch every n validations (0: never).
         max_logged_images: rows of that picture.
-        dims: the levels (of ``level_key``) the metrics are reported at: dimming factors for paper 000.
+        dims: the levels (of ``level_key``) the metrics are reported at (``None``: the task's default;
+            paper 000's dimming factors).
         model_config: the ``model`` section of the run config (name, net, loss, task); saved in the
         checkpoint's
             hyperparameters so that :func:`fnflight.tasks.checkpoint.load_task` can rebuild the net.
@@ -79,23 +84,36 @@ class EnhancementTask(pl.LightningModule):
 
     #: the batch key whose values the metrics are binned by (``val/psnr_dim50``, ``val/psnr_ratio100``, ...)
     level_key = "dim"
+    #: the loss used when none is given (a class of :mod:`fnflight.tasks.losses`)
+    default_loss: type[nn.Module] | None = None
+    #: the values of ``lr``, ``lr_drop_factor``, ``min_lr`` and ``dims`` left ``None`` (paper 000's here)
+    defaults: dict[str, Any] = {"lr": 1e-4, "lr_drop_factor": 10**-0.5, "min_lr": 1e-5, "dims": PAPER_DIMS}
 
     def __init__(
         self,
         net: nn.Module,
-        loss: nn.Module,
-        lr: float = 1e-4,
-        lr_drop_factor: float = 10**-0.5,
-        min_lr: float = 1e-5,
+        loss: nn.Module | None = None,
+        lr: float | None = None,
+        lr_drop_factor: float | None = None,
+        min_lr: float | None = None,
         patience: int = 5,
         plateau_threshold: float = 0.01,
         adam_eps: float = 1e-8,
         drop_steps: Sequence[int] | None = None,
         log_images_every_n: int = 1,
         max_logged_images: int = 4,
-        dims: Sequence[float] = PAPER_DIMS,
+        dims: Sequence[float] | None = None,
         model_config: dict[str, Any] | None = None,
     ) -> None:
+        # the task's defaults, resolved before save_hyperparameters reads these locals into the checkpoint
+        lr = float(self.defaults["lr"] if lr is None else lr)
+        lr_drop_factor = float(self.defaults["lr_drop_factor"] if lr_drop_factor is None else lr_drop_factor)
+        min_lr = float(self.defaults["min_lr"] if min_lr is None else min_lr)
+        dims = tuple(self.defaults["dims"] if dims is None else dims)
+        if loss is None:
+            if self.default_loss is None:
+                raise ValueError(f"{type(self).__name__} needs a loss (it has no default_loss)")
+            loss = self.default_loss()
         super().__init__()
         if lr <= 0 or min_lr < 0 or not 0 < lr_drop_factor <= 1:
             raise ValueError(

@@ -9,10 +9,7 @@ noise level of paper 002's protocol (``level``: the gains 1, 2, 4, 8 of the vali
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-from torch import Tensor, nn
+from torch import Tensor
 
 from fnflight.data import batch as keys
 from fnflight.data.burst import TEST_LEVELS
@@ -30,37 +27,8 @@ class BurstTask(EnhancementTask):
     testset_task = "burst"  # the `fnflight testset task=...` whose test sets it evaluates on
     level_key = keys.LEVEL
 
-    def __init__(
-        self,
-        net: nn.Module,
-        loss: nn.Module | None = None,
-        lr: float = 1e-4,
-        lr_drop_factor: float = 10**-0.5,
-        min_lr: float = 1e-5,
-        patience: int = 5,
-        plateau_threshold: float = 0.01,
-        adam_eps: float = 1e-8,
-        drop_steps: Sequence[int] | None = None,
-        log_images_every_n: int = 1,
-        max_logged_images: int = 4,
-        dims: Sequence[float] = TEST_LEVELS,
-        model_config: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            net,
-            loss if loss is not None else KPNAnnealedLoss(),
-            lr=lr,
-            lr_drop_factor=lr_drop_factor,
-            min_lr=min_lr,
-            patience=patience,
-            plateau_threshold=plateau_threshold,
-            adam_eps=adam_eps,
-            drop_steps=drop_steps,
-            log_images_every_n=log_images_every_n,
-            max_logged_images=max_logged_images,
-            dims=dims,
-            model_config=model_config,
-        )
+    default_loss = KPNAnnealedLoss
+    defaults = {**EnhancementTask.defaults, "dims": TEST_LEVELS}  # metrics per test noise level
 
     def predict(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         return self.net(batch[keys.BURST], batch[keys.NOISE_STD])

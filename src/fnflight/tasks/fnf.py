@@ -9,17 +9,14 @@ metrics and pictures (sec. 3.3, 4.1).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-from torch import Tensor, nn
+from torch import Tensor
 
 from fnflight.data import batch as keys
 from fnflight.imaging.color import render_srgb
 from fnflight.tasks.base import EnhancementTask
 from fnflight.tasks.image_logging import normalise_map
 from fnflight.tasks.losses import DeepFnFLoss
-from fnflight.tasks.metrics import PAPER_DIMS, render_for_metrics
+from fnflight.tasks.metrics import render_for_metrics
 
 __all__ = ["FlashNoFlashTask", "fnf_inputs"]
 
@@ -39,7 +36,8 @@ def fnf_inputs(batch: dict[str, Tensor]) -> dict[str, Tensor | None]:
 class FlashNoFlashTask(EnhancementTask):
     """Train / validate / test an FnF net with paper 000's loss, metrics and schedule.
 
-    Args: see :class:`fnflight.tasks.base.EnhancementTask`; ``loss`` defaults to :class:`DeepFnFLoss` (eq. 6).
+    Args: see :class:`fnflight.tasks.base.EnhancementTask` (paper 000's defaults); ``loss`` defaults to
+    :class:`DeepFnFLoss` (eq. 6).
 
     Logged: ``train/loss`` (+ ``train/l2``, ``train/grad``, ``train/lr``), ``val/loss``, ``val/psnr``,
     ``val/ssim`` and per dimming level ``val/psnr_dim50``, ``val/ssim_dim50``, ...; the same under ``test/``.
@@ -49,37 +47,7 @@ class FlashNoFlashTask(EnhancementTask):
 
     testset_task = "fnf"  # the `fnflight testset task=...` whose test sets it evaluates on
 
-    def __init__(
-        self,
-        net: nn.Module,
-        loss: nn.Module | None = None,
-        lr: float = 1e-4,
-        lr_drop_factor: float = 10**-0.5,
-        min_lr: float = 1e-5,
-        patience: int = 5,
-        plateau_threshold: float = 0.01,
-        adam_eps: float = 1e-8,
-        drop_steps: Sequence[int] | None = None,
-        log_images_every_n: int = 1,
-        max_logged_images: int = 4,
-        dims: Sequence[float] = PAPER_DIMS,
-        model_config: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            net,
-            loss if loss is not None else DeepFnFLoss(),
-            lr=lr,
-            lr_drop_factor=lr_drop_factor,
-            min_lr=min_lr,
-            patience=patience,
-            plateau_threshold=plateau_threshold,
-            adam_eps=adam_eps,
-            drop_steps=drop_steps,
-            log_images_every_n=log_images_every_n,
-            max_logged_images=max_logged_images,
-            dims=dims,
-            model_config=model_config,
-        )
+    default_loss = DeepFnFLoss
 
     def predict(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         return self.net(**fnf_inputs(batch))

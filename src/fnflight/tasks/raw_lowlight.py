@@ -45,54 +45,36 @@ class RawLowLightTask(EnhancementTask):
     """Train / validate / test a raw low-light net (module docstring; :class:`EnhancementTask`).
 
     Args:
-        net, loss (default :class:`~fnflight.tasks.losses.L1Loss`), lr (1e-4), drop_steps (the step of the
-            one drop to ``lr * lr_drop_factor``), lr_drop_factor (0.1: 1e-4 -> 1e-5), ...: see
-            :class:`EnhancementTask` (without ``drop_steps`` the plateau schedule applies, floored at
-            ``min_lr``).
-        ratios: the amplification ratios the metrics are reported at.
+        net, loss (default :class:`~fnflight.tasks.losses.L1Loss`): see :class:`EnhancementTask`.
         bayer_order: packed channel order of the data (``"raster"`` or ``"sid"``), for the pictures'
             classical ISP.
+        ratios: the amplification ratios the metrics are reported at (default SID's; the base's ``dims``).
+        options: every other :class:`EnhancementTask` argument; SID's defaults: ``lr`` 1e-4,
+            ``lr_drop_factor`` 0.1 (1e-4 -> 1e-5 at ``drop_steps``; without them the plateau schedule,
+            floored at ``min_lr``).
     """
 
     testset_task = "raw"  # the `fnflight testset task=...` whose test sets it evaluates on
 
     level_key = keys.RATIO
 
+    default_loss = L1Loss
+    # sec. 3.4: Adam 1e-4 dropped once to 1e-5; metrics per amplification ratio
+    defaults = {"lr": 1e-4, "lr_drop_factor": 0.1, "min_lr": 1e-5, "dims": SID_RATIOS}
+
     def __init__(
         self,
         net: nn.Module,
         loss: nn.Module | None = None,
-        lr: float = 1e-4,
-        lr_drop_factor: float = 0.1,
-        min_lr: float = 1e-5,
-        patience: int = 5,
-        plateau_threshold: float = 0.01,
-        adam_eps: float = 1e-8,
-        drop_steps: Sequence[int] | None = None,
-        log_images_every_n: int = 1,
-        max_logged_images: int = 4,
-        ratios: Sequence[float] = SID_RATIOS,
         bayer_order: str = "raster",
-        model_config: dict[str, Any] | None = None,
-        dims: Sequence[float] | None = None,
+        ratios: Sequence[float] | None = None,
+        **options: Any,
     ) -> None:
         if bayer_order not in ("raster", "sid"):
             raise ValueError(f"bayer_order must be 'raster' or 'sid', got {bayer_order!r}")
-        super().__init__(
-            net,
-            loss if loss is not None else L1Loss(),
-            lr=lr,
-            lr_drop_factor=lr_drop_factor,
-            min_lr=min_lr,
-            patience=patience,
-            plateau_threshold=plateau_threshold,
-            adam_eps=adam_eps,
-            drop_steps=drop_steps,
-            log_images_every_n=log_images_every_n,
-            max_logged_images=max_logged_images,
-            dims=tuple(ratios) if dims is None else tuple(dims),  # ``dims``: the base's name of the levels
-            model_config=model_config,
-        )
+        if ratios is not None:  # the levels by their raw name (``dims`` of the base class)
+            options["dims"] = tuple(ratios)
+        super().__init__(net, loss, **options)
 
     def predict(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         return self.net(batch[keys.RAW])

@@ -14,11 +14,8 @@ SSIM of the output against the sharp target (one bin: the paper's Table 1 has no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from fnflight.data import batch as keys
 from fnflight.tasks.base import EnhancementTask
@@ -65,37 +62,9 @@ class ShortLongTask(EnhancementTask):
 
     testset_task = "shortlong"  # the `fnflight testset task=...` whose test sets it evaluates on
 
-    def __init__(
-        self,
-        net: nn.Module,
-        loss: nn.Module | None = None,
-        lr: float = 5e-5,
-        lr_drop_factor: float = 0.5,
-        min_lr: float = 1e-7,
-        patience: int = 5,
-        plateau_threshold: float = 0.01,
-        adam_eps: float = 1e-8,
-        drop_steps: Sequence[int] | None = None,
-        log_images_every_n: int = 1,
-        max_logged_images: int = 4,
-        dims: Sequence[float] = (1.0,),
-        model_config: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            net,
-            loss if loss is not None else MSELoss(),
-            lr=lr,
-            lr_drop_factor=lr_drop_factor,
-            min_lr=min_lr,
-            patience=patience,
-            plateau_threshold=plateau_threshold,
-            adam_eps=adam_eps,
-            drop_steps=drop_steps,
-            log_images_every_n=log_images_every_n,
-            max_logged_images=max_logged_images,
-            dims=dims,
-            model_config=model_config,
-        )
+    default_loss = MSELoss
+    # paper 003 sec. 3.2: Adam 5e-5, halved (at drop_steps); metrics in one bin
+    defaults = {"lr": 5e-5, "lr_drop_factor": 0.5, "min_lr": 1e-7, "dims": (1.0,)}
 
     def predict(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         return self.net(batch[keys.SHORT], batch[keys.LONG])
