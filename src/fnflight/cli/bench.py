@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-USAGE = """usage: fnflight bench ops|data|enhance [--json] [key=value ...]
+USAGE = """usage: fnflight bench ops|data|enhance|flash-realism [--json] [key=value ...]
 
   ops    filtering-op speed/memory, ours vs the naive per-pixel-kernel formulation
          (options: cases=[deepfnf,kpn,saecnn] repeats=5 size=448 j=90 frames=8 threads=null
@@ -19,9 +19,16 @@ USAGE = """usage: fnflight bench ops|data|enhance [--json] [key=value ...]
   data   data-pipeline throughput (fnflight.bench.data)
   enhance  full-resolution tiled inference: seconds, peak_mb, max_abs_diff_vs_untiled, tiles
          (options: cases=[sid_full_sony] tile=null repeats=1 check_size=1024 threads=null seed=0)
+  flash-realism  synthetic vs real flash: detail-transfer gain and fine-detail correlation per dim
+         (options: synthetic=DIR real=DIR crop=224 dims=[100,50,25,12.5] limit=null seed=0)
   --json one JSON object per case per line (default output is key=value text)"""
 
-MODULES = {"ops": "fnflight.bench.ops", "data": "fnflight.bench.data", "enhance": "fnflight.bench.enhance"}
+MODULES = {
+    "ops": "fnflight.bench.ops",
+    "data": "fnflight.bench.data",
+    "enhance": "fnflight.bench.enhance",
+    "flash-realism": "fnflight.bench.flash_realism",
+}
 
 
 def run(argv: list[str]) -> int:
