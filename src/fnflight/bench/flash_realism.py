@@ -1,9 +1,10 @@
 """How real is the synthetic flash? ``fnflight bench flash-realism --json``: one JSON line per (source, dim).
 
 Two measurements (issue "make the flash pay off on real flash", point 1), for synthetic flash/ambient pairs
-made by :func:`fnflight.data.flash_synthesis.synthesize_flash_pair` from a photo folder and for REAL pairs (a
-folder of ``NAME_ambient.*`` / ``NAME_flash.*``, the flash file holding the flash-only illumination as in
-FAID; 8-bit sRGB linearised, 16-bit linear), on centre crops of ``crop`` px:
+made by :func:`fnflight.data.flash_synthesis.synthesize_flash_pair` from a photo folder and for REAL pairs
+(a folder of ``NAME_ambient.png`` / ``NAME_flash.png`` read by :class:`fnflight.data.sources.FAIDPairs`, the
+flash file holding the flash-only illumination; 8-bit sRGB linearised, 16-bit FAID linear), on centre
+crops of ``crop`` px:
 
 - ``transfer_gain_db``: what an UNTRAINED use of the flash gains. With paper 000's test protocol (dim ``d``,
   ``std_read = 10**-2.6``, ``std_shot = 10**-1.8``, the flash ``2 flash_only + ambient / d``, no warp), the
@@ -42,7 +43,6 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
 }
 _EPS = 1e-3
-_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 def _centre(x: Tensor, crop: int) -> Tensor:
@@ -54,30 +54,22 @@ def _centre(x: Tensor, crop: int) -> Tensor:
 
 
 def read_real_pairs(folder: str | Path, crop: int) -> list[tuple[str, Tensor, Tensor]]:
-    """``[(name, ambient, flash_only)]`` linear ``(1, 3, crop, crop)`` from ``NAME_ambient.*`` /
-    ``NAME_flash.*`` files; a missing partner stops with an error naming it."""
-    from fnflight.data.sources import SourceError, read_linear
+    """``[(name, ambient, flash_only)]`` linear ``(1, 3, crop, crop)`` of a FAID-layout folder
+    (:class:`fnflight.data.sources.FAIDPairs`: 16-bit linear, or 8-bit sRGB like ``faid-samples``)."""
+    import warnings
 
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise SourceError(f"{folder}: no such folder of ambient / flash pairs")
-    files = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in _SUFFIXES}
-    names = sorted({s.rsplit("_", 1)[0] for s in files if s.endswith(("_ambient", "_flash"))})
-    if not names:
-        raise SourceError(f"{folder}: no NAME_ambient.* / NAME_flash.* pairs")
+    from fnflight.data.sources import FAIDPairs
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the 8-bit note: expected here
+        source = FAIDPairs(folder)
     pairs = []
-    for name in names:
-        if f"{name}_ambient" not in files or f"{name}_flash" not in files:
-            raise SourceError(
-                f"{folder}: {name} lacks its {'flash' if f'{name}_ambient' in files else 'ambient'}"
-            )
+    for i in range(len(source)):
+        arrays = source.read(i)
         amb, fl = (
-            torch.from_numpy(read_linear(files[f"{name}_{k}"]).copy()).permute(2, 0, 1)[None]
-            for k in ("ambient", "flash")
+            torch.from_numpy(arrays[k].copy()).permute(2, 0, 1)[None] for k in ("ambient", "flash_only")
         )
-        if amb.shape != fl.shape:
-            raise SourceError(f"{folder}: {name}_ambient and {name}_flash differ in size")
-        pairs.append((name, _centre(amb, crop), _centre(fl, crop)))
+        pairs.append((source.name(i), _centre(amb, crop), _centre(fl, crop)))
     return pairs
 
 
