@@ -129,3 +129,13 @@ def test_fixed_lr_drops_survive_a_resume(tmp_path):
 def test_bad_drop_steps_is_a_config_error(tmp_path, capsys):
     assert train_cli.run(tiny("direct", tmp_path, "optim.drop_steps=[0.5]", "trainer.max_steps=1")) == 2
     assert "drop_steps" in capsys.readouterr().err
+
+
+def test_fast_dev_run_next_to_a_real_run(tmp_path, capsys):
+    # a smoke test in a used run directory goes beside it instead of stopping or replacing its files
+    args = tiny("deepfnf_small", tmp_path, "trainer.max_steps=1", "trainer.limit_val_batches=0")
+    assert train_cli.run([*args, "after_fit.sample=false"]) == 0
+    config = (tmp_path / "deepfnf_small" / "config.yaml").read_text()
+    assert train_cli.run(tiny("deepfnf_small", tmp_path, "trainer.fast_dev_run=1")) == 0
+    assert (tmp_path / "deepfnf_small-fast_dev_run" / "sample.png").is_file()
+    assert (tmp_path / "deepfnf_small" / "config.yaml").read_text() == config

@@ -405,6 +405,10 @@ def train(cfg: DictConfig) -> RunResult:
     """Fit the configured model, validate the best checkpoint, write a sample picture; returns the paths."""
     check_config(cfg)
     directory = run_dir(cfg)
+    if cfg.trainer.get("fast_dev_run") and any((directory / "checkpoints").glob("*.ckpt")):
+        # a smoke test next to a real run: it must not replace that run's config and sample
+        directory = directory.with_name(directory.name + "-fast_dev_run")
+        _say(f"fnflight train: {run_dir(cfg)} holds a run; this fast_dev_run goes to {directory}")
     _prepare_run_dir(cfg, directory)
     ckpt_path = resolve_ckpt_path(cfg, directory)
     config_path = directory / "config.yaml"
