@@ -282,10 +282,9 @@ def enhance_raw(
         EnhanceError, CheckpointError, SourceError, ImageWriteError: each naming the file and the problem;
             nothing is written then.
     """
-    from fnflight.data.image_writer import check_writable, output_format, write_image
+    from fnflight.data.image_writer import check_writable, output_format
     from fnflight.data.raw_sources import read_raw_capture
     from fnflight.imaging import amplify
-    from fnflight.nets.tiling import tiled_forward
     from fnflight.tasks.checkpoint import load_task, method_name
 
     ratio = parse_ratio(ratio)
@@ -315,13 +314,30 @@ def enhance_raw(
         )
     device = torch.device(device)
     task.to(device)
-    with torch.no_grad():
-        x = amplify(capture["raw"], ratio).to(device)
-        try:
-            y = tiled_forward(net, x, tile=None if tile is None else int(tile), progress=progress)
-        except ValueError as err:  # a tile too small for the net's receptive field
-            raise EnhanceError(f"cannot run the net in tiles: {err}") from None
-        image = upright(y[0].float().clamp(0.0, 1.0).cpu(), int(capture.get("flip", 0)))
+    image = _run_tiled(net, [amplify(capture["raw"], ratio).to(device)], tile, progress)
+    image = upright(image, int(capture.get("flip", 0)))
+    return {**_write(out, image, fmt, bits), "cfa": capture["cfa"], "ratio": ratio}
+
+
+@torch.no_grad()
+def _run_tiled(
+    net: torch.nn.Module, inputs: list[torch.Tensor], tile: int | None, progress: bool
+) -> torch.Tensor:
+    """``net(*inputs)["output"][0]`` in exact tiles (:func:`fnflight.nets.tiling.tiled_forward`), clipped
+    to [0, 1], on the CPU."""
+    from fnflight.nets.tiling import tiled_forward
+
+    try:
+        y = tiled_forward(net, *inputs, tile=None if tile is None else int(tile), progress=progress)
+    except ValueError as err:  # a tile too small for the net's receptive field
+        raise EnhanceError(f"cannot run the net in tiles: {err}") from None
+    return y[0].float().clamp(0.0, 1.0).cpu()
+
+
+def _write(out: Path, image: torch.Tensor, fmt: str, bits: int) -> dict[str, Any]:
+    """Write ``image`` ``(3, H, W)`` atomically; ``{"path", "height", "width", "format", "bits"}``."""
+    from fnflight.data.image_writer import write_image
+
     path = write_image(out, image, bits)
     return {
         "path": path,
@@ -329,8 +345,6 @@ def enhance_raw(
         "width": int(image.shape[2]),
         "format": fmt,
         "bits": bits,
-        "cfa": capture["cfa"],
-        "ratio": ratio,
     }
 
 
@@ -363,8 +377,7 @@ def enhance_short_long(
     Returns ``{"path", "height", "width", "format", "bits"}``; raises :class:`EnhanceError` (or the writer's
     / checkpoint's errors), each naming the file and the problem, and writes nothing then.
     """
-    from fnflight.data.image_writer import check_writable, output_format, write_image
-    from fnflight.nets.tiling import tiled_forward
+    from fnflight.data.image_writer import check_writable, output_format
     from fnflight.tasks.checkpoint import load_task, method_name
     from fnflight.tasks.short_long import ShortLongTask
 
@@ -385,20 +398,9 @@ def enhance_short_long(
         )
     device = torch.device(device)
     task.to(device)
-    with torch.no_grad():
-        try:
-            y = tiled_forward(task.net, x_short.to(device), x_long.to(device), tile=tile, progress=progress)
-        except ValueError as err:
-            raise EnhanceError(f"cannot run the net in tiles: {err}") from None
-        image = y[0].float().clamp(0.0, 1.0).cpu()
-    path = write_image(out, image, bits)
-    return {
-        "path": path,
-        "height": int(image.shape[1]),
-        "width": int(image.shape[2]),
-        "format": fmt,
-        "bits": bits,
-    }
+    return _write(
+        out, _run_tiled(task.net, [x_short.to(device), x_long.to(device)], tile, progress), fmt, bits
+    )
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -432,7 +434,7 @@ def enhance_burst(
     Returns ``{"path", "height", "width", "format", "bits", "frames", "std_read", "std_shot"}``.
     """
     from fnflight.data import batch as K
-    from fnflight.data.image_writer import check_writable, output_format, write_image
+    from fnflight.data.image_writer import check_writable, output_format
     from fnflight.imaging import estimate_noise_levels, noise_std_map
     from fnflight.tasks.burst import BurstTask
     from fnflight.tasks.checkpoint import load_task, method_name
@@ -481,18 +483,7 @@ def enhance_burst(
     }
     with torch.no_grad():
         image = task.to(device).to_srgb(batch, task.predict(batch)["output"])[0].cpu()
-    path = write_image(out, image, bits)
-    h, w = image.shape[1:]
-    return {
-        "path": path,
-        "height": int(h),
-        "width": int(w),
-        "format": fmt,
-        "bits": bits,
-        "frames": len(files),
-        "std_read": std_read,
-        "std_shot": std_shot,
-    }
+    return {**_write(out, image, fmt, bits), "frames": len(files), "std_read": std_read, "std_shot": std_shot}
 
 
 def upright(image: torch.Tensor, flip: int) -> torch.Tensor:
