@@ -14,13 +14,16 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("fnflight.cli.train", "train a model: [experiment=NAME] [key=value ...]"),
     "eval": ("fnflight.cli.evaluate", "evaluate checkpoints: ckpt=PATH [ckpt=PATH ...] testset=DIR"),
-    "testset": ("fnflight.cli.testset", "write a deterministic test set: task=fnf source.path=DIR out=DIR"),
+    "testset": (
+        "fnflight.cli.testset",
+        "write a deterministic test set: task=fnf|burst|shortlong|raw out=DIR ...",
+    ),
     "enhance": (
         "fnflight.cli.enhance",
-        "run a checkpoint on your own images: ckpt=PATH noflash=IMG flash=IMG | raw=FILE ratio=R, out=IMG",
+        "run a checkpoint on your images: ckpt= noflash= flash= | raw= ratio= | short= long= | burst=, out=",
     ),
     "export": ("fnflight.cli.export", "a checkpoint as a weights-only file: ckpt=PATH out=FILE.pt"),
-    "bench": ("fnflight.cli.bench", "benchmarks as JSON lines: ops|data [--json] [key=value ...]"),
+    "bench": ("fnflight.cli.bench", "benchmarks as JSON lines: ops|data|enhance|flash-realism [--json] ..."),
 }
 
 
