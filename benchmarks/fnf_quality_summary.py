@@ -1,8 +1,11 @@
-"""Average `fnflight eval` tables over seeds: mean PSNR / SSIM per method and dim, each seed's PSNR, and
-whether DeepFnF is ahead of every other learned method at every dim in the mean and in each seed.
+"""Average `fnflight eval` tables over seeds: mean PSNR / SSIM per method and level, each seed's PSNR, and
+whether the main method is ahead of every other one at every level in the mean and in each seed.
 
-usage: .venv/bin/python benchmarks/fnf_quality_summary.py OUT.md RESULTS_DIR [RESULTS_DIR ...]
-  each RESULTS_DIR holds a results.json of `fnflight eval` (one seed of benchmarks/fnf_quality_cpu.sh)
+usage: .venv/bin/python benchmarks/fnf_quality_summary.py [--main NAME] [--key dim|ratio|level] \
+           [--floors A,B] OUT.md RESULTS_DIR [RESULTS_DIR ...]
+  each RESULTS_DIR holds a results.json of `fnflight eval` (one seed of a quality benchmark). Defaults:
+  the flash/no-flash table (--main deepfnf --key dim --floors noisy_input,gaussian_denoise: the floors are
+  left out of the comparison); SID: --main sid --key ratio --floors "" (compared with its floors).
 """
 
 from __future__ import annotations
@@ -17,16 +20,17 @@ MAIN = "deepfnf"
 FLOORS = ("noisy_input", "gaussian_denoise")  # not learned: not part of the ordering
 
 
-def load(dirs: list[Path]) -> dict[tuple[str, float], list[dict]]:
+def load(dirs: list[Path], key: str = "dim") -> dict[tuple[str, float], list[dict]]:
     table: dict[tuple[str, float], list[dict]] = defaultdict(list)
     for d in dirs:
         for r in json.loads((d / "results.json").read_text()):
-            table[(r["method"], float(r["dim"]))].append(r)
+            table[(r["method"], float(r[key]))].append(r)
     return table
 
 
-def summary(dirs: list[Path]) -> str:
-    table = load(dirs)
+def summary(dirs: list[Path], main: str = MAIN, key: str = "dim", floors: tuple[str, ...] = FLOORS) -> str:
+    MAIN, FLOORS = main, floors  # noqa: N806 (the defaults' names, as the flash/no-flash summary)
+    table = load(dirs, key)
     methods = list(dict.fromkeys(m for m, _ in table))
     dims = sorted({d for _, d in table}, reverse=True)
     head = "| Method | " + " | ".join(f"{d:g}x PSNR (per seed) | {d:g}x SSIM" for d in dims) + " |"
@@ -56,13 +60,19 @@ def summary(dirs: list[Path]) -> str:
         ]
         per_dim = ", ".join(f"{d:g}x {w}/{n}" for d, w in zip(dims, wins, strict=True))
         lines.append(
-            f"- {MAIN} above {rival} in mean PSNR at every dim: {'yes' if all(ahead_mean) else 'no'}; "
+            f"- {MAIN} above {rival} in mean PSNR at every {key}: {'yes' if all(ahead_mean) else 'no'}; "
             f"seeds where it is ahead: {per_dim}"
         )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str]) -> int:
+    opts = {"--main": MAIN, "--key": "dim", "--floors": ",".join(FLOORS)}
+    while argv and argv[0] in opts:
+        if len(argv) < 2:
+            print(__doc__, file=sys.stderr)
+            return 2
+        opts[argv[0]], argv = argv[1], argv[2:]
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
@@ -71,7 +81,9 @@ def main(argv: list[str]) -> int:
     if missing:
         print(f"no results.json in: {', '.join(missing)}", file=sys.stderr)
         return 2
-    text = f"# Mean over {len(dirs)} seeds ({', '.join(map(str, dirs))})\n\n" + summary(dirs)
+    floors = tuple(f for f in opts["--floors"].split(",") if f)
+    body = summary(dirs, opts["--main"], opts["--key"], floors)
+    text = f"# Mean over {len(dirs)} seeds ({', '.join(map(str, dirs))})\n\n" + body
     out.write_text(text)
     print(text)
     return 0
