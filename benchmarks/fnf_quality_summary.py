@@ -29,7 +29,7 @@ def load(dirs: list[Path], key: str = "dim") -> dict[tuple[str, float], list[dic
 
 
 def summary(dirs: list[Path], main: str = MAIN, key: str = "dim", floors: tuple[str, ...] = FLOORS) -> str:
-    MAIN, FLOORS = main, floors  # noqa: N806 (the defaults' names, as the flash/no-flash summary)
+    MAIN, FLOORS = main, floors
     table = load(dirs, key)
     methods = list(dict.fromkeys(m for m, _ in table))
     dims = sorted({d for _, d in table}, reverse=True)
