@@ -29,7 +29,6 @@ def load(dirs: list[Path], key: str = "dim") -> dict[tuple[str, float], list[dic
 
 
 def summary(dirs: list[Path], main: str = MAIN, key: str = "dim", floors: tuple[str, ...] = FLOORS) -> str:
-    MAIN, FLOORS = main, floors
     table = load(dirs, key)
     methods = list(dict.fromkeys(m for m, _ in table))
     dims = sorted({d for _, d in table}, reverse=True)
@@ -43,24 +42,24 @@ def summary(dirs: list[Path], main: str = MAIN, key: str = "dim", floors: tuple[
             cells.append(f"{mean(r['psnr'] for r in rs):.2f} dB ({seeds})")
             cells.append(f"{mean(r['ssim'] for r in rs):.3f}")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
-    rivals = [m for m in methods if m != MAIN and m not in FLOORS]
+    rivals = [m for m in methods if m != main and m not in floors]
     n = len(dirs)
     lines.append("")
     for rival in rivals:
-        if any(len(table[(rival, d)]) != len(table[(MAIN, d)]) for d in dims):
+        if any(len(table[(rival, d)]) != len(table[(main, d)]) for d in dims):
             lines.append(f"- {rival}: not run for every seed; compared in the tables of the seeds it has")
             continue
         ahead_mean = [
-            mean(r["psnr"] for r in table[(MAIN, d)]) > mean(r["psnr"] for r in table[(rival, d)])
+            mean(r["psnr"] for r in table[(main, d)]) > mean(r["psnr"] for r in table[(rival, d)])
             for d in dims
         ]
         wins = [
-            sum(a["psnr"] > b["psnr"] for a, b in zip(table[(MAIN, d)], table[(rival, d)], strict=True))
+            sum(a["psnr"] > b["psnr"] for a, b in zip(table[(main, d)], table[(rival, d)], strict=True))
             for d in dims
         ]
         per_dim = ", ".join(f"{d:g}x {w}/{n}" for d, w in zip(dims, wins, strict=True))
         lines.append(
-            f"- {MAIN} above {rival} in mean PSNR at every {key}: {'yes' if all(ahead_mean) else 'no'}; "
+            f"- {main} above {rival} in mean PSNR at every {key}: {'yes' if all(ahead_mean) else 'no'}; "
             f"seeds where it is ahead: {per_dim}"
         )
     return "\n".join(lines) + "\n"
