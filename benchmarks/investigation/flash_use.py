@@ -30,7 +30,7 @@ for batch in _batches(ts, {"batch_size": 1, "limit": None}, torch.device("cpu"),
             b[K.FLASH], b[K.FLASH_STD] = history[-4]
         out = task.predict(b)
         pred, target = task.metric_images(b, out)
-        m.update(pred, target, task.metric_dims(b))
+        m.update(pred, target, task.metric_levels(b))
     history.append((batch[K.FLASH], batch[K.FLASH_STD]))
 for name, m in variants.items():
     print(name, " ".join(f"{r['dim']:g}x {r['psnr']:.2f}/{r['ssim']:.3f}" for r in m.records(name)))
