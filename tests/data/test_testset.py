@@ -175,3 +175,22 @@ def test_raw_testset_from_sid_list_files(tmp_path: Path, capsys: pytest.CaptureF
     assert cli_run([*args, f"out={tmp_path / 'd'}"]) == 2
     err = capsys.readouterr().err
     assert "00009_00_0.1s.ARW does not exist" in err and not (tmp_path / "d" / "manifest.json").exists()
+
+
+def test_a_failed_write_leaves_nothing_behind(photo_folder: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from fnflight.data.sources import SourceError
+
+    folder = tmp_path / "own_photos"
+    shutil.copytree(photo_folder, folder)
+    out = tmp_path / "ts"
+    write_testset("fnf", ImageFolder(folder), out, seed=0, crop=32, limit=1, progress=False)
+    before = _hashes(out)
+    good = sorted(folder.iterdir())[0].read_bytes()
+    (folder / "zz_broken.png").write_bytes(good[: len(good) // 2])  # a valid header, truncated pixels
+    source = ImageFolder(folder)  # the header reads: the failure comes in the middle of the writing
+    with pytest.raises(SourceError, match="zz_broken"):
+        write_testset("fnf", source, out, seed=0, crop=32, progress=False, overwrite=True)
+    assert _hashes(out) == before  # the old test set is intact
+    assert not list(tmp_path.glob(".ts.partial*"))  # and no half-written one is left

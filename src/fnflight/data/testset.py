@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -162,10 +163,21 @@ def write_testset(
     if not isinstance(dm, LowLightDataModule):
         raise TestSetError(f"{TASKS[task][0]} is not a LowLightDataModule")
     dataset = dm.make_dataset("test")
+    # written into a hidden folder beside ``out`` and moved into place at the end: a failure (a bad image,
+    # an interrupt) leaves no half-written test set, and an old one in ``out`` stays until the new is whole
+    final, out = out, out.parent / f".{out.name}.partial"
+    shutil.rmtree(out, ignore_errors=True)
+    (out / "samples").mkdir(parents=True)
+    try:
+        return _write_samples(dm, dataset, task, seed, limit, datamodule_args, progress, out, final)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _write_samples(dm, dataset, task, seed, limit, datamodule_args, progress, out: Path, final: Path) -> Path:
+    """The body of :func:`write_testset`: every sample and the manifest into ``out``, then moved to
+    ``final``."""
     src = dm.test_source
-    (out / "samples").mkdir(parents=True, exist_ok=True)
-    for old in (out / "samples").glob("*.npz"):
-        old.unlink()
 
     from tqdm import tqdm
 
@@ -223,9 +235,13 @@ def write_testset(
         "keys": keys,
         "samples": samples,
     }
-    path = out / "manifest.json"
-    path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    return path
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    final.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(final / "samples", ignore_errors=True)
+    (final / "manifest.json").unlink(missing_ok=True)
+    (out / "samples").rename(final / "samples")
+    (out / "manifest.json").rename(final / "manifest.json")
+    return final / "manifest.json"
 
 
 class TestSet(Dataset):
