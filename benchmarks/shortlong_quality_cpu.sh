@@ -35,6 +35,8 @@ COMMON=(data=shortlong_folder logger=csv "out_dir=$RUNS" overwrite=true "seed=$S
   data.init_args.crop=128 data.init_args.batch_size=4 data.init_args.val_batch_size=4 data.init_args.limit_val=16
   "trainer.max_steps=$STEPS" trainer.val_check_interval=1000 checkpoint.every_n_train_steps=500
   after_fit.sample=true
+  # Adam at 1e-4, 2x the paper's 5e-5 (the committed run trained at train.yaml's former default 1e-4)
+  optim.lr=1.0e-4
   "optim.drop_steps=[$((STEPS / 5)),$((STEPS * 2 / 5)),$((STEPS * 3 / 5)),$((STEPS * 4 / 5))]")
 
 {

@@ -121,3 +121,16 @@ def test_a_model_brings_its_default_data(model, data):
     assert cfg.choices.data == data
     check_config(cfg)
     assert compose("train", [f"model={model}", "data=fnf_embedded"]).choices.data == "fnf_embedded"
+
+
+@pytest.mark.parametrize(
+    ("model", "lr", "drop"),
+    [("deepfnf_small", 1e-4, 10**-0.5), ("sid_small", 1e-4, 0.1), ("lsd2_small", 5e-5, 0.5)],
+)
+def test_the_optimiser_defaults_are_each_papers(model, lr, drop):
+    # optim.lr / lr_drop_factor null: each task's paper default, saved as the value used
+    from fnflight.tasks.training import build_task
+
+    task = build_task(compose("train", [f"model={model}"]))
+    assert task.hparams.lr == pytest.approx(lr) and task.hparams.lr_drop_factor == pytest.approx(drop)
+    assert build_task(compose("train", [f"model={model}", "optim.lr=3e-4"])).hparams.lr == pytest.approx(3e-4)

@@ -121,6 +121,8 @@ class EnhancementTask(pl.LightningModule):
             )
         _check_drop_steps(drop_steps)
         self.save_hyperparameters(ignore=["net", "loss"])
+        # a subclass's **kwargs frame may hold the unresolved Nones: the checkpoint keeps the values used
+        self.hparams.update(lr=lr, lr_drop_factor=lr_drop_factor, min_lr=min_lr, dims=dims)
         self.net = net
         self.loss = loss
         self.val_metrics = DimMetrics(dims, key=self.level_key)
