@@ -319,6 +319,23 @@ def enhance_raw(
     return {**_write(out, image, fmt, bits), "cfa": capture["cfa"], "ratio": ratio}
 
 
+def _prepare(ckpt: str | Path, out: str | Path, bits: int | None, cls: type, what: str, example: str):
+    """Before any work: the output's format and writability, then the checkpoint, which must hold a
+    ``cls`` task; returns ``(out, fmt, bits, task)``."""
+    from fnflight.data.image_writer import check_writable, output_format
+    from fnflight.tasks.checkpoint import load_task, method_name
+
+    fmt, bits = output_format(out, bits)
+    out = check_writable(out)
+    task = load_task(ckpt)
+    if not isinstance(task, cls):
+        raise EnhanceError(
+            f"checkpoint {str(ckpt)!r} holds a {method_name(task)} model ({type(task).__name__}), not a "
+            f"{what} model: it needs e.g. `fnflight train {example}`"
+        )
+    return out, fmt, bits, task
+
+
 @torch.no_grad()
 def _run_tiled(
     net: torch.nn.Module, inputs: list[torch.Tensor], tile: int | None, progress: bool
@@ -377,19 +394,11 @@ def enhance_short_long(
     Returns ``{"path", "height", "width", "format", "bits"}``; raises :class:`EnhanceError` (or the writer's
     / checkpoint's errors), each naming the file and the problem, and writes nothing then.
     """
-    from fnflight.data.image_writer import check_writable, output_format
-    from fnflight.tasks.checkpoint import load_task, method_name
     from fnflight.tasks.short_long import ShortLongTask
 
-    fmt, bits = output_format(out, bits)
-    out = check_writable(out)
-    task = load_task(ckpt)
-    if not isinstance(task, ShortLongTask):
-        raise EnhanceError(
-            f"checkpoint {str(ckpt)!r} holds a {method_name(task)} model ({type(task).__name__}), not a "
-            "short/long exposure model: short= long= needs e.g. `fnflight train model=lsd2_small "
-            "data=shortlong_embedded`"
-        )
+    out, fmt, bits, task = _prepare(
+        ckpt, out, bits, ShortLongTask, "short/long exposure", "model=lsd2_small data=shortlong_embedded"
+    )
     x_short, x_long = _read_display(short, "short"), _read_display(long, "long")
     if x_short.shape != x_long.shape:
         raise EnhanceError(
@@ -434,19 +443,10 @@ def enhance_burst(
     Returns ``{"path", "height", "width", "format", "bits", "frames", "std_read", "std_shot"}``.
     """
     from fnflight.data import batch as K
-    from fnflight.data.image_writer import check_writable, output_format
     from fnflight.imaging import estimate_noise_levels, noise_std_map
     from fnflight.tasks.burst import BurstTask
-    from fnflight.tasks.checkpoint import load_task, method_name
 
-    fmt, bits = output_format(out, bits)
-    out = check_writable(out)
-    task = load_task(ckpt)
-    if not isinstance(task, BurstTask):
-        raise EnhanceError(
-            f"checkpoint {str(ckpt)!r} holds a {method_name(task)} model ({type(task).__name__}), not a "
-            "burst model: burst= needs e.g. `fnflight train model=kpn_burst`"
-        )
+    out, fmt, bits, task = _prepare(ckpt, out, bits, BurstTask, "burst", "model=kpn_burst")
     files = burst_files(burst)
     wanted = int(getattr(task.net, "frames", len(files)))
     if len(files) != wanted:
