@@ -14,6 +14,7 @@ from fnflight.data import batch as K
 from fnflight.data.fnf import FlashNoFlashDataModule
 from fnflight.data.testset import write_testset
 from fnflight.nets.saecnn import SAECNN
+from fnflight.tasks.lpips import LPIPS, file_state
 
 PAPER001 = {
     "alpha_range": [0.02, 0.04],
@@ -52,7 +53,31 @@ def test_eval_on_a_paper001_test_set_has_one_column(tmp_path, capsys):
     records = json.loads((tmp_path / "e" / "results.json").read_text())
     assert {r["method"] for r in records} == {"saecnn", "noisy_input", "gaussian_denoise"}
     assert all(set(r) == {"method", "psnr", "ssim"} for r in records)
-    assert "| Method | PSNR | SSIM |" in (tmp_path / "e" / "results.md").read_text()
+    md = (tmp_path / "e" / "results.md").read_text()
+    assert "| Method | PSNR | SSIM | LPIPS |" in md and "| n/a |" in md and "LPIPS: not available" in md
+
+    # with local LPIPS weights (here random ones in the expected layout) every row gets its distance
+    weights = tmp_path / "lpips_alex.pt"
+    torch.manual_seed(0)
+    torch.save({k: v.abs() for k, v in file_state(LPIPS()).items()}, weights)
+    assert (
+        eval_cli.run(
+            [f"ckpt={ckpt}", f"testset={testset}", f"out={tmp_path / 'l'}", "figures=0", f"lpips={weights}"]
+        )
+        == 0
+    )
+    records = json.loads((tmp_path / "l" / "results.json").read_text())
+    assert all(set(r) == {"method", "psnr", "ssim", "lpips"} and r["lpips"] >= 0 for r in records)
+    assert "n/a" not in (tmp_path / "l" / "results.md").read_text()
+    # a bad weights file stops before any work, with the reason
+    (tmp_path / "bad.pt").write_bytes(b"not a state dict")
+    assert (
+        eval_cli.run(
+            [f"ckpt={ckpt}", f"testset={testset}", f"out={tmp_path / 'b'}", f"lpips={tmp_path / 'bad.pt'}"]
+        )
+        == 2
+    )
+    assert "cannot read LPIPS weights" in capsys.readouterr().err
 
 
 def test_table2_ablations():

@@ -25,7 +25,9 @@ and the target, a row per dimming level (:mod:`fnflight.cli.comparison_figure`).
 
 Keys: ckpt (repeat for several), testset, out, batch_size (1), device (auto | cpu | cuda), baselines (true),
 sigmas (comma list), limit (first N samples), verify (check test-set hashes, false), figures (2; 0 = none),
-figure_crop (centre crop of the pictures in pixels, 192; 0 = whole image), raw_denoiser (nlm | wavelet).
+figure_crop (centre crop of the pictures in pixels, 192; 0 = whole image), lpips (a LOCAL weights file for
+an LPIPS column, :mod:`fnflight.tasks.lpips`; never downloaded. Without it, paper 001's one-column layout
+shows the LPIPS column as not available).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ VALID = (
     "verify",
     "figures",
     "figure_crop",
+    "lpips",
 )
 DEFAULT_SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 
@@ -72,6 +75,7 @@ def parse(argv: list[str]) -> dict[str, Any]:
         "testset": None,
         "figures": 2,
         "figure_crop": 192,
+        "lpips": None,
     }
     for item in argv:
         if "=" not in item:
@@ -325,7 +329,9 @@ def evaluate_baselines(
         target, inputs, outputs = floors(batch, testset, opts)
         level = batch.get(key or "", torch.ones(len(target), device=device))
         for name, image in outputs.items():
-            metric = metrics.setdefault(name, DimMetrics(levels, key=key or "_one").to(device))
+            metric = metrics.setdefault(
+                name, DimMetrics(levels, key=key or "_one", lpips=opts.get("_lpips")).to(device)
+            )
             metric.update(image, target, level)
         if figure:
             for name, (image, comparable) in inputs.items():
@@ -345,7 +351,7 @@ def evaluate_checkpoint(task, testset, opts: dict[str, Any], device: torch.devic
 
     task = task.to(device).eval()
     key = level_key(testset)
-    metrics = DimMetrics(_levels(testset), key=key or "_one").to(device)
+    metrics = DimMetrics(_levels(testset), key=key or "_one", lpips=opts.get("_lpips")).to(device)
     for batch in _batches(testset, opts, device, method):
         outputs = task.predict(batch)
         pred, target = task.metric_images(batch, outputs)
@@ -361,10 +367,17 @@ def _fmt_level(value: float, key: str) -> str:
     return f"gain {value:g}" if key == "level" else f"{value:g}x"
 
 
-def table(records: list[dict[str, Any]], key: str | None = "dim", mean: bool = False) -> str:
+NOT_AVAILABLE = "n/a"
+
+
+def table(
+    records: list[dict[str, Any]], key: str | None = "dim", mean: bool = False, lpips_column: bool = False
+) -> str:
     """Markdown table in the paper's layout: a row per method, PSNR / SSIM per level of ``key`` (highest
     first; ``None``: one PSNR / SSIM pair per method); ``mean`` adds the mean over all images (weighted by
-    each level's ``count`` when records carry one)."""
+    each level's ``count`` when records carry one). An LPIPS column follows each SSIM when records carry
+    ``lpips`` or ``lpips_column`` asks for one (cells without a value: ``n/a``)."""
+    with_lpips = lpips_column or any("lpips" in r for r in records)
     if key is None:
         key, records = "_one", [{**r, "_one": 1.0} for r in records]
         names_only = True
@@ -376,10 +389,20 @@ def table(records: list[dict[str, Any]], key: str | None = "dim", mean: bool = F
         if r["method"] not in methods:
             methods.append(r["method"])
     names = [_fmt_level(d, key) for d in levels] + (["mean"] if mean else [])
-    head = "| Method | " + " | ".join(f"{n} PSNR | {n} SSIM" for n in names) + " |"
+    metrics = ("PSNR", "SSIM", "LPIPS") if with_lpips else ("PSNR", "SSIM")
+    head = "| Method | " + " | ".join(f"{n} {m}" for n in names for m in metrics) + " |"
     if names_only:
-        head = "| Method | PSNR | SSIM |"
-    rule = "|---|" + "---:|---:|" * len(names)
+        head = "| Method | " + " | ".join(metrics) + " |"
+    rule = "|---|" + "---:|" * (len(metrics) * len(names))
+
+    def lpips_cell(rows: list[dict[str, Any]]) -> list[str]:
+        if not with_lpips:
+            return []
+        if not rows or any("lpips" not in r for r in rows):
+            return [NOT_AVAILABLE]
+        n = sum(float(r.get("count", 1)) for r in rows)
+        return [f"{sum(float(r['lpips']) * float(r.get('count', 1)) for r in rows) / n:.3f}"]
+
     lines = [head, rule]
     for m in methods:
         cells = []
@@ -387,11 +410,12 @@ def table(records: list[dict[str, Any]], key: str | None = "dim", mean: bool = F
         for d in levels:
             hit = [r for r in rows if float(r[key]) == d]
             cells += [f"{hit[0]['psnr']:.2f} dB", f"{hit[0]['ssim']:.3f}"] if hit else ["-", "-"]
+            cells += lpips_cell(hit[:1])
         if mean:
             n = sum(float(r.get("count", 1)) for r in rows)
             psnr = sum(float(r["psnr"]) * float(r.get("count", 1)) for r in rows) / n
             ssim = sum(float(r["ssim"]) * float(r.get("count", 1)) for r in rows) / n
-            cells += [f"{psnr:.2f} dB", f"{ssim:.3f}"]
+            cells += [f"{psnr:.2f} dB", f"{ssim:.3f}"] + lpips_cell(rows)
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -401,7 +425,10 @@ def _clean(record: dict[str, Any], key: str | None = "dim") -> dict[str, Any]:
     if key is not None:
         level = float(record[key])
         out[key] = int(level) if level.is_integer() else level
-    return {**out, "psnr": round(float(record["psnr"]), 4), "ssim": round(float(record["ssim"]), 5)}
+    out = {**out, "psnr": round(float(record["psnr"]), 4), "ssim": round(float(record["ssim"]), 5)}
+    if "lpips" in record:
+        out["lpips"] = round(float(record["lpips"]), 5)
+    return out
 
 
 def run(argv: list[str]) -> int:
@@ -410,6 +437,7 @@ def run(argv: list[str]) -> int:
         return 0
     from fnflight.data.testset import TestSet, TestSetError
     from fnflight.tasks.checkpoint import CheckpointError, load_task, method_name
+    from fnflight.tasks.lpips import LPIPSError, load_lpips
 
     try:
         opts = parse(list(argv))
@@ -419,6 +447,8 @@ def run(argv: list[str]) -> int:
         if len(testset) == 0:
             raise EvalError(f"test set {opts['testset']} has no samples")
         device = _device(str(opts["device"]))
+        if opts["lpips"]:
+            opts["_lpips"] = load_lpips(opts["lpips"])
         tasks = []
         names: set[str] = set()
         for path in opts["ckpt"]:
@@ -428,7 +458,7 @@ def run(argv: list[str]) -> int:
                 name = f"{name}:{Path(path).stem}"
             names.add(name)
             tasks.append((name, task, path))
-    except (EvalError, TestSetError, CheckpointError) as err:
+    except (EvalError, TestSetError, CheckpointError, LPIPSError) as err:
         print(f"fnflight eval: {err}", file=sys.stderr)
         return 2
 
@@ -460,7 +490,18 @@ def run(argv: list[str]) -> int:
             )
     if opts["baselines"]:
         records += evaluate_baselines(testset, opts, device, figure)
-    md = table(records, key, mean=testset.task == "raw") if records else "(no results)"
+    # paper 001's layout (flash/no-flash drawn like training) reports LPIPS: say when it cannot be computed
+    lpips_column = testset.task == "fnf" and key is None
+    md = (
+        table(records, key, mean=testset.task == "raw", lpips_column=lpips_column)
+        if records
+        else "(no results)"
+    )
+    if lpips_column and not opts["lpips"]:
+        md += (
+            "\n\nLPIPS: not available (no local weights; pass lpips=PATH, see fnflight.tasks.lpips: "
+            "fnflight never downloads them)"
+        )
     records = [_clean(r, key) for r in records]
 
     out = Path(opts["out"])

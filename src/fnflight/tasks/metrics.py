@@ -82,6 +82,8 @@ class DimMetrics(Metric):
     Args:
         levels: the levels to report (dimming factors by default).
         key: the level's name in metric keys and records (``"dim"``: ``psnr_dim50``, ``{"dim": 50}``).
+        lpips: an :class:`~fnflight.tasks.lpips.LPIPS` module (``fnflight eval lpips=PATH``): its mean
+            distance is reported as ``lpips`` too; ``None`` (default): PSNR and SSIM only.
 
     Example:
         >>> m = DimMetrics()
@@ -95,9 +97,16 @@ class DimMetrics(Metric):
     full_state_update = False
     higher_is_better = True
 
-    def __init__(self, levels: Sequence[float] = PAPER_DIMS, key: str = "dim", **kwargs) -> None:
+    def __init__(
+        self,
+        levels: Sequence[float] = PAPER_DIMS,
+        key: str = "dim",
+        lpips: torch.nn.Module | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.key = str(key)
+        self.lpips = lpips
         if not levels:
             raise ValueError("levels must name at least one dimming factor, got an empty sequence")
         self.levels = tuple(float(v) for v in levels)
@@ -105,6 +114,7 @@ class DimMetrics(Metric):
         self.add_state("psnr_sum", torch.zeros(n, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("ssim_sum", torch.zeros(n, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", torch.zeros(n, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("lpips_sum", torch.zeros(n, dtype=torch.float64), dist_reduce_fx="sum")
         self.register_buffer(
             "_log_levels", torch.tensor([math.log(v) for v in self.levels]), persistent=False
         )
@@ -128,6 +138,8 @@ class DimMetrics(Metric):
         self.psnr_sum.index_add_(0, idx, psnr)
         self.ssim_sum.index_add_(0, idx, ssim)
         self.count.index_add_(0, idx, torch.ones_like(psnr))
+        if self.lpips is not None:
+            self.lpips_sum.index_add_(0, idx, self.lpips(pred.float(), target.float()).double())
 
     def compute(self) -> dict[str, Tensor]:
         total = self.count.sum()
@@ -145,7 +157,7 @@ class DimMetrics(Metric):
         return out
 
     def records(self, method: str) -> list[dict[str, float | str | int]]:
-        """``[{"method", <key>, "psnr", "ssim", "count"}, ...]``, one per level that saw images
+        """``[{"method", <key>, "psnr", "ssim", ["lpips",] "count"}, ...]``, one per level that saw images
         (``fnflight eval``; ``<key>`` is ``"dim"`` unless the metric was made with another ``key``)."""
         out = []
         for i, level in enumerate(self.levels):
@@ -157,6 +169,7 @@ class DimMetrics(Metric):
                         self.key: level,
                         "psnr": float(self.psnr_sum[i]) / n,
                         "ssim": float(self.ssim_sum[i]) / n,
+                        **({"lpips": float(self.lpips_sum[i]) / n} if self.lpips is not None else {}),
                         "count": int(n),
                     }
                 )
