@@ -84,7 +84,8 @@ class LPIPS(nn.Module):
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         if pred.shape != target.shape or pred.ndim != 4 or pred.shape[1] != 3:
             raise ValueError(
-                f"pred and target must share one (B, 3, H, W) shape, got {tuple(pred.shape)}, {tuple(target.shape)}"
+                "pred and target must share one (B, 3, H, W) shape, "
+                f"got {tuple(pred.shape)}, {tuple(target.shape)}"
             )
         if min(pred.shape[-2:]) < 32:
             raise ValueError(f"LPIPS needs images of at least 32 x 32 px, got {tuple(pred.shape[-2:])}")
