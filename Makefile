@@ -20,10 +20,10 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,export]"
 	@touch $(STAMP)
 
-venv: $(STAMP) ## create .venv and install fnflight with its dev tools
+venv: $(STAMP) ## create .venv and install fnflight with its dev tools and ONNX export
 
 train: $(STAMP) ## train the default small DeepFnF on the embedded photos (CPU, minutes)
 	$(BIN)/fnflight train $(ARGS)

@@ -1,5 +1,9 @@
-"""``fnflight enhance``: run a trained checkpoint on your own flash / no-flash pair, on your own raw file, or
-on a test-set sample.
+"""``fnflight enhance``: run a trained checkpoint, or a model shipped in the package, on your own flash /
+no-flash pair, raw file, short / long pair or burst, or on a test-set sample.
+
+``ckpt=PATH`` is a checkpoint of ``fnflight train`` or a file of ``fnflight export`` (read weights-only:
+nothing is unpickled); ``model=NAME`` instead is a shipped model (``fnflight models`` lists them), e.g.
+``fnflight enhance model=deepfnf noflash=IMG flash=IMG out=OUT.png``.
 
     fnflight enhance ckpt=PATH noflash=IMG flash=IMG out=OUT.png [dim=auto|FACTOR] [std_read=S] [std_shot=S]
     fnflight enhance ckpt=PATH raw=FILE ratio=R out=OUT.png|.jpg|.tif [tile=auto|N] [bits=8|16] [device=auto]
@@ -66,6 +70,7 @@ import torch
 
 VALID = (
     "ckpt",
+    "model",
     "noflash",
     "flash",
     "out",
@@ -122,9 +127,19 @@ def parse(argv: list[str]) -> dict[str, Any]:
             raise EnhanceError(f"unknown key {key!r}; valid keys: {', '.join(VALID)}")
         opts[key] = value
         given.add(key)
-    for key in ("ckpt", "out"):
-        if not opts.get(key):
-            raise EnhanceError(f"missing {key}=...; {USAGE}")
+    if opts.get("model"):  # a shipped model (fnflight models) instead of a checkpoint
+        if opts.get("ckpt"):
+            raise EnhanceError("pass ckpt=PATH or model=NAME, not both")
+        from fnflight.models import ModelNotFoundError, resolve
+
+        try:
+            opts["ckpt"] = str(resolve(opts["model"]))
+        except ModelNotFoundError as err:
+            raise EnhanceError(str(err)) from None
+    if not opts.get("ckpt"):
+        raise EnhanceError(f"missing ckpt=PATH (or model=NAME, a shipped model: fnflight models); {USAGE}")
+    if not opts.get("out"):
+        raise EnhanceError(f"missing out=...; {USAGE}")
     own = bool(opts.get("noflash") or opts.get("flash"))
     pair = bool(opts.get("short") or opts.get("long"))
     on = {"own": own, "raw": bool(opts.get("raw")), "shortlong": pair, "burst": bool(opts.get("burst"))}
@@ -136,11 +151,11 @@ def parse(argv: list[str]) -> dict[str, Any]:
             "testset=DIR index=N"
         )
     opts["mode"] = mode = modes[0]
-    extra = sorted(given - set(MODE_KEYS[mode]) - {"ckpt", "out", "device"})
+    extra = sorted(given - set(MODE_KEYS[mode]) - {"ckpt", "model", "out", "device"})
     if extra:
         raise EnhanceError(
             f"{extra[0]}= is not an option of this mode; {mode} takes {', '.join(MODE_KEYS[mode])}= "
-            "(and ckpt=, out=, device=)"
+            "(and ckpt= or model=, out=, device=)"
         )
     if mode == "raw":
         return _parse_tiled(opts)

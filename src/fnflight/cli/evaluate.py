@@ -23,7 +23,8 @@ layout (a row per method, PSNR and SSIM per level), also printed; and
 ``comparison_<image>.png`` for the first ``figures`` test images: every method side by side with the inputs
 and the target, a row per dimming level (:mod:`fnflight.cli.comparison_figure`).
 
-Keys: ckpt (repeat for several), testset, out, batch_size (1), device (auto | cpu | cuda), baselines (true),
+Keys: ckpt (repeat for several), model (a shipped model, ``fnflight models``; repeatable), testset, out,
+batch_size (1), device (auto | cpu | cuda), baselines (true),
 sigmas (comma list), limit (first N samples), verify (check test-set hashes, false), figures (2; 0 = none),
 figure_crop (centre crop of the pictures in pixels, 192; 0 = whole image), lpips (a LOCAL weights file for
 an LPIPS column, :mod:`fnflight.tasks.lpips`; never downloaded. Without it, paper 001's one-column layout
@@ -42,6 +43,7 @@ from torch import Tensor
 
 VALID = (
     "ckpt",
+    "model",
     "testset",
     "out",
     "batch_size",
@@ -86,6 +88,13 @@ def parse(argv: list[str]) -> dict[str, Any]:
         try:
             if key == "ckpt":
                 opts["ckpt"] += [v for v in value.split(",") if v]
+            elif key == "model":  # shipped models (fnflight models), evaluated like checkpoints
+                from fnflight.models import ModelNotFoundError, resolve
+
+                try:
+                    opts["ckpt"] += [str(resolve(v)) for v in value.split(",") if v]
+                except ModelNotFoundError as err:
+                    raise EvalError(str(err)) from None
             elif key in ("batch_size", "limit", "figures", "figure_crop"):
                 opts[key] = int(value)
                 if opts[key] < 0 or (key == "batch_size" and opts[key] == 0):
@@ -98,6 +107,8 @@ def parse(argv: list[str]) -> dict[str, Any]:
                 opts[key] = tuple(float(v) for v in value.split(",") if v)
             else:
                 opts[key] = value
+        except EvalError:
+            raise
         except ValueError:
             raise EvalError(f"bad value for {key}: {value!r}") from None
     if not opts["testset"]:

@@ -20,9 +20,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "enhance": (
         "fnflight.cli.enhance",
-        "run a checkpoint on your images: ckpt= noflash= flash= | raw= ratio= | short= long= | burst=, out=",
+        "run a model on your images: ckpt=|model=, noflash= flash= | raw= ratio= | short= long= | burst=",
     ),
-    "export": ("fnflight.cli.export", "a checkpoint as a weights-only file: ckpt=PATH out=FILE.pt"),
+    "export": (
+        "fnflight.cli.export",
+        "a model as a weights-only file or ONNX: ckpt=PATH|model=NAME out=FILE.pt|FILE.onnx",
+    ),
+    "models": ("fnflight.cli.models", "the trained models shipped in the package: [NAME] for its card"),
     "bench": ("fnflight.cli.bench", "benchmarks as JSON lines: ops|data|enhance|flash-realism [--json] ..."),
 }
 

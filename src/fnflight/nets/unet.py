@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fnflight.ops.traceable import antialiased_resize_traceable, exporting
+
 __all__ = [
     "MIN_CHANNELS",
     "BasisDecoder",
@@ -448,13 +450,16 @@ class BasisDecoder(nn.Module):
         outs = []
         for size, head in zip(self.kernel_sizes, self.heads):
             y = x
-            if y.shape[-1] != size + 1:  # K != 15: resize so the 2x2 valid conv gives K x K (see docstring)
+            shrink = size + 1 < y.shape[-1]
+            if shrink and exporting():  # ONNX has no antialiased resize: the same map as matrices
+                y = antialiased_resize_traceable(y, (size + 1, size + 1))
+            elif y.shape[-1] != size + 1:  # K != 15: resize so the 2x2 valid conv gives K x K (docstring)
                 y = F.interpolate(
                     y,
                     size=(size + 1, size + 1),
                     mode="bilinear",
                     align_corners=False,
-                    antialias=size + 1 < y.shape[-1],
+                    antialias=shrink,
                 )
             outs.append(head(y))
         return outs if self.multi else outs[0]

@@ -26,6 +26,7 @@ from fnflight.ops._checks import (
     check_tensor,
     harmonise,
 )
+from fnflight.ops.traceable import exporting, strip_filter_traceable
 
 __all__ = ["BasisFilter", "basis_filter", "release_scratch"]
 
@@ -278,8 +279,11 @@ def strip_filter(
     borders, in one strip pass (one GEMM per strip for all sources; see :class:`_StripFilter`).
 
     Internal: inputs already checked and harmonised; frames ``(B, N_i, C, H, W)``, bases
-    ``(B, J, N_i, C, K_i, K_i)``, coeffs ``(B, J, H, W)``. Call under :func:`autocast_off`.
+    ``(B, J, N_i, C, K_i, K_i)``, coeffs ``(B, J, H, W)``. Call under :func:`autocast_off`. While a graph is
+    traced for export the plain-torch form of :mod:`fnflight.ops.traceable` runs instead.
     """
+    if exporting():
+        return strip_filter_traceable(frames, bases, coeffs, dilations)
     pads = [d * (bas.shape[-1] - 1) // 2 for bas, d in zip(bases, dilations)]
     wide = max(pads)
     bufs, layout, flat = [], [], []

@@ -23,6 +23,7 @@ from fnflight.ops._checks import (
     harmonise,
 )
 from fnflight.ops.basis_filter import reflect_pad_frames
+from fnflight.ops.traceable import exporting, kernel_field_traceable
 
 __all__ = ["KernelFieldFilter", "kernel_field_filter"]
 
@@ -104,6 +105,8 @@ def kernel_field_filter(frames: torch.Tensor, kernels: torch.Tensor) -> torch.Te
     check_reflect(h, w, (k - 1) // 2, "frames", f"K={k}")
     with autocast_off(x.device):
         xpad = reflect_pad_frames(t["frames"], (k - 1) // 2)
+        if exporting():  # an exporter cannot follow the custom Function (fnflight.ops.traceable)
+            return kernel_field_traceable(xpad, t["kernels"], k)
         return _TapLoopKernelField.apply(xpad, t["kernels"], k)
 
 

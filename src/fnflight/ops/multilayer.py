@@ -30,6 +30,7 @@ from torch import nn
 
 from fnflight.ops._checks import check_ndim, check_reflect, check_tensor
 from fnflight.ops.basis_filter import basis_filter
+from fnflight.ops.traceable import exporting
 from fnflight.ops.two_scale import two_scale_basis_filter
 
 __all__ = ["MultiLayerFilter", "box_sum", "multilayer_filter"]
@@ -44,7 +45,11 @@ def box_sum(image: torch.Tensor, k: int) -> torch.Tensor:
     """
     p = (k - 1) // 2
     x = F.pad(image, (p, p, p, p), mode="reflect") if p else image
-    return F.avg_pool2d(x, k, stride=1, divisor_override=1) if k > 1 else x
+    if k == 1:
+        return x
+    if exporting():  # ONNX's AveragePool has no divisor override (it would divide by K^2): the mean x K^2
+        return F.avg_pool2d(x, k, stride=1) * float(k * k)
+    return F.avg_pool2d(x, k, stride=1, divisor_override=1)
 
 
 def _as_list(v, name: str, n: int) -> list[torch.Tensor]:

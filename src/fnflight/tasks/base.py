@@ -150,6 +150,12 @@ class EnhancementTask(pl.LightningModule):
         the target."""
         raise NotImplementedError
 
+    def export_inputs(self, height: int, width: int) -> dict[str, Tensor]:
+        """Example inputs of the net for export (``fnflight export ... out=FILE.onnx``): ``{argument name:
+        (1, ..., height, width) tensor}`` in the order of the net's ``forward``, at the size its images come
+        in (raw nets: the packed size)."""
+        raise NotImplementedError
+
     def metric_images(self, batch: dict[str, Tensor], outputs: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """Prediction and target as the metrics see them (:meth:`to_srgb`)."""
         return self.to_srgb(batch, outputs["output"]), self.to_srgb(batch, batch[keys.TARGET])

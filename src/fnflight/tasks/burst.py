@@ -9,6 +9,7 @@ noise level of paper 002's protocol (``level``: the gains 1, 2, 4, 8 of the vali
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from fnflight.data import batch as keys
@@ -36,6 +37,13 @@ class BurstTask(EnhancementTask):
     def to_srgb(self, batch: dict[str, Tensor], image: Tensor) -> Tensor:
         """Linear RGB x ``gain`` (``1 / white_level``) -> ``color_matrix`` -> sRGB curve, clipped."""
         return render_for_metrics(image, batch[keys.GAIN], batch[keys.COLOR_MATRIX])
+
+    def export_inputs(self, height: int, width: int) -> dict[str, Tensor]:
+        """The burst ``(1, N, 3, H, W)`` (frame 0 the reference) and its noise map ``(1, 1, H, W)``."""
+        return {
+            "burst": torch.rand(1, int(self.net.frames), 3, height, width),
+            "noise_std": torch.full((1, 1, height, width), 0.02),
+        }
 
     def input_preview(self, batch: dict[str, Tensor]) -> Tensor:
         """The noisy reference frame (frame 0)."""

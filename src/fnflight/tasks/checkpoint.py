@@ -2,10 +2,10 @@
 
 Tasks save the ``model`` section of the run config (``name``, ``net``, ``loss``, ``task``: each
 ``class_path`` + ``init_args``) in their hyperparameters (``model_config``), so a checkpoint is
-self-contained:
-:func:`load_task` builds the net and loss from it, then the task with the saved hyperparameters, then loads
-the
-weights. Only load Lightning checkpoints you trust (they are pickles).
+self-contained: :func:`load_task` builds the net and loss from it, then the task with the saved
+hyperparameters, then loads the weights. Every file is read with ``torch.load(weights_only=True)``: a
+Lightning checkpoint of ``fnflight train`` holds only tensors and plain values and loads that way, and a file
+that would need code unpickled (a checkpoint from elsewhere) is refused, never executed.
 
 :func:`save_weights` writes the net's weights with the model config and task hyperparameters as JSON text:
 a file of tensors and strings only (``FORMAT = "fnflight-weights"``, a few MB for the CPU presets) that
@@ -17,6 +17,7 @@ keep such a file beside their table so anyone can re-evaluate a row without trai
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,14 @@ def _read(path: str | Path, map_location: str | torch.device) -> dict[str, Any]:
     if weights is not None:
         return weights
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+        # weights_only: a checkpoint from an untrusted source must never run code when it is read
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"{str(path)!r} holds pickled Python objects, which fnflight never unpickles ({first}); "
+            "checkpoints of `fnflight train` and files of `fnflight export` load without that"
+        ) from None
     except Exception as err:
         raise CheckpointError(f"cannot read checkpoint {str(path)!r}: {type(err).__name__}: {err}") from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
@@ -94,9 +102,12 @@ def load_task(path: str | Path, map_location: str | torch.device = "cpu"):
     return task
 
 
-def save_weights(task, path: str | Path) -> Path:
+def save_weights(task, path: str | Path, dtype: torch.dtype | None = None) -> Path:
     """Write ``task``'s net weights, model config and hyperparameters as a weights-only file (module
-    docstring); returns the path. Written to a temporary name first, so a failure leaves no partial file."""
+    docstring); returns the path. Written to a temporary name first, so a failure leaves no partial file.
+
+    ``dtype=torch.float16`` stores floating-point weights at half size (the shipped models): loading casts
+    them back to the net's float32, which changes outputs by about 1e-3 relative at most."""
     hparams = {k: v for k, v in dict(task.hparams).items() if k != "model_config"}
     config = task.hparams.get("model_config")
     if not isinstance(config, dict):
@@ -106,7 +117,7 @@ def save_weights(task, path: str | Path) -> Path:
     payload = {
         "format": WEIGHTS_FORMAT,
         "version": "1",
-        "net": {k: v.detach().cpu().contiguous() for k, v in task.net.state_dict().items()},
+        "net": {k: _stored(v, dtype) for k, v in task.net.state_dict().items()},
         "model_config": json.dumps(config, sort_keys=True, default=list),
         "hparams": json.dumps(hparams, sort_keys=True, default=list),
     }
@@ -119,6 +130,14 @@ def save_weights(task, path: str | Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _stored(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    """A weight as stored: on the CPU, contiguous, floating point in ``dtype`` when one is given."""
+    tensor = tensor.detach().cpu()
+    if dtype is not None and tensor.is_floating_point():
+        tensor = tensor.to(dtype)
+    return tensor.contiguous()
 
 
 def method_name(task) -> str:

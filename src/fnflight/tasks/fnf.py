@@ -9,6 +9,7 @@ metrics and pictures (sec. 3.3, 4.1).
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from fnflight.data import batch as keys
@@ -55,6 +56,11 @@ class FlashNoFlashTask(EnhancementTask):
     def to_srgb(self, batch: dict[str, Tensor], image: Tensor) -> Tensor:
         """Linear camera RGB x ``gain`` -> ``color_matrix`` -> sRGB curve, clipped (paper 000 sec. 3.3)."""
         return render_for_metrics(image, batch[keys.GAIN], batch[keys.COLOR_MATRIX])
+
+    def export_inputs(self, height: int, width: int) -> dict[str, Tensor]:
+        """No-flash, flash and their noise std maps (the std maps positive, as the data makes them)."""
+        images = {name: torch.rand(1, 3, height, width) for name in ("noflash", "flash")}
+        return {**images, **{f"{n}_std": 0.01 + 0.05 * x.sqrt() for n, x in images.items()}}
 
     def input_preview(self, batch: dict[str, Tensor]) -> Tensor:
         """The noisy no-flash image brightened by the gain."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from fnflight.classical import traditional_isp
@@ -82,6 +83,10 @@ class RawLowLightTask(EnhancementTask):
     def to_srgb(self, batch: dict[str, Tensor], image: Tensor) -> Tensor:
         """The net's output is sRGB already: clipped and quantised to 16 bits as SID scores it."""
         return sid_quantize(image)
+
+    def export_inputs(self, height: int, width: int) -> dict[str, Tensor]:
+        """The amplified packed raw ``(1, C, H, W)`` (C = 4 Bayer, 9 X-Trans; H, W: the packed size)."""
+        return {"raw": torch.rand(1, int(self.net.in_channels), height, width)}
 
     def input_preview(self, batch: dict[str, Tensor]) -> Tensor:
         """The amplified raw through the classical ISP (SID's "traditional pipeline", no denoising)."""

@@ -75,6 +75,10 @@ class ShortLongTask(EnhancementTask):
     def to_srgb(self, batch: dict[str, Tensor], image: Tensor) -> Tensor:
         return display(batch, image)
 
+    def export_inputs(self, height: int, width: int) -> dict[str, Tensor]:
+        """The short and long exposures ``(1, 3, H, W)``, display-encoded as the net sees them."""
+        return {"short": torch.rand(1, 3, height, width), "long": torch.rand(1, 3, height, width)}
+
     def input_preview(self, batch: dict[str, Tensor]) -> Tensor:
         """The short exposure, brightness-matched for display (the paper's Fig. 3 normalisation)."""
         return display_short(batch)
