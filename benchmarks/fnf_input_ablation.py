@@ -1,4 +1,4 @@
-"""How the flash enters DeepFnF's network on a CPU budget (ablation behind ``DeepFnF(flash_scaling=...)``).
+"""How the flash enters an FnF network on a CPU budget (the ablation behind ``tasks.fnf.INPUT_PREPARATIONS``).
 
 A plain Adam loop (no Lightning) over BSDS500 train crops, validation PSNR (clipped sRGB, per dim) on fixed
 degraded BSDS500 val crops. Variants, all with the deepfnf_small net (width 1/8, J=16) and identical data:
@@ -29,10 +29,16 @@ from fnflight.tasks.metrics import psnr_per_image, render_for_metrics
 from fnflight.tasks.training import build_datamodule
 
 VARIANTS = {
-    "flash_none": ("deepfnf_small", ["model.net.init_args.flash_scaling=none"], False),
-    "flash_noflash": ("deepfnf_small", ["model.net.init_args.flash_scaling=noflash"], False),
-    "flash_zeroed": ("deepfnf_small", ["model.net.init_args.flash_scaling=none"], True),
-    "nfonly": ("nfonly", ["model.net.init_args.width=0.125", "model.net.init_args.num_basis=16"], False),
+    # (model, overrides, flash zeroed, input preparation: fnflight.tasks.fnf.INPUT_PREPARATIONS)
+    "flash_none": ("deepfnf_small", [], False, "as_captured"),
+    "flash_noflash": ("deepfnf_small", [], False, "exposure_matched"),
+    "flash_zeroed": ("deepfnf_small", [], True, "as_captured"),
+    "nfonly": (
+        "nfonly",
+        ["model.net.init_args.width=0.125", "model.net.init_args.num_basis=16"],
+        False,
+        "exposure_matched",
+    ),
 }
 LR, CROP, BATCH = 5e-4, 96, 4
 
@@ -46,7 +52,7 @@ def zero_flash(batch: dict) -> dict:
 
 
 def run(data: str, variant: str, steps: int) -> dict:
-    model, overrides, zeroed = VARIANTS[variant]
+    model, overrides, zeroed, preparation = VARIANTS[variant]
     folder = "{class_path: fnflight.data.sources.ImageFolder, init_args: {path: %s, split: all}}"
     val_src = folder % f"{data}/bsds500-trainval/val"
     cfg = compose(
@@ -81,7 +87,7 @@ def run(data: str, variant: str, steps: int) -> dict:
                 [
                     psnr_per_image(
                         render_for_metrics(
-                            net(**fnf_inputs(b))["output"], b[keys.GAIN], b[keys.COLOR_MATRIX]
+                            net(**fnf_inputs(b, preparation))["output"], b[keys.GAIN], b[keys.COLOR_MATRIX]
                         ),
                         render_for_metrics(b[keys.TARGET], b[keys.GAIN], b[keys.COLOR_MATRIX]),
                     )
@@ -100,7 +106,7 @@ def run(data: str, variant: str, steps: int) -> dict:
             it = iter(dm.train_dataloader())
             clean = next(it)
         b = prep(dm.degrade(clean, gen, "train"))
-        value = loss(net(**fnf_inputs(b)), b)["loss"]
+        value = loss(net(**fnf_inputs(b, preparation)), b)["loss"]
         opt.zero_grad()
         value.backward()
         opt.step()

@@ -151,25 +151,6 @@ def test_deepfnf_extra_noflash_variant():
     assert net2(*args, **kwargs)["output"].shape == (1, 3, H_, W_)
 
 
-def test_deepfnf_flash_scaling():
-    """flash_scaling="noflash": the net sees the flash at the no-flash exposure, so the output does not
-    change when the flash (and its std map) is brighter; "none" (authors) feeds it as captured."""
-    torch.manual_seed(0)
-    (nf, fl, nf_std, fl_std), _ = _fnf_inputs()
-    scaled = DeepFnF(num_basis=4, width=W)
-    raw = DeepFnF(num_basis=4, width=W, flash_scaling="none")
-    raw.load_state_dict(scaled.state_dict())
-    with torch.no_grad():
-        a = scaled(nf, fl, nf_std, fl_std)["output"]
-        b = scaled(nf, 7.0 * fl, nf_std, 7.0 * fl_std)["output"]
-        c = raw(nf, fl, nf_std, fl_std)["output"]
-        d = raw(nf, 7.0 * fl, nf_std, 7.0 * fl_std)["output"]
-    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
-    assert not torch.allclose(c, d, rtol=1e-3, atol=1e-6)
-    with pytest.raises(ValueError, match="flash_scaling"):
-        DeepFnF(num_basis=2, width=W, flash_scaling="unit")
-
-
 def test_deepfnf_reference_is_metadata():
     assert DeepFnF(num_basis=2, width=W, reference="flash").reference == "flash"
     with pytest.raises(ValueError, match="reference"):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
+from fnflight.data import batch as keys
 from fnflight.nets.fnf_baselines import DirectPrediction
 from fnflight.tasks.fnf import FlashNoFlashTask
 from fnflight.tasks.image_logging import grid
@@ -66,3 +68,38 @@ def test_predict_and_panels():
     assert len(panels) == 4 and "output" in caption
     picture = grid(panels)
     assert picture.shape == (3, 2 * 32 + 2, 4 * 32 + 3 * 2) and 0 <= picture.min() and picture.max() <= 1
+
+
+@pytest.mark.parametrize("name", ["deepfnf", "bpn", "kpn", "direct", "saecnn"])
+def test_one_input_preparation_for_every_fnf_net(name):
+    """exposure_matched (default): every net sees the flash at the no-flash exposure, so a brighter flash
+    (and std map) gives the same output; as_captured (authors) feeds it as the camera recorded it."""
+    from fnflight.nets.deepfnf import DeepFnF
+    from fnflight.nets.fnf_baselines import BPN, DirectPrediction, KPNPair
+    from fnflight.nets.saecnn import SAECNN
+
+    nets = {
+        "deepfnf": lambda: DeepFnF(num_basis=4, width=1 / 16),
+        "bpn": lambda: BPN(num_basis=4, width=1 / 16),
+        "kpn": lambda: KPNPair(width=1 / 16),
+        "direct": lambda: DirectPrediction(width=1 / 16),
+        "saecnn": lambda: SAECNN(num_basis=4, width=1 / 16),
+    }
+    torch.manual_seed(0)
+    net = nets[name]()
+    if name == "direct":  # its residual head starts at zero (output = the no-flash input whatever the flash)
+        torch.nn.init.normal_(net.net.pixel_decoder.out.weight, std=0.1)
+    matched, captured = (
+        FlashNoFlashTask(net=net).eval(),
+        FlashNoFlashTask(net=net, input_preparation="as_captured"),
+    )
+    nf, fl = 0.02 * torch.rand(1, 3, 40, 40), torch.rand(1, 3, 40, 40)
+    batch = {keys.NOFLASH: nf, keys.FLASH: fl, keys.NOFLASH_STD: 0.01 + nf, keys.FLASH_STD: 0.01 + 0.1 * fl}
+    brighter = {**batch, keys.FLASH: 7.0 * fl, keys.FLASH_STD: 7.0 * batch[keys.FLASH_STD]}
+    with torch.no_grad():
+        a, b = matched.predict(batch)["output"], matched.predict(brighter)["output"]
+        c, d = captured.eval().predict(batch)["output"], captured.predict(brighter)["output"]
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    assert not torch.allclose(c, d, rtol=1e-3, atol=1e-6)
+    with pytest.raises(ValueError, match="input_preparation"):
+        FlashNoFlashTask(net=net, input_preparation="unit_mean")

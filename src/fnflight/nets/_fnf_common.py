@@ -39,8 +39,9 @@ def exposure_normalize(image: Tensor, std: Tensor, eps: float = 1e-6) -> tuple[T
 
     Used by :class:`fnflight.nets.fnf_baselines.DirectPrediction` (a choice; the papers are silent on input
     scaling): its residual is predicted in units of the no-flash mean and scaled back, so the net sees every
-    exposure at the same scale. DeepFnF uses :func:`match_exposure` instead: unit-mean inputs trained it
-    slower and less stably than scaling only the flash to the no-flash exposure. Returns
+    exposure at the same scale, on top of the shared input preparation (:func:`match_exposure` of the flash,
+    :func:`fnflight.tasks.fnf.fnf_inputs`); for DeepFnF unit-mean inputs trained slower and less stably than
+    that shared step alone. Returns
     ``(image / m, std / m, m)`` with ``m`` ``(B,1,1,1)``.
 
     >>> import torch
@@ -57,8 +58,8 @@ def match_exposure(image: Tensor, std: Tensor, reference: Tensor, eps: float = 1
     """Scale an image ``(B, C, H, W)`` and its noise std map to the per-sample mean brightness of
     ``reference``: returns ``(image * r, std * r)`` with ``r = mean(reference) / mean(image)``, ``(B,1,1,1)``.
 
-    Used to bring the flash image to the dimmed no-flash image's exposure before both enter a network (see
-    ``DeepFnF(flash_scaling=...)``). The noise-to-signal ratio of the scaled image is unchanged.
+    Used to bring the flash image to the dimmed no-flash image's exposure before it enters any FnF network
+    (:func:`fnflight.tasks.fnf.fnf_inputs`). The noise-to-signal ratio of the scaled image is unchanged.
 
     >>> import torch
     >>> flash, noflash = torch.full((1, 3, 4, 4), 0.5), torch.full((1, 3, 4, 4), 0.01)

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from fnflight import ops
-from fnflight.nets._fnf_common import basis_radius, filter_with_basis, match_exposure, noflash_frames
+from fnflight.nets._fnf_common import basis_radius, filter_with_basis, noflash_frames
 from fnflight.nets.unet import EncoderDecoder, crop_padding, init_weights, pad_min_size
 
 __all__ = ["DeepFnF", "check_fnf_inputs"]
@@ -94,17 +94,8 @@ class DeepFnF(nn.Module):
             stalled training (val PSNR flat from 200 to 3000 steps). Starting at G = 1 makes the net begin
             as a pure filter of the no-flash image (the no-flash baseline) and learn flash detail through G.
             Architecture unchanged (still a linear conv); ``0.0`` restores the authors' initialisation.
-        flash_scaling: how the flash image enters the network (the filtering never sees it). ``"noflash"``
-            (default, our choice; the paper is silent): the flash and its std map are scaled to the mean
-            brightness of the no-flash image (:func:`match_exposure`). ``"none"``: as captured (authors'
-            code). Why: the dimmed no-flash input is 5-100x darker than the flash (NOTES: flash = 2 x
-            flash-only + alpha x ambient), so as captured the flash dominates every first-layer feature; on
-            our CPU budget the net then filtered the same at every noise level (validation PSNR nearly flat
-            across dims, 22.9 dB at 100x and 24.7 dB at 12.5x after 1000 steps) while the same net with the
-            flash zeroed adapted to the noise like the no-flash baseline (22.2 / 28.1 dB); with the flash
-            scaled it adapted too (20.9 / 27.7 dB) and keeps the flash (benchmarks/fnf_input_ablation.py,
-            results in benchmarks/results/fnf_quality_cpu/). Scaling each input to unit mean instead (tried
-            first) trained slower and less stably.
+        The flash reaches the net as the task prepares it (one step for every flash/no-flash net:
+        :func:`fnflight.tasks.fnf.fnf_inputs`, by default brought to the no-flash exposure).
 
     Forward:
         ``noflash, flash, noflash_std, flash_std``: ``(B, 3, H, W)`` linear images and their noise std maps
@@ -135,13 +126,10 @@ class DeepFnF(nn.Module):
         coarse: bool | None = None,
         extra_noflash: int = 0,
         scale_map_init: float = 1.0,
-        flash_scaling: str = "noflash",
     ):
         super().__init__()
         if reference not in ("noflash", "flash"):
             raise ValueError(f"reference must be 'noflash' or 'flash', got {reference!r}")
-        if flash_scaling not in ("noflash", "none"):
-            raise ValueError(f"flash_scaling must be 'noflash' or 'none', got {flash_scaling!r}")
         if num_basis < 1:
             raise ValueError(f"num_basis must be >= 1, got {num_basis}")
         if dilation < 1:
@@ -152,7 +140,6 @@ class DeepFnF(nn.Module):
         self.kernel_size = int(kernel_size)
         self.dilation = int(dilation)
         self.reference = reference
-        self.flash_scaling = flash_scaling
         self.extra_noflash = int(extra_noflash)
         self.coarse = (self.extra_noflash == 0) if coarse is None else bool(coarse)
         self.frames = 1 + self.extra_noflash  # no-flash frames filtered
@@ -176,8 +163,7 @@ class DeepFnF(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"num_basis={self.num_basis}, kernel_size={self.kernel_size}, dilation={self.dilation}, "
-            f"coarse={self.coarse}, extra_noflash={self.extra_noflash}, reference={self.reference!r}, "
-            f"flash_scaling={self.flash_scaling!r}"
+            f"coarse={self.coarse}, extra_noflash={self.extra_noflash}, reference={self.reference!r}"
         )
 
     def forward(
@@ -192,10 +178,7 @@ class DeepFnF(nn.Module):
         m = self.extra_noflash
         check_fnf_inputs(noflash, flash, noflash_std, flash_std, extra_noflash, extra_noflash_std, m)
         images, stds = noflash_frames(noflash, noflash_std, extra_noflash, extra_noflash_std, m)
-        # sec. 3.2.1: input = images and their per-pixel noise std maps (NOTES order: no-flash, flash, stds);
-        # the flash brought to the no-flash exposure unless flash_scaling="none" (see the class docstring)
-        if self.flash_scaling == "noflash":
-            flash, flash_std = match_exposure(flash, flash_std, noflash)
+        # sec. 3.2.1: input = images and their per-pixel noise std maps (NOTES order: no-flash, flash, stds)
         x = torch.cat([*images, flash, *stds, flash_std], dim=1)
         pixel, basis = self.net(x)
         j, k = self.num_basis, self.kernel_size

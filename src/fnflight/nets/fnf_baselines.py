@@ -272,9 +272,11 @@ class DirectPrediction(nn.Module):
         extra_noflash_std: Tensor | None = None,
     ) -> dict[str, Tensor]:
         check_fnf_inputs(noflash, flash, noflash_std, flash_std)
-        # inputs at a common scale (exposure_normalize); the residual is predicted in units of the no-flash
-        # mean brightness and scaled back, so it lives at the no-flash exposure
+        # every input divided by the no-flash mean brightness m (exposure_normalize); the residual is
+        # predicted in units of m and scaled back, so it lives at the no-flash exposure. The flash is divided
+        # by the same m, not by its own mean: how it relates to the no-flash exposure is the shared input
+        # preparation's business (fnflight.tasks.fnf.fnf_inputs), as for every other FnF net
         nf, nf_std, m = exposure_normalize(noflash, noflash_std)
-        f, f_std, _ = exposure_normalize(flash, flash_std)
+        f, f_std = flash / m, flash_std / m
         residual, _ = self.net(torch.cat([nf, f, nf_std, f_std], dim=1))
         return {"output": noflash + m * residual}

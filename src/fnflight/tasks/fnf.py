@@ -10,25 +10,56 @@ metrics and pictures (sec. 3.3, 4.1).
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from fnflight.data import batch as keys
 from fnflight.imaging.color import render_srgb
+from fnflight.nets._fnf_common import match_exposure
 from fnflight.tasks.base import EnhancementTask
 from fnflight.tasks.image_logging import normalise_map
 from fnflight.tasks.losses import DeepFnFLoss
 from fnflight.tasks.metrics import render_for_metrics
 
-__all__ = ["FlashNoFlashTask", "fnf_inputs"]
+__all__ = ["INPUT_PREPARATIONS", "FlashNoFlashTask", "fnf_inputs"]
 
 
-def fnf_inputs(batch: dict[str, Tensor]) -> dict[str, Tensor | None]:
-    """The keyword arguments of an FnF net taken from a batch dict."""
+# How the flash enters a flash/no-flash net: ONE step for every net (DeepFnF, no-flash only, BPN, KPN,
+# direct, SAECNN), so that a comparison gives every method the same inputs.
+#   exposure_matched (default, our choice; the papers are silent): the flash and its std map scaled to the
+#     mean brightness of the no-flash image (match_exposure; the noise-to-signal ratio is unchanged). The
+#     dimmed no-flash image is 5-100x darker than the flash (NOTES: flash = 2 x flash-only + alpha x
+#     ambient); as captured, the flash dominates every first-layer feature, and the nets that filter the
+#     flash itself (BPN, KPN) must undo that gain per pixel. On our CPU budget DeepFnF fed the flash as
+#     captured filtered the same at every noise level (benchmarks/fnf_input_ablation.py, results in
+#     benchmarks/results/fnf_quality_cpu/); scaling each input to unit mean (tried first) trained slower.
+#   as_captured: the authors' code (the flash as the camera recorded it).
+INPUT_PREPARATIONS = ("exposure_matched", "as_captured")
+
+
+def fnf_inputs(batch: dict[str, Tensor], preparation: str = "exposure_matched") -> dict[str, Tensor | None]:
+    """The keyword arguments of an FnF net taken from a batch dict, the flash prepared by ``preparation``
+    (:data:`INPUT_PREPARATIONS`).
+
+    >>> b = {keys.NOFLASH: torch.full((1, 3, 4, 4), 0.01), keys.FLASH: torch.full((1, 3, 4, 4), 0.5)}
+    >>> b[keys.NOFLASH_STD], b[keys.FLASH_STD] = 0.1 * b[keys.NOFLASH], 0.1 * b[keys.FLASH]
+    >>> x = fnf_inputs(b)
+    >>> round(float(x["flash"].mean()), 4), round(float(x["flash_std"].mean()), 5)
+    (0.01, 0.001)
+    >>> float(fnf_inputs(b, "as_captured")["flash"].mean())
+    0.5
+    """
+    if preparation not in INPUT_PREPARATIONS:
+        raise ValueError(
+            f"input preparation must be one of {', '.join(INPUT_PREPARATIONS)}, got {preparation!r}"
+        )
+    flash, flash_std = batch[keys.FLASH], batch[keys.FLASH_STD]
+    if preparation == "exposure_matched":
+        flash, flash_std = match_exposure(flash, flash_std, batch[keys.NOFLASH])
     return {
         "noflash": batch[keys.NOFLASH],
-        "flash": batch[keys.FLASH],
+        "flash": flash,
         "noflash_std": batch[keys.NOFLASH_STD],
-        "flash_std": batch[keys.FLASH_STD],
+        "flash_std": flash_std,
         "extra_noflash": batch.get(keys.EXTRA_NOFLASH),
         "extra_noflash_std": batch.get(keys.EXTRA_NOFLASH_STD),
     }
@@ -38,7 +69,8 @@ class FlashNoFlashTask(EnhancementTask):
     """Train / validate / test an FnF net with paper 000's loss, metrics and schedule.
 
     Args: see :class:`fnflight.tasks.base.EnhancementTask` (paper 000's defaults); ``loss`` defaults to
-    :class:`DeepFnFLoss` (eq. 6).
+    :class:`DeepFnFLoss` (eq. 6); ``input_preparation``: how the flash enters the net, the same for every
+    net (:data:`INPUT_PREPARATIONS`: ``exposure_matched``, default, or the authors' ``as_captured``).
 
     Logged: ``train/loss`` (+ ``train/l2``, ``train/grad``, ``train/lr``), ``val/loss``, ``val/psnr``,
     ``val/ssim`` and per dimming level ``val/psnr_dim50``, ``val/ssim_dim50``, ...; the same under ``test/``.
@@ -50,8 +82,22 @@ class FlashNoFlashTask(EnhancementTask):
 
     default_loss = DeepFnFLoss
 
+    def __init__(
+        self,
+        net: nn.Module,
+        loss: nn.Module | None = None,
+        input_preparation: str = "exposure_matched",
+        **options,
+    ) -> None:
+        if input_preparation not in INPUT_PREPARATIONS:
+            raise ValueError(
+                f"input_preparation must be one of {', '.join(INPUT_PREPARATIONS)}, got {input_preparation!r}"
+            )
+        super().__init__(net, loss, **options)
+        self.input_preparation = input_preparation
+
     def predict(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        return self.net(**fnf_inputs(batch))
+        return self.net(**fnf_inputs(batch, self.input_preparation))
 
     def to_srgb(self, batch: dict[str, Tensor], image: Tensor) -> Tensor:
         """Linear camera RGB x ``gain`` -> ``color_matrix`` -> sRGB curve, clipped (paper 000 sec. 3.3)."""
