@@ -51,21 +51,31 @@ def test_eval_writes_table_1_records(ckpts, testset, tmp_path, capsys):
     records = json.loads((out / "results.json").read_text())
     assert all(set(r) == {"method", "dim", "psnr", "ssim"} for r in records)
     methods = {r["method"] for r in records}
-    assert methods == {"deepfnf", "direct", "noisy_input", "gaussian_denoise"}
+    assert methods == {
+        "deepfnf",
+        "direct",
+        "noisy_input",
+        "gaussian_denoise",
+        "petschnigg",
+        "nlmeans_noflash",
+    }
     assert {r["dim"] for r in records} == {100, 50, 25, 12.5}
     assert all(np.isfinite(r["psnr"]) and -1 <= r["ssim"] <= 1 for r in records)
     by = {(r["method"], r["dim"]): r["psnr"] for r in records}
     assert (
         by[("gaussian_denoise", 50)] >= by[("noisy_input", 50)]
     )  # the oracle never does worse than its input
+    # the classical peers denoise: above the noisy input where the noise is strongest
+    assert min(by[("petschnigg", 100)], by[("nlmeans_noflash", 100)]) > by[("noisy_input", 100)]
     table = (out / "results.md").read_text()
     assert "| deepfnf |" in table and "100x PSNR" in table and "12.5x SSIM" in table
     assert "| noisy_input |" in capsys.readouterr().out
     # one picture per test image: a label band, then per dim (darkest first) a label band and the panels:
-    # noisy input | flash | gaussian oracle | deepfnf | direct | target (64-px crops, whole here)
+    # noisy input | flash | gaussian oracle | petschnigg | nlmeans_noflash | deepfnf | direct | target
+    # (64-px crops, whole here)
     (png,) = out.glob("comparison_*.png")
     picture = np.asarray(Image.open(png))
-    band, size, pad, cols = 14, 64, 2, 6
+    band, size, pad, cols = 14, 64, 2, 8
     assert picture.shape == (band + 4 * (band + size), cols * size + (cols - 1) * pad, 3)
     sample = TestSet(testset)[0]  # the 100x sample of the first image: the first row
     assert float(sample["dim"]) == 100

@@ -51,7 +51,13 @@ def test_eval_on_a_paper001_test_set_has_one_column(tmp_path, capsys):
     ckpt = out / "saecnn_small" / "checkpoints" / "last.ckpt"
     assert eval_cli.run([f"ckpt={ckpt}", f"testset={testset}", f"out={tmp_path / 'e'}", "figures=0"]) == 0
     records = json.loads((tmp_path / "e" / "results.json").read_text())
-    assert {r["method"] for r in records} == {"saecnn", "noisy_input", "gaussian_denoise"}
+    assert {r["method"] for r in records} == {
+        "saecnn",
+        "noisy_input",
+        "gaussian_denoise",
+        "petschnigg",
+        "nlmeans_noflash",
+    }
     assert all(set(r) == {"method", "psnr", "ssim"} for r in records)
     md = (tmp_path / "e" / "results.md").read_text()
     assert "| Method | PSNR | SSIM | LPIPS |" in md and "| n/a |" in md and "LPIPS: not available" in md

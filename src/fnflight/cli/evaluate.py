@@ -13,7 +13,12 @@ Flash/no-flash (``task=fnf``):
 - ``gaussian_denoise``: the noisy no-flash blurred with a Gaussian (kornia, reflect border) whose sigma is
   chosen per image from ``sigmas`` (default 0.5, 1, 1.5, 2, 3, 4 px) as the one with the best PSNR against
   the target. The choice uses the target, so this is an *oracle* Gaussian: an optimistic floor for any
-  learned method.
+  learned method;
+- ``petschnigg``: Petschnigg et al. 2004, the no-flash image joint-bilateral filtered with the flash as the
+  guide, plus flash detail transfer (:mod:`fnflight.classical.petschnigg`; sigmas per dim chosen on BSDS500
+  val);
+- ``nlmeans_noflash``: scikit-image's non-local means of the no-flash image alone, given its true noise
+  level (a variance-stabilising transform first: :func:`fnflight.classical.vst_denoise`).
 
 Outputs (``out``, default ``runs/eval``): ``results.json``, a list of records
 ``{"method": str, "dim": float, "psnr": float, "ssim": float}`` (method = the model config's ``name``, e.g.
@@ -232,7 +237,40 @@ def _fnf_floors(batch: dict[str, Tensor], testset, opts: dict[str, Any]) -> tupl
     if not opts.get("_floors", True):
         return target, inputs, {}
     den = gaussian_oracle(batch[K.NOFLASH], batch[K.TARGET], gain, cm, opts["sigmas"])
-    return target, inputs, {"noisy_input": noisy, "gaussian_denoise": render_for_metrics(den, gain, cm)}
+    floors = {"noisy_input": noisy, "gaussian_denoise": render_for_metrics(den, gain, cm)}
+    return target, inputs, {**floors, **_fnf_peers(batch)}
+
+
+def _fnf_peers(batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The classical flash/no-flash peers, rendered sRGB: ``petschnigg`` (joint bilateral + detail transfer,
+    sigmas per dim from the validation set) and ``nlmeans_noflash`` (non-local means of the no-flash image
+    alone given its true noise level, through a variance-stabilising transform)."""
+    from fnflight.classical import petschnigg, vst_denoise
+    from fnflight.classical.petschnigg import params_for_dim
+    from fnflight.data import batch as K
+    from fnflight.tasks.metrics import render_for_metrics
+
+    gain, cm = batch[K.GAIN], batch[K.COLOR_MATRIX]
+    peers: dict[str, Tensor] = {}
+    if K.FLASH in batch:
+        dims = batch.get(K.DIM, gain).reshape(-1)
+        out = torch.cat(
+            [
+                petschnigg(
+                    batch[K.NOFLASH][i : i + 1],
+                    batch[K.FLASH][i : i + 1],
+                    gain[i : i + 1],
+                    *params_for_dim(float(dims[i])),
+                )
+                for i in range(len(gain))
+            ]
+        )
+        peers["petschnigg"] = render_for_metrics(out, gain, cm)
+    if K.STD_READ in batch and K.STD_SHOT in batch:
+        ones = torch.ones_like(batch[K.STD_READ])
+        den = vst_denoise(batch[K.NOFLASH].clamp(0, 1), ones, batch[K.STD_READ], batch[K.STD_SHOT])
+        peers["nlmeans_noflash"] = render_for_metrics(den, gain, cm)
+    return peers
 
 
 def _raw_floors(batch: dict[str, Tensor], testset, opts: dict[str, Any]) -> tuple[Tensor, dict, dict]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +63,13 @@ def _read(path: str | Path, map_location: str | torch.device) -> dict[str, Any]:
         # weights_only: a checkpoint from an untrusted source must never run code when it is read
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        if found is None:  # not a pickle of objects: a damaged file or another kind of file
+            raise CheckpointError(
+                f"cannot read checkpoint {str(path)!r}: not a torch file ({type(err).__name__})"
+            ) from None
         raise CheckpointError(
-            f"{str(path)!r} holds pickled Python objects, which fnflight never unpickles ({first}); "
+            f"{str(path)!r} holds pickled Python objects ({found.group(1)}), which fnflight never unpickles; "
             "checkpoints of `fnflight train` and files of `fnflight export` load without that"
         ) from None
     except Exception as err:
