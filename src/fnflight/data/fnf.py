@@ -75,6 +75,8 @@ class FlashNoFlashDataModule(LowLightDataModule):
         source, val_source, test_source, crop, batch_size, val_batch_size, num_workers, seed, augment,
             limit_val: see :class:`~fnflight.data.base.LowLightDataModule` (crop 448 as the authors' code;
             the paper says 440).
+        eval_crop: validation / test crop (default ``crop``): e.g. the test sets' 448 while training on
+            smaller crops, or a validation picture large enough to look at (``make train``: 256).
         alpha_range: ``(low, high)`` of the dimming ``alpha``, sampled log-uniformly.
         dim_sampling: ``"log_uniform"`` (paper 000: alpha log-uniform) or ``"uniform"`` (paper 001: the
             dimming FACTOR ``1 / alpha`` uniform, "dimming by a factor of 25 to 50").
@@ -115,6 +117,7 @@ class FlashNoFlashDataModule(LowLightDataModule):
         val_source: Any = None,
         test_source: Any = None,
         crop: int = 448,
+        eval_crop: int | None = None,
         batch_size: int = 1,
         val_batch_size: int | None = None,
         num_workers: int = DEFAULT_NUM_WORKERS,
@@ -170,6 +173,10 @@ class FlashNoFlashDataModule(LowLightDataModule):
             augment,
             limit_val,
         )
+        if eval_crop is not None:
+            if int(eval_crop) < 1:
+                raise ValueError(f"eval_crop must be >= 1, got {eval_crop}")
+            self.eval_crop = int(eval_crop)
         self.alpha_range = (float(alpha_range[0]), float(alpha_range[1]))
         self.flash_gain, self.reference = float(flash_gain), reference
         if float(shake) < 0:

@@ -127,6 +127,8 @@ class EnhancementTask(pl.LightningModule):
         self.loss = loss
         self.val_metrics = DimMetrics(dims, key=self.level_key)
         self.test_metrics = DimMetrics(dims, key=self.level_key)
+        # the degraded input itself (input_preview) on the validation data: what the model improved on
+        self.val_input_metrics = DimMetrics(dims, key=self.level_key)
         self._plateau: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None
         self._pending_plateau_state: dict[str, Any] | None = None
         self._validations = 0
@@ -196,6 +198,8 @@ class EnhancementTask(pl.LightningModule):
         metrics = self.val_metrics if stage == "val" else self.test_metrics
         pred, target = self.metric_images(batch, outputs)
         metrics.update(pred, target, self.metric_levels(batch))
+        if stage == "val":
+            self.val_input_metrics.update(self.input_preview(batch).float(), target, self.metric_levels(batch))
         return outputs
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
@@ -231,6 +235,9 @@ class EnhancementTask(pl.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         values = self._log_metrics(self.val_metrics, "val")
+        inputs = self.val_input_metrics.compute()
+        self.val_input_metrics.reset()
+        self.log_dict({"val/input_psnr": inputs["psnr"], "val/input_ssim": inputs["ssim"]})
         if self.trainer.sanity_checking:
             return
         self._validations += 1

@@ -112,6 +112,12 @@ class FlashNoFlashTask(EnhancementTask):
         """The noisy no-flash image brightened by the gain."""
         return self.to_srgb(batch, batch[keys.NOFLASH])
 
+    def sample_panels(self, batch: dict[str, Tensor], outputs: dict[str, Tensor]) -> list[Tensor]:
+        """``noisy no-flash x gain | flash (as captured) | output | target`` in sRGB (``sample.png``)."""
+        noisy, output, target = super().sample_panels(batch, outputs)
+        flash = render_srgb(batch[keys.FLASH].float(), 1.0, batch[keys.COLOR_MATRIX], clip=True)
+        return [noisy, flash, output, target]
+
     def panels(self, batch: dict[str, Tensor], outputs: dict[str, Tensor]) -> tuple[list[Tensor], str]:
         gain, cm = batch[keys.GAIN], batch[keys.COLOR_MATRIX]
 

@@ -379,6 +379,12 @@ class RunResult:
             keys = [k for k in self.metrics if k.startswith(("val/psnr", "val/ssim"))]
             shown = ", ".join(f"{k}={self.metrics[k]:.4g}" for k in sorted(keys, key=by_dim))
             lines.append("  validation   " + shown)
+            if "val/input_psnr" in self.metrics:  # the same validation images before the model
+                psnr, ssim = self.metrics["val/input_psnr"], self.metrics.get("val/input_ssim", float("nan"))
+                lines.append(
+                    f"  vs input     val/psnr {self.metrics.get('val/psnr', float('nan')):.2f} dB against "
+                    f"{psnr:.2f} dB for the degraded input itself (SSIM {ssim:.3f})"
+                )
         lines.append(
             f"  evaluate     fnflight eval ckpt={rel(self.best_ckpt or self.last_ckpt)} testset=DIR "
             f"(make one: fnflight testset task={self.testset_task} out=DIR)"
