@@ -199,7 +199,9 @@ class EnhancementTask(pl.LightningModule):
         pred, target = self.metric_images(batch, outputs)
         metrics.update(pred, target, self.metric_levels(batch))
         if stage == "val":
-            self.val_input_metrics.update(self.input_preview(batch).float(), target, self.metric_levels(batch))
+            self.val_input_metrics.update(
+                self.input_preview(batch).float(), target, self.metric_levels(batch)
+            )
         return outputs
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:

@@ -97,7 +97,9 @@ def load_task(path: str | Path, map_location: str | torch.device = "cpu"):
     except ConfigError as err:
         raise CheckpointError(f"cannot rebuild the model of {str(path)!r}: {err}") from None
     missing, unexpected = task.load_state_dict(ckpt["state_dict"], strict=False)
-    missing = [k for k in missing if not k.startswith(("val_metrics.", "test_metrics.", "val_input_metrics."))]
+    missing = [
+        k for k in missing if not k.startswith(("val_metrics.", "test_metrics.", "val_input_metrics."))
+    ]
     if missing or unexpected:
         raise CheckpointError(
             f"{str(path)!r} does not match its model config: missing {missing[:5]}, unexpected "
