@@ -306,6 +306,23 @@ def test_sid_tiled_full_depth_xtrans_exact():
     assert float((tiled_forward(net, raw, tile=64, halo=16) - ref).abs().max()) > 1e-4
 
 
+@pytest.mark.parametrize("variant", [{}, {"half_resolution": True}, {"direct": True}])
+def test_kpn_burst_tiled_equals_untiled_exact(variant):
+    # the full Table 3 body (receptive field 544 px): a frame larger than one tile, cut into several
+    torch.manual_seed(0)
+    net = KPNBurst(frames=2, width=1 / 16, **variant).eval()
+    burst, noise = torch.rand(1, 2, 3, 720, 90), torch.full((1, 1, 720, 90), 0.02)
+    with torch.no_grad():
+        ref = net(burst, noise)["output"]
+    halo = -(-((net.receptive_field - 1) // 2) // net.stride) * net.stride
+    tile = 2 * halo + 64  # cores of 64 px: 12 tiles down the frame
+    exact = float((tiled_forward(net, burst, noise, tile=tile) - ref).abs().max())
+    assert exact <= 1e-5
+    # a too small halo is not exact (the test can fail): the halo matters (outputs are ~1e-2 here)
+    short = float((tiled_forward(net, burst, noise, tile=tile, halo=32) - ref).abs().max())
+    assert short > 1e-6 and short > 20 * exact
+
+
 def test_tiled_apply_checks_inputs():
     with pytest.raises(ValueError, match="sizes must agree"):
         tiled_apply(lambda a, b: a, [torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 9)], tile=8, halo=0)

@@ -17,7 +17,10 @@ and reports:
 
 Cases (:data:`CASES`): ``sid_full_sony``: the paper-width SID U-Net (7.76M parameters, seeded random
 weights: speed and memory do not depend on the values) on a full Sony alpha 7S II frame, 4240 x 2832 Bayer
-= 2120 x 1416 packed, 4 channels; ``sid_tiny``: a tiny net and frame for tests.
+= 2120 x 1416 packed, 4 channels; ``sid_12mp``, ``lsd2_12mp``, ``kpn_burst_12mp``: the shipped models
+(:mod:`fnflight.models`) on 12-megapixel inputs (4000 x 3000 output px; KPN: 8 frames); ``sid_tiny``: a tiny
+net and frame for tests. (The flash/no-flash nets are not cases yet: their kernel basis comes from global
+pools of the whole image, so plain tiles are not exact; see the open issue.)
 Options: ``cases=[sid_full_sony]``, ``tile=null`` (the net's default tile, as ``fnflight enhance``),
 ``repeats=1``,
 ``check_size=1024``, ``threads=null``, ``seed=0``.
@@ -67,8 +70,46 @@ def _sid_tiny(seed: int) -> tuple[nn.Module, list[torch.Tensor]]:
     return SIDUNet(width=1 / 16, depth=3).eval(), [torch.rand(1, 4, 200, 160, generator=g)]
 
 
+def _shipped(name: str) -> nn.Module:
+    from fnflight.models import resolve
+    from fnflight.tasks.checkpoint import load_task
+
+    return load_task(resolve(name)).net.float().eval()
+
+
+# 12 megapixels of output: 4000 x 3000
+MP12 = (3000, 4000)
+
+
+def _sid_12mp(seed: int) -> tuple[nn.Module, list[torch.Tensor]]:
+    """The shipped ``sid`` (Bayer) on a 12 MP frame: 2000 x 1500 packed, 4 channels (an x100 dark capture)."""
+    g = torch.Generator().manual_seed(seed)
+    raw = (torch.rand(1, 4, MP12[0] // 2, MP12[1] // 2, generator=g) * 0.01 * 100.0).clamp(max=1.0)
+    return _shipped("sid"), [raw]
+
+
+def _lsd2_12mp(seed: int) -> tuple[nn.Module, list[torch.Tensor]]:
+    """The shipped ``lsd2`` on a 12 MP short / long pair."""
+    g = torch.Generator().manual_seed(seed)
+    return _shipped("lsd2"), [torch.rand(1, 3, *MP12, generator=g) for _ in range(2)]
+
+
+def _kpn_burst_12mp(seed: int) -> tuple[nn.Module, list[torch.Tensor]]:
+    """The shipped ``kpn_burst`` on a 12 MP burst of its 8 frames and the noise-estimate map."""
+    g = torch.Generator().manual_seed(seed)
+    net = _shipped("kpn_burst")
+    burst = torch.rand(1, int(net.frames), 3, *MP12, generator=g)
+    return net, [burst, torch.full((1, 1, *MP12), 0.02)]
+
+
 # case name -> builder(seed) -> (net, full-size inputs)
-CASES = {"sid_full_sony": _sid_full_sony, "sid_tiny": _sid_tiny}
+CASES = {
+    "sid_full_sony": _sid_full_sony,
+    "sid_12mp": _sid_12mp,
+    "lsd2_12mp": _lsd2_12mp,
+    "kpn_burst_12mp": _kpn_burst_12mp,
+    "sid_tiny": _sid_tiny,
+}
 
 
 def count_macs(net: nn.Module, inputs: list[torch.Tensor]) -> int:

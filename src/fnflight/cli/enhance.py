@@ -8,7 +8,7 @@ nothing is unpickled); ``model=NAME`` instead is a shipped model (``fnflight mod
     fnflight enhance ckpt=PATH noflash=IMG flash=IMG out=OUT.png [dim=auto|FACTOR] [std_read=S] [std_shot=S]
     fnflight enhance ckpt=PATH raw=FILE ratio=R out=OUT.png|.jpg|.tif [tile=auto|N] [bits=8|16] [device=auto]
     fnflight enhance ckpt=PATH short=IMG long=IMG out=OUT.png|.jpg|.tif [tile=auto|N] [bits=8|16]
-    fnflight enhance ckpt=PATH burst=DIR_OR_GLOB out=OUT.png|.jpg|.tif [std_read=S] [std_shot=S] [bits=8|16]
+    fnflight enhance ckpt=PATH burst=DIR_OR_GLOB out=OUT.png|.jpg|.tif [std_read=S] [std_shot=S] [tile=auto|N]
     fnflight enhance ckpt=PATH testset=DIR index=N out=OUT.png
 
 Own images: 8-bit files are sRGB and are linearised with the inverse sRGB curve, 16-bit files are taken as
@@ -49,7 +49,8 @@ are the files of a folder, or of a glob pattern, in name order, the first the re
 takes, of one size, read like the flash/no-flash images (8-bit sRGB linearised, 16-bit linear). The noise
 estimate the net takes (the std map of the reference frame, paper 002) comes from ``std_read`` /
 ``std_shot`` when given, else (``noise=estimate``, default) from a Poisson-Gaussian fit to the reference
-frame itself (:func:`fnflight.imaging.estimate_noise_levels`). Written like raw files (``bits``).
+frame itself (:func:`fnflight.imaging.estimate_noise_levels`). Run in exact tiles like raw files (``tile``
+in pixels; the Table 3 body's receptive field is 544 px) and written the same way (``bits``).
 
 Test-set sample: writes ``input | output | target`` (the task's input preview and sRGB rendering) for sample
 ``index``.
@@ -97,7 +98,7 @@ MODE_KEYS = {
     "testset": ("testset", "index"),
     "raw": ("raw", "ratio", "tile", "bits"),
     "shortlong": ("short", "long", "tile", "bits"),
-    "burst": ("burst", "std_read", "std_shot", "noise", "bits"),
+    "burst": ("burst", "std_read", "std_shot", "noise", "tile", "bits"),
 }
 USAGE = (
     "usage: fnflight enhance ckpt=PATH noflash=IMG flash=IMG out=IMG | ckpt=PATH raw=FILE ratio=R out=IMG | "
@@ -166,7 +167,7 @@ def parse(argv: list[str]) -> dict[str, Any]:
     if mode == "burst":
         if opts["noise"] not in ("paper", "estimate"):
             raise EnhanceError(f"bad noise={opts['noise']!r}; valid: estimate (or give std_read / std_shot)")
-        _parse_tiled(opts)  # (its tile option is not the burst's: KPN runs untiled)
+        _parse_tiled(opts)
         for key in ("std_read", "std_shot"):
             if opts.get(key) is not None:
                 try:
@@ -452,8 +453,11 @@ def enhance_burst(
     std_shot: float | None = None,
     bits: int | None = None,
     device: str | torch.device = "cpu",
+    tile: int | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
-    """Run a burst (KPN) checkpoint on the frames of ``burst`` and write the result (module docstring).
+    """Run a burst (KPN) checkpoint on the frames of ``burst`` in exact tiles (``tile``: window side in px,
+    ``None``: 512 px cores plus the receptive-field halo) and write the result (module docstring).
 
     Returns ``{"path", "height", "width", "format", "bits", "frames", "std_read", "std_shot"}``.
     """
@@ -496,8 +500,10 @@ def enhance_burst(
         K.GAIN: torch.ones(1, device=device),
         K.COLOR_MATRIX: torch.eye(3, device=device)[None],
     }
+    net = task.to(device).net
+    linear = _run_tiled(net, [batch[K.BURST], batch[K.NOISE_STD]], tile, progress)
     with torch.no_grad():
-        image = task.to(device).to_srgb(batch, task.predict(batch)["output"])[0].cpu()
+        image = task.to_srgb({k: v.cpu() for k, v in batch.items()}, linear[None])[0]
     return {**_write(out, image, fmt, bits), "frames": len(files), "std_read": std_read, "std_shot": std_shot}
 
 
@@ -604,6 +610,7 @@ def run(argv: list[str]) -> int:
                     opts.get("std_shot"),
                     opts["bits"],
                     device,
+                    opts["tile"],
                 )
                 noise = f"std_read {info['std_read']:.3g}, std_shot {info['std_shot']:.3g}"
                 what = f"; {info['frames']} frames, {noise}"

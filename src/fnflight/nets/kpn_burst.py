@@ -16,6 +16,7 @@ from fnflight.nets.unet import (
     pad_min_size,
     pad_to_multiple,
     scaled,
+    table3_receptive_field,
 )
 
 __all__ = ["KPNBurst"]
@@ -104,6 +105,23 @@ class KPNBurst(nn.Module):
                 nn.Conv2d(hidden, 3, 3, padding=1),
             )
         init_weights(self, "fan_in_uniform")
+
+    @property
+    def receptive_field(self) -> int:
+        """Receptive field (px) of one output pixel: the Table 3 body
+        (:func:`~fnflight.nets.unet.table3_receptive_field`; half-resolution kernels: one decoder level
+        fewer, then the bilinear x2 of the kernel maps, 2 taps of the half-resolution grid), the direct head's
+        three 3x3 convs or the K x K kernels: what tiled inference must overlap by (:mod:`fnflight.nets.tiling`).
+
+        >>> KPNBurst(width=1 / 16).receptive_field, KPNBurst(width=1 / 16, direct=True).receptive_field
+        (544, 546)
+        """
+        levels = len(self.encoder.channels)
+        if self.half_resolution:
+            body = table3_receptive_field(levels, levels - 1) + 2
+        else:
+            body = table3_receptive_field(levels)
+        return body + (6 if self.direct else self.kernel_size - 1)
 
     def forward(self, burst: Tensor, noise_std: Tensor) -> dict[str, Tensor]:
         if not isinstance(burst, Tensor) or burst.dim() != 5 or burst.shape[1:3] != (self.frames, 3):

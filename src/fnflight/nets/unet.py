@@ -36,6 +36,7 @@ __all__ = [
     "pad_min_size",
     "pad_to_multiple",
     "scaled",
+    "table3_receptive_field",
 ]
 
 #: Smallest hidden channel count produced by :func:`scaled` (keeps tiny test networks meaningful).
@@ -345,6 +346,31 @@ class PixelDecoder(nn.Module):
             x = block["b"](torch.cat([x, skips[n - 1 - k]], dim=1))
             x = block["c"](x)
         return self.out(self.final(x))
+
+
+def table3_receptive_field(
+    encoder_levels: int = len(ENCODER_CHANNELS), decoder_levels: int | None = None
+) -> int:
+    """Receptive field (input px) of one output pixel of the Table 3 encoder + per-pixel decoder (no basis
+    decoder: it sees the whole image through its global pools), from the layer list: Enc-0, per level two 3x3
+    convs and a 2x2 pool, Enc-F / Enc-Out; per decoder level a bilinear x2 (2 taps of the coarse grid) and
+    three 3x3 convs; PDec-F-0/1 and the 3x3 output conv. ``decoder_levels`` < ``encoder_levels`` stops the
+    decoder at a coarser scale (half-resolution KPN kernels); the result is then in input px too.
+
+    >>> table3_receptive_field(), table3_receptive_field(decoder_levels=4)
+    (540, 538)
+    """
+    decoder_levels = encoder_levels if decoder_levels is None else int(decoder_levels)
+    rf, jump = 3, 1  # Enc-0
+    for _ in range(encoder_levels):
+        rf += 2 * 2 * jump  # Enc-i-A, Enc-i-B
+        rf, jump = rf + jump, jump * 2  # Enc-i-C: 2x2 stride-2 max pool
+    rf += 2 * 2 * jump  # Enc-F, Enc-Out
+    for _ in range(decoder_levels):
+        rf += jump  # Bilinear-Up: two taps of the coarse grid
+        jump //= 2
+        rf += 3 * 2 * jump  # PDec-k-A, -B, -C
+    return rf + 3 * 2 * jump  # PDec-F-0, PDec-F-1, Output
 
 
 def _global_pool(x: Tensor) -> Tensor:
