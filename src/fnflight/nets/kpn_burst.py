@@ -110,8 +110,9 @@ class KPNBurst(nn.Module):
     def receptive_field(self) -> int:
         """Receptive field (px) of one output pixel: the Table 3 body
         (:func:`~fnflight.nets.unet.table3_receptive_field`; half-resolution kernels: one decoder level
-        fewer, then the bilinear x2 of the kernel maps, 2 taps of the half-resolution grid), the direct head's
-        three 3x3 convs or the K x K kernels: what tiled inference must overlap by (:mod:`fnflight.nets.tiling`).
+        fewer, then the bilinear x2 of the kernel maps, 2 taps of the half-resolution grid), the direct
+        head's three 3x3 convs or the K x K kernels: what tiled inference must overlap by
+        (:mod:`fnflight.nets.tiling`).
 
         >>> KPNBurst(width=1 / 16).receptive_field, KPNBurst(width=1 / 16, direct=True).receptive_field
         (544, 546)
