@@ -10,6 +10,11 @@ nothing is unpickled); ``model=NAME`` instead is a shipped model (``fnflight mod
     fnflight enhance ckpt=PATH short=IMG long=IMG out=OUT.png|.jpg|.tif [tile=auto|N] [bits=8|16]
     fnflight enhance ckpt=PATH burst=DIR_OR_GLOB out=OUT.png|.jpg|.tif [std_read=S] [std_shot=S] [tile=auto|N]
     fnflight enhance ckpt=PATH testset=DIR index=N out=OUT.png
+    fnflight enhance ckpt=PATH|model=NAME in=DIR out=DIR [ext=png|jpg|tif] [options]   # a whole folder
+
+A folder (``in=DIR``): every pair, burst or raw file in it, by the model's task (``NAME_ambient.*`` /
+``NAME_flash.*``, ``NAME_short.*`` / ``NAME_long.*``, one sub-folder per burst, raw files), each written as
+``OUT/NAME.png`` with a progress bar over the images (:mod:`fnflight.cli.enhance_folder`).
 
 Own images: 8-bit files are sRGB and are linearised with the inverse sRGB curve, 16-bit files are taken as
 linear (:func:`fnflight.data.sources.read_linear`); both must have the same size and be aligned roughly (the
@@ -533,6 +538,30 @@ def _read(path: str) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float()
 
 
+def _run_folder(argv: list[str]) -> int:
+    """``in=DIR out=DIR``: every input of the folder through the single-image mode
+    (:mod:`fnflight.cli.enhance_folder`)."""
+    from fnflight.cli import enhance_folder
+
+    opts = dict(a.split("=", 1) for a in argv if "=" in a)
+    bad = [a for a in argv if "=" not in a]
+    if bad or not opts.get("out"):
+        print(f"fnflight enhance: in=DIR needs out=DIR and key=value options; {USAGE}", file=sys.stderr)
+        return 2
+    if opts.get("model"):
+        from fnflight.models import ModelNotFoundError, resolve
+
+        try:
+            opts["ckpt"] = str(resolve(opts.pop("model")))
+        except ModelNotFoundError as err:
+            print(f"fnflight enhance: {err}", file=sys.stderr)
+            return 2
+    if not opts.get("ckpt"):
+        print("fnflight enhance: in=DIR needs ckpt=PATH or model=NAME", file=sys.stderr)
+        return 2
+    return enhance_folder.run(opts, run)
+
+
 def own_batch(opts: dict[str, Any]) -> dict[str, torch.Tensor]:
     """The batch dict (B = 1) for the user's no-flash / flash files."""
     from fnflight.data import batch as K
@@ -573,6 +602,8 @@ def run(argv: list[str]) -> int:
     if any(a in ("-h", "--help", "help") for a in argv):
         print(__doc__)
         return 0
+    if any(a.startswith("in=") for a in argv):  # a folder of inputs: fnflight.cli.enhance_folder
+        return _run_folder(argv)
     from fnflight.cli.evaluate import as_batch
     from fnflight.data import batch as K
     from fnflight.data.base import collate
