@@ -28,7 +28,8 @@ random green/magenta tint. Keeping ``I``'s own shading in the ambient image is d
 ambient-lit capture.
 
 Flash (neutral, point light next to the lens).
-    ``flash_only = k * [A * R * c(T_f) * F(x, y) * cos(x, y) * (1 - s_h * Shadow(x, y)) + k_s * Gloss * Spec]``
+    ``flash_only = k * [A * R * c(T_f) * F(x, y) * cos(x, y) * (1 - s_h * Shadow(x, y))
+    + k_s * Gloss * Spec]``
 - the flash's own fine shading ``R = exp(beta (h_f(x + 2 px u) - h_f(x)))``: the fine relief lit from another
   direction (``u`` a random unit vector, ``beta ~ U(0.1, 0.2)``);
 - depth proxy ``d = 1 + a_p * ramp(x, y) + a_l * (1 - Lb)``: a random plane (``ramp`` in [0, 1] along a random
