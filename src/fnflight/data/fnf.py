@@ -90,6 +90,15 @@ class FlashNoFlashDataModule(LowLightDataModule):
             paper's test set has; ``None``: the crop itself). Mean flash displacement (512 draws,
             benchmarks/investigation/shake_displacement.py): 2.1 px for 128-px crops with their own frame,
             3.5 px as windows of a 448 frame, 4.0 px at 448.
+        scale_centre: the point the homography's scale acts about. ``"origin"`` (default, the authors'
+            code; NOTES "DeepFnF"): the origin of the WHOLE source image, the frame lying at an offset of it.
+            Training: a random offset ``U(0, scale_origin_offset)`` px per axis (the authors' 448 crop at a
+            random place of the full photo, so the scale moves pixels by ``(s - 1)(x + offset)``: the source
+            of the paper's "up to 20 px" displacement). Validation and test: offset 0 (the authors' test
+            crops are the images' top-left corners: up to 9 px at the far corner). ``"centre"``: the
+            frame's centre (our first reading; it halves the test-time scale term).
+        scale_origin_offset: the largest training offset of the frame in its source image, px (640: photos
+            of about 1000 px, as FAID's).
         shake: multiplier of the three shake ranges (rotation, translation, scale about 1) for every stage:
             0 = aligned pairs, 2 = twice the paper's shake (test sets of paper Fig. 3,
             ``benchmarks/fnf_misalignment.sh``); 1 = the ranges as given.
@@ -134,6 +143,8 @@ class FlashNoFlashDataModule(LowLightDataModule):
         scale_range: Sequence[float] = (0.98, 1.02),
         max_translation: float = 2.0,
         homography_size: int | None = PAPER_CROP,
+        scale_centre: str = "origin",
+        scale_origin_offset: float = 640.0,
         shake: float = 1.0,
         shake_warmup_steps: int | None = None,
         read_range: Sequence[float] = (-3.0, -2.0),
@@ -191,6 +202,11 @@ class FlashNoFlashDataModule(LowLightDataModule):
             float(shake),
         )
         self.homography_size = None if homography_size is None else int(homography_size)
+        if scale_centre not in ("origin", "centre"):
+            raise ValueError(f"scale_centre must be 'origin' or 'centre', got {scale_centre!r}")
+        if float(scale_origin_offset) < 0:
+            raise ValueError(f"scale_origin_offset must be >= 0, got {scale_origin_offset}")
+        self.scale_centre, self.scale_origin_offset = scale_centre, float(scale_origin_offset)
         if shake_warmup_steps is not None and int(shake_warmup_steps) < 1:
             raise ValueError(
                 f"shake_warmup_steps must be a positive step count or null, got {shake_warmup_steps}"
@@ -218,6 +234,8 @@ class FlashNoFlashDataModule(LowLightDataModule):
                 k: list(v) if isinstance(v, tuple) else v for k, v in self.homography_args.items()
             },
             "homography_size": self.homography_size,
+            "scale_centre": self.scale_centre,
+            "scale_origin_offset_train": self.scale_origin_offset,
             "read_range_log10": list(self.read_range),
             "shot_range_log10": list(self.shot_range),
             "test_dims": self.test_dims,
@@ -238,16 +256,31 @@ class FlashNoFlashDataModule(LowLightDataModule):
         return min(1.0, int(trainer.global_step) / self.shake_warmup_steps)
 
     def _camera_shake(
-        self, n: int, b: int, h: int, w: int, generator: torch.Generator, scale: float = 1.0
+        self,
+        n: int,
+        b: int,
+        h: int,
+        w: int,
+        generator: torch.Generator,
+        scale: float = 1.0,
+        stage: str = "test",
     ) -> list[Tensor]:
         """``n`` relative homographies ``(B, 3, 3)`` for an ``h x w`` crop: drawn for the
         ``homography_size`` frame, seen through one random window per sample (the same for every frame);
-        ``scale`` shrinks every shake range (see ``shake_warmup_steps``)."""
+        ``scale`` shrinks every shake range (see ``shake_warmup_steps``); the scale acts about
+        ``scale_centre`` (for training the source image's origin at a random offset)."""
         size = self.homography_size or 0
         fh, fw = max(size, h), max(size, w)
         gdev = generator.device
         args = _scaled_shake(self.homography_args, scale)
-        homs = [imaging.sample_homography(b, fh, fw, generator, gdev, **args) for _ in range(n)]
+        about = None
+        if self.scale_centre == "origin":
+            about = torch.zeros((b, 2), device=gdev)
+            if stage == "train" and self.scale_origin_offset > 0:
+                about = -self.scale_origin_offset * torch.rand((b, 2), generator=generator, device=gdev)
+        homs = [
+            imaging.sample_homography(b, fh, fw, generator, gdev, scale_about=about, **args) for _ in range(n)
+        ]
         if (fh, fw) == (h, w):
             return homs
         # crop pixel p is frame pixel p + o: H_crop = T(-o) H_frame T(o)
@@ -301,7 +334,7 @@ class FlashNoFlashDataModule(LowLightDataModule):
 
         # capture sequence: M + 1 no-flash frames then the flash; relative homographies composed sequentially
         m = self.extra_noflash
-        rel = self._camera_shake(m + 1, b, h, w, generator, self.shake_scale(stage))
+        rel = self._camera_shake(m + 1, b, h, w, generator, self.shake_scale(stage), stage)
         rel = [r.to(dev, ambient.dtype) for r in rel]
         ref = m // 2 if self.reference == "noflash" else m + 1
         eye = torch.eye(3, device=dev, dtype=ambient.dtype).expand(b, 3, 3)

@@ -134,13 +134,15 @@ def homography_from_params(
     height: int,
     width: int,
     fov_deg: float = 90.0,
+    scale_about: Tensor | None = None,
 ) -> Tensor:
     r"""Build ``H = T(t) @ S_c(s) @ K R K^-1`` (paper 000 sec. 4.1, NOTES "DeepFnF").
 
     ``R`` from rotations about x, y, z (:func:`rotation_matrix_xyz`), ``K`` from :func:`intrinsics_from_fov`,
-    ``S_c`` an isotropic scaling ABOUT THE IMAGE CENTRE ``c`` (the authors' code scales about the origin
-    ``(0, 0)``; NOTES says the centre is intended, which keeps scale from adding a position-dependent
-    translation), ``T`` a translation by ``t = (tx, ty)`` pixels.
+    ``S_c`` an isotropic scaling about the point ``c`` = ``scale_about`` (``(B, 2)`` pixel coordinates; None:
+    the image centre), ``T`` a translation by ``t = (tx, ty)`` pixels. The authors' code scales about the
+    origin of the WHOLE source image (NOTES): pass that origin in this image's coordinates, e.g. ``-offset``
+    for a crop at ``offset`` of its source; the centre halves the scale term's displacement.
 
     Args:
         angles_deg: ``(B, 3)`` rotation angles about x, y, z in degrees.
@@ -149,6 +151,7 @@ def homography_from_params(
         height: image height H.
         width: image width W.
         fov_deg: horizontal field of view for ``K``.
+        scale_about: ``(B, 2)`` the point the scale acts about; ``None``: the image centre.
 
     Returns:
         ``(B, 3, 3)`` homographies in pixel coordinates.
@@ -172,7 +175,9 @@ def homography_from_params(
     k = intrinsics_from_fov(height, width, fov_deg, b, dev, dt)
     r = rotation_matrix_xyz(torch.deg2rad(angles_deg))
     h_rot = k @ r @ torch.linalg.inv(k)
-    c = k[:, :2, 2]  # image centre
+    c = k[:, :2, 2] if scale_about is None else _check_tensor(scale_about, "scale_about").to(dt)
+    if c.shape != (b, 2):
+        raise ValueError(f"scale_about must have shape ({b}, 2), got {tuple(c.shape)}")
     s = identity_homography(b, dev, dt)
     s[:, 0, 0] = scale
     s[:, 1, 1] = scale
@@ -191,13 +196,15 @@ def sample_homography(
     scale_range: tuple[float, float] = (0.98, 1.02),
     max_translation: float = 2.0,
     return_params: bool = False,
+    scale_about: Tensor | None = None,
 ) -> Tensor | tuple[Tensor, dict[str, Tensor]]:
     r"""Sample DeepFnF camera-shake homographies (paper 000 sec. 4.1, NOTES "DeepFnF").
 
     Rotations about x, y, z each ``U(-max_rotation_deg, max_rotation_deg)``; ``K`` from a ``fov_deg`` field of
-    view; isotropic scale ``U(scale_range)`` about the image centre; translation ``U(-max_translation,
-    max_translation)`` px in x and in y independently (NOTES; the paper's "magnitude in [0, 2]" is read as the
-    per-axis range of the authors' code). See :func:`homography_from_params` for the composition.
+    view; isotropic scale ``U(scale_range)`` about ``scale_about`` (default the image centre); translation
+    ``U(-max_translation, max_translation)`` px in x and in y independently (NOTES; the paper's "magnitude
+    in [0, 2]" is read as the per-axis range of the authors' code). See :func:`homography_from_params` for
+    the composition.
 
     Args:
         batch: B.
@@ -210,6 +217,8 @@ def sample_homography(
         scale_range: ``(low, high)`` isotropic scale.
         max_translation: bound of each translation component, pixels.
         return_params: also return the sampled ``{"angles_deg", "scale", "translation"}``.
+        scale_about: ``(B, 2)`` the point the scale acts about (:func:`homography_from_params`; None: the
+            image centre).
 
     Returns:
         ``(B, 3, 3)`` homographies (input -> output pixel coordinates, see the module docstring), and the
@@ -228,7 +237,7 @@ def sample_homography(
     angles = uniform((batch, 3), -max_rotation_deg, max_rotation_deg)
     scale = uniform((batch,), scale_range[0], scale_range[1])
     translation = uniform((batch, 2), -max_translation, max_translation)
-    h = homography_from_params(angles, scale, translation, height, width, fov_deg)
+    h = homography_from_params(angles, scale, translation, height, width, fov_deg, scale_about)
     if return_params:
         return h, {"angles_deg": angles, "scale": scale, "translation": translation}
     return h
