@@ -24,7 +24,7 @@ OUT = Path("benchmarks/results/fnf_displacement.json")
 
 
 def displacement(homs: torch.Tensor, size: int, step: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean Euclidean and Manhattan ``|H p - p|`` over a grid of pixel centres of a ``size`` crop, per draw."""
+    """Mean Euclidean and Manhattan ``|H p - p|`` over a grid of a ``size`` crop's pixel centres, per draw."""
     c = torch.arange(step / 2 - 0.5, size, step, dtype=torch.float64)
     ys, xs = torch.meshgrid(c, c, indexing="ij")
     p = torch.stack([xs.flatten(), ys.flatten(), torch.ones(xs.numel(), dtype=torch.float64)])  # (3, N)
