@@ -1,7 +1,7 @@
 """Ship a benchmark's trained model inside the package: ``src/fnflight/models/NAME.pt`` (weights only,
 float16) and its model card ``NAME.md``.
 
-usage: .venv/bin/python scripts/ship_model.py NAME WEIGHTS.pt [TESTSET_DIR]
+usage: .venv/bin/python scripts/ship_model.py NAME WEIGHTS.pt [TESTSET_DIR] [--note TEXT]
 
 WEIGHTS.pt is the float32 weights file behind a row of a committed benchmark table; its folder
 (``benchmarks/results/...``) holds ``command.txt``, ``machine.txt`` and ``results.md``. The card quotes
@@ -46,6 +46,10 @@ def write_card(path: Path, lines: list[str]) -> None:
 
 
 def main(argv: list[str]) -> int:
+    note = None
+    if "--note" in argv:  # a sentence for the card: why this row, what to know
+        i = argv.index("--note")
+        note, argv = argv[i + 1], argv[:i] + argv[i + 2 :]
     if len(argv) not in (2, 3):
         print(__doc__, file=sys.stderr)
         return 2
@@ -72,6 +76,7 @@ def main(argv: list[str]) -> int:
         "",
         f"Use: `{USE.get(task_name, 'fnflight enhance model={name} ...').format(name=name)}`",
         "",
+        *([note, ""] if note else []),
         f"## Training (`{results}`)",
         "",
         "```",

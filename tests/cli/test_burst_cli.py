@@ -145,3 +145,21 @@ def test_eval_burst_per_noise_level_with_floors(burst_ckpt, tmp_path, capsys):
     # more noise at a higher gain; the classical denoiser beats the noisy reference frame
     assert by[("reference_frame", 8)] < by[("reference_frame", 1)]
     assert all(by[("reference_denoise", g)] > by[("reference_frame", g)] for g in (1, 2, 4, 8))
+
+
+def test_a_one_frame_net_runs_on_longer_bursts():
+    """kpn_1frame is evaluated on the 8-frame test bursts like the others: it sees their reference frame."""
+    import torch
+
+    from fnflight.data import batch as K
+    from fnflight.nets.kpn_burst import KPNBurst
+    from fnflight.tasks.burst import BurstTask
+
+    torch.manual_seed(0)
+    task = BurstTask(net=KPNBurst(frames=1, width=1 / 16)).eval()
+    burst = torch.rand(1, 8, 3, 40, 40)
+    noise = torch.full((1, 1, 40, 40), 0.02)
+    with torch.no_grad():
+        out = task.predict({K.BURST: burst, K.NOISE_STD: noise})["output"]
+        ref = task.net(burst[:, :1], noise)["output"]
+    torch.testing.assert_close(out, ref)
