@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:?usage: $0 DATA_DIR [STEPS] [MODELS...]}
-STEPS=${2:-3000}
+STEPS=${2:-2000}
 shift $(( $# >= 2 ? 2 : 1 ))
 MODELS=("$@")
 [ ${#MODELS[@]} -gt 0 ] || MODELS=(saecnn_small deepfnf_small)
