@@ -62,8 +62,8 @@ for model in "${MODELS[@]}"; do
     echo "$model: trained $STEPS steps in $(( $(date +%s) - start )) s at commit $commit" | tee "$done_mark"
   fi
   cat "$done_mark" >> "$OUT/command.txt"
-  # the weights behind each row (weights only; re-evaluate with fnflight eval ckpt=$OUT/$model.pt ...)
-  $BIN/fnflight export "ckpt=$RUNS/$model/checkpoints/last.ckpt" "out=$OUT/$model.pt"
+  # the weights behind each row (weights only, float16: 7 MB; the table is evaluated from these files)
+  $BIN/fnflight export "ckpt=$RUNS/$model/checkpoints/last.ckpt" "out=$OUT/$model.pt" dtype=float16
   WEIGHTS+=("ckpt=$OUT/$model.pt")
 done
 
