@@ -17,7 +17,7 @@ SHIPPED = models.available()
 
 
 def test_every_shipped_model_has_a_card_and_loads_weights_only(capsys):
-    assert {"sid", "lsd2"} <= set(SHIPPED)
+    assert {"sid", "lsd2", "kpn_burst"} <= set(SHIPPED)
     for name, path in SHIPPED.items():
         data = torch.load(path, map_location="cpu", weights_only=True)  # never unpickles code
         assert data["format"] == "fnflight-weights"
