@@ -268,7 +268,9 @@ def _fnf_peers(batch: dict[str, Tensor]) -> dict[str, Tensor]:
         peers["petschnigg"] = render_for_metrics(out, gain, cm)
     if K.STD_READ in batch and K.STD_SHOT in batch:
         ones = torch.ones_like(batch[K.STD_READ])
-        den = vst_denoise(batch[K.NOFLASH].clamp(0, 1), ones, batch[K.STD_READ], batch[K.STD_SHOT])
+        # not clipped first: the dim no-flash image's read noise goes below 0, and clipping it to 0 would
+        # bias the dark pixels that the gain then amplifies (the transform takes values below 0)
+        den = vst_denoise(batch[K.NOFLASH], ones, batch[K.STD_READ], batch[K.STD_SHOT])
         peers["nlmeans_noflash"] = render_for_metrics(den, gain, cm)
     return peers
 
