@@ -133,17 +133,12 @@ def parse(argv: list[str]) -> dict[str, Any]:
             raise EnhanceError(f"unknown key {key!r}; valid keys: {', '.join(VALID)}")
         opts[key] = value
         given.add(key)
-    if opts.get("model"):  # a shipped model (fnflight models) instead of a checkpoint
-        if opts.get("ckpt"):
-            raise EnhanceError("pass ckpt=PATH or model=NAME, not both")
-        from fnflight.models import ModelNotFoundError, resolve
+    from fnflight.models import checkpoint_path
 
-        try:
-            opts["ckpt"] = str(resolve(opts["model"]))
-        except ModelNotFoundError as err:
-            raise EnhanceError(str(err)) from None
-    if not opts.get("ckpt"):
-        raise EnhanceError(f"missing ckpt=PATH (or model=NAME, a shipped model: fnflight models); {USAGE}")
+    try:  # a checkpoint, or a shipped model (fnflight models) instead
+        opts["ckpt"] = checkpoint_path(opts.get("ckpt"), opts.get("model"))
+    except ValueError as err:  # ModelNotFoundError included
+        raise EnhanceError(f"{err}; {USAGE}" if "missing" in str(err) else str(err)) from None
     if not opts.get("out"):
         raise EnhanceError(f"missing out=...; {USAGE}")
     own = bool(opts.get("noflash") or opts.get("flash"))
@@ -548,16 +543,12 @@ def _run_folder(argv: list[str]) -> int:
     if bad or not opts.get("out"):
         print(f"fnflight enhance: in=DIR needs out=DIR and key=value options; {USAGE}", file=sys.stderr)
         return 2
-    if opts.get("model"):
-        from fnflight.models import ModelNotFoundError, resolve
+    from fnflight.models import checkpoint_path
 
-        try:
-            opts["ckpt"] = str(resolve(opts.pop("model")))
-        except ModelNotFoundError as err:
-            print(f"fnflight enhance: {err}", file=sys.stderr)
-            return 2
-    if not opts.get("ckpt"):
-        print("fnflight enhance: in=DIR needs ckpt=PATH or model=NAME", file=sys.stderr)
+    try:
+        opts["ckpt"] = checkpoint_path(opts.get("ckpt"), opts.pop("model", None))
+    except ValueError as err:  # ModelNotFoundError included
+        print(f"fnflight enhance: {err}", file=sys.stderr)
         return 2
     return enhance_folder.run(opts, run)
 

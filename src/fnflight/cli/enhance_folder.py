@@ -84,7 +84,7 @@ def run(opts: dict[str, str], enhance_one) -> int:
     except OSError as err:
         print(f"fnflight enhance: cannot create the output folder {out}: {err}", file=sys.stderr)
         return 2
-    rest = [f"{k}={v}" for k, v in opts.items() if k != "model"]
+    rest = [f"{k}={v}" for k, v in opts.items()]
     failed = []
     for name, files in tqdm(jobs, desc="enhance", unit="image", file=sys.stderr):
         argv = [*rest, *(f"{k}={v}" for k, v in files.items()), f"out={out / f'{name}.{ext}'}"]

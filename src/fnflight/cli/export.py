@@ -29,7 +29,7 @@ def run(argv: list[str]) -> int:
         return 0
     import torch
 
-    from fnflight.models import ModelNotFoundError, resolve
+    from fnflight.models import checkpoint_path
     from fnflight.tasks.checkpoint import CheckpointError, load_task, method_name, save_weights
 
     opts: dict[str, str] = {}
@@ -42,7 +42,7 @@ def run(argv: list[str]) -> int:
             )
             return 2
         opts[key] = value
-    if bool(opts.get("ckpt")) == bool(opts.get("model")) or not opts.get("out"):
+    if not opts.get("out"):
         print(f"fnflight export: give out= and one of ckpt= or model=; {USAGE}", file=sys.stderr)
         return 2
     out = Path(opts["out"])
@@ -70,7 +70,7 @@ def run(argv: list[str]) -> int:
         print(f"fnflight export: bad check={opts['check']!r}; valid: true, false", file=sys.stderr)
         return 2
     try:
-        ckpt = opts.get("ckpt") or str(resolve(opts["model"]))
+        ckpt = checkpoint_path(opts.get("ckpt"), opts.get("model"))
         task = load_task(ckpt)
         if out.suffix == ".pt":
             path = save_weights(task, out, dtype=dtypes[opts.get("dtype", "float32")])
@@ -94,7 +94,7 @@ def run(argv: list[str]) -> int:
         except ExportError as err:
             print(f"fnflight export: {err}", file=sys.stderr)
             return 2
-    except (CheckpointError, ModelNotFoundError) as err:
+    except (CheckpointError, ValueError) as err:  # ModelNotFoundError is a ValueError
         print(f"fnflight export: {err}", file=sys.stderr)
         return 2
     except OSError as err:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["MODELS_DIR", "ModelNotFoundError", "available", "card", "resolve"]
+__all__ = ["MODELS_DIR", "ModelNotFoundError", "available", "card", "checkpoint_path", "resolve"]
 
 MODELS_DIR = Path(__file__).resolve().parent
 
@@ -41,3 +41,15 @@ def resolve(name: str) -> Path:
 def card(name: str) -> str:
     """The model card (Markdown) of the shipped model ``name``."""
     return resolve(name).with_suffix(".md").read_text()
+
+
+def checkpoint_path(ckpt: str | None, model: str | None) -> str:
+    """The checkpoint a command's ``ckpt=PATH`` / ``model=NAME`` pair names (exactly one of them):
+    :class:`ModelNotFoundError` for an unknown name, ``ValueError`` when both or neither are given."""
+    if ckpt and model:
+        raise ValueError("pass ckpt=PATH or model=NAME, not both")
+    if model:
+        return str(resolve(model))
+    if not ckpt:
+        raise ValueError("missing ckpt=PATH (or model=NAME, a shipped model: fnflight models)")
+    return str(ckpt)
