@@ -28,8 +28,10 @@ if [ -n "${TAG:-}" ]; then suffix="$suffix/$TAG"; fi
 if [ "$SEED" != 0 ]; then suffix="$suffix/seed$SEED"; fi
 read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
 OUT=benchmarks/results/fnf_quality_cpu$suffix
-RUNS=${RUNS:-runs/quality_cpu$suffix}
-TESTSET=${TESTSET:-runs/quality_cpu/kodak24_testset}
+# runs/fnf_protocol2: the realistic flash, the authors' shake and one input preparation (issue 15); the
+# runs/quality_cpu test set and checkpoints of the earlier tables are not reused (their flash and shake differ).
+RUNS=${RUNS:-runs/fnf_protocol2$suffix}
+TESTSET=${TESTSET:-runs/fnf_protocol2/kodak24_testset}
 mkdir -p "$OUT" "$RUNS"
 
 # Identical budget for every model (the CPU preset width and basis size of configs/model/deepfnf_small).

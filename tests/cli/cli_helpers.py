@@ -21,6 +21,13 @@ def tiny(model: str, out_dir, *extra: str) -> list[str]:
     args = [f"model={model}", f"out_dir={out_dir}", *TINY]
     if model in HAS_BASIS:
         args.append("model.net.init_args.num_basis=4")
+    if model == "deepfnf_aligned":  # a composed net: the widths are its parts'
+        args.remove("model.net.init_args.width=0.0625")
+        args += [
+            "model.net.init_args.net.init_args.width=0.0625",
+            "model.net.init_args.net.init_args.num_basis=4",
+            "model.net.init_args.aligner.init_args.width=0.125",
+        ]
     return [*args, *extra]
 
 

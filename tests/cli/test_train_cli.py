@@ -139,3 +139,22 @@ def test_fast_dev_run_next_to_a_real_run(tmp_path, capsys):
     assert train_cli.run(tiny("deepfnf_small", tmp_path, "trainer.fast_dev_run=1")) == 0
     assert (tmp_path / "deepfnf_small-fast_dev_run" / "sample.png").is_file()
     assert (tmp_path / "deepfnf_small" / "config.yaml").read_text() == config
+
+
+def test_flash_aligner_trains_then_starts_the_aligned_deepfnf(tmp_path, capsys):
+    """The aligner's own run keeps its best checkpoint by the LOWEST residual; deepfnf_aligned starts its
+    aligner from it with init_from={aligner: PATH}; a wrong submodule name is a config error."""
+    rc = train_cli.run(tiny("flash_aligner", tmp_path, "trainer.max_steps=2", "trainer.val_check_interval=1"))
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "val/residual_px" in out
+    best = sorted((tmp_path / "flash_aligner" / "checkpoints").glob("best-*.ckpt"))
+    assert len(best) == 1
+    state = torch.load(best[0], map_location="cpu", weights_only=False)
+    assert any("'monitor': 'val/residual_px', 'mode': 'min'" in k for k in state["callbacks"])
+
+    args = tiny("deepfnf_aligned", tmp_path, "trainer.fast_dev_run=true", f"init_from={{aligner: {best[0]}}}")
+    assert train_cli.run(args) == 0
+    bad = tiny("deepfnf_aligned", tmp_path, "trainer.fast_dev_run=true", f"init_from={{alinger: {best[0]}}}")
+    assert train_cli.run(bad) == 2
+    assert "no submodule 'alinger'" in capsys.readouterr().err

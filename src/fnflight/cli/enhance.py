@@ -5,7 +5,8 @@ no-flash pair, raw file, short / long pair or burst, or on a test-set sample.
 nothing is unpickled); ``model=NAME`` instead is a shipped model (``fnflight models`` lists them), e.g.
 ``fnflight enhance model=deepfnf noflash=IMG flash=IMG out=OUT.png``.
 
-    fnflight enhance ckpt=PATH noflash=IMG flash=IMG out=OUT.png [dim=auto|FACTOR] [std_read=S] [std_shot=S]
+    fnflight enhance ckpt=PATH noflash=IMG flash=IMG out=OUT.png|.jpg|.tif [dim=auto|FACTOR] [std_read=S]
+                     [std_shot=S] [noise=estimate] [tile=auto|N] [bits=8|16] [compare=true]
     fnflight enhance ckpt=PATH raw=FILE ratio=R out=OUT.png|.jpg|.tif [tile=auto|N] [bits=8|16] [device=auto]
     fnflight enhance ckpt=PATH short=IMG long=IMG out=OUT.png|.jpg|.tif [tile=auto|N] [bits=8|16]
     fnflight enhance ckpt=PATH burst=DIR_OR_GLOB out=OUT.png|.jpg|.tif [std_read=S] [std_shot=S] [tile=auto|N]
@@ -24,7 +25,10 @@ or, with ``noise=estimate``, both estimated from the no-flash image by a Poisson
 (:func:`fnflight.imaging.estimate_noise_levels`, after Foi et al. 2008; an image too small for the fit gets
 Donoho's white-noise estimate and ``std_shot`` 0); the default is paper 000's test level
 (``std_read = 10**-2.6``, ``std_shot = 10**-1.8``). The output is linear at the no-flash exposure; it is
-brightened by ``dim`` (the gain; ``auto`` maps the mean no-flash intensity to 0.18) and written as 8-bit sRGB.
+brightened by ``dim`` (the gain; ``auto`` maps the mean no-flash intensity to 0.18) and written as sRGB in
+the format of the extension (``bits`` as for raw files below). DeepFnF and no-flash only run in exact tiles
+of any size (``tile``; their kernel basis pools the whole image, so a first pass over the tiles sums those
+pools and a second one filters: the result equals the untiled forward); the other FnF nets run in one pass.
 Nets pad any size to a multiple of 32 internally. ``compare=true`` writes ``noisy (x gain) | output`` side by
 side instead.
 
@@ -99,7 +103,7 @@ VALID = (
 TEST_STD_READ, TEST_STD_SHOT = 10**-2.6, 10**-1.8
 # the keys of each mode besides ckpt, out, device; the tiled modes (raw, shortlong) write with image_writer
 MODE_KEYS = {
-    "own": ("noflash", "flash", "dim", "std_read", "std_shot", "noise", "compare"),
+    "own": ("noflash", "flash", "dim", "std_read", "std_shot", "noise", "compare", "tile", "bits"),
     "testset": ("testset", "index"),
     "raw": ("raw", "ratio", "tile", "bits"),
     "shortlong": ("short", "long", "tile", "bits"),
@@ -177,6 +181,8 @@ def parse(argv: list[str]) -> dict[str, Any]:
         return opts
     if own and not (opts.get("noflash") and opts.get("flash")):
         raise EnhanceError("own images need both noflash=IMG and flash=IMG")
+    if own:
+        _parse_tiled(opts)  # tile, bits, the output format
     if opts["noise"] not in ("paper", "estimate"):
         raise EnhanceError(
             f"bad noise={opts['noise']!r}; valid: paper, estimate (or give std_read / std_shot)"
@@ -655,9 +661,10 @@ def run(argv: list[str]) -> int:
                     f"index={opts['index']} out of range: the test set has {len(testset)} samples"
                 )
             batch = as_batch(collate([testset[opts["index"]]]), device)
+            outputs = task.predict(batch)
         else:
             batch = {k: v.to(device) for k, v in own_batch(opts).items()}
-        outputs = task.predict(batch)
+            outputs = {"output": _fnf_output(task, batch, opts.get("tile"))}
     except (EnhanceError, CheckpointError, TestSetError, SourceError, ImageWriteError) as err:
         print(f"fnflight enhance: {err}", file=sys.stderr)
         return 2
@@ -671,10 +678,32 @@ def run(argv: list[str]) -> int:
         render_srgb(batch[K.NOFLASH], gain, cm, clip=True),
         render_srgb(outputs["output"].float(), gain, cm, clip=True),
     ]
-    if opts["compare"]:
-        image = grid(shown, max_rows=1)
-    else:
-        image = shown[1][0]
-    path = save_png(opts["out"], image)
-    print(f"fnflight enhance: wrote {path} (gain {float(gain[0]):.3g})")
+    image = grid(shown, max_rows=1) if opts["compare"] else shown[1][0]
+    try:
+        info = _write(Path(opts["out"]).expanduser(), image.float().cpu(), opts["format"], opts["bits"])
+    except ImageWriteError as err:
+        print(f"fnflight enhance: {err}", file=sys.stderr)
+        return 2
+    print(
+        f"fnflight enhance: wrote {info['path']} ({info['width']}x{info['height']}, {info['bits']}-bit "
+        f"{info['format'].upper()}; gain {float(gain[0]):.3g})"
+    )
     return 0
+
+
+def _fnf_output(task: Any, batch: dict[str, torch.Tensor], tile: int | None) -> torch.Tensor:
+    """The FnF net's linear output for a whole user image: the task's input preparation on the WHOLE image
+    (the flash's exposure matching uses its global mean), then exact tiles where the net states its receptive
+    field (DeepFnF and no-flash only: two passes, :func:`fnflight.nets.tiling.tiled_forward`), else one
+    forward pass."""
+    from fnflight.nets.tiling import tiled_forward
+    from fnflight.tasks.fnf import fnf_inputs
+
+    if getattr(task.net, "receptive_field", None) is None:
+        return task.predict(batch)["output"]
+    x = fnf_inputs(batch, task.input_preparation)
+    inputs = [x["noflash"], x["flash"], x["noflash_std"], x["flash_std"]]
+    try:
+        return tiled_forward(task.net, *inputs, tile=tile, progress=sys.stderr.isatty())
+    except ValueError as err:  # a tile too small for the net's receptive field
+        raise EnhanceError(f"cannot run the net in tiles: {err}") from None

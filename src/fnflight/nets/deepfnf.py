@@ -8,12 +8,20 @@ and the result is multiplied by ``G`` (eq. 5).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor, nn
 
 from fnflight import ops
 from fnflight.nets._fnf_common import basis_radius, filter_with_basis, noflash_frames
-from fnflight.nets.unet import EncoderDecoder, crop_padding, init_weights, pad_min_size
+from fnflight.nets.unet import (
+    EncoderDecoder,
+    crop_padding,
+    init_weights,
+    pad_min_size,
+    table3_receptive_field,
+)
 
 __all__ = ["DeepFnF", "check_fnf_inputs"]
 
@@ -175,12 +183,45 @@ class DeepFnF(nn.Module):
         extra_noflash: Tensor | None = None,
         extra_noflash_std: Tensor | None = None,
     ) -> dict[str, Tensor]:
+        check_fnf_inputs(
+            noflash, flash, noflash_std, flash_std, extra_noflash, extra_noflash_std, self.extra_noflash
+        )
+        inputs = (noflash, flash, noflash_std, flash_std, extra_noflash, extra_noflash_std)
+        pixel, basis = self.net(self.body_input(*inputs))
+        return self.head(inputs, pixel, basis)
+
+    @property
+    def receptive_field(self) -> int:
+        """Input px one output pixel depends on, besides the global basis (which pools the whole image):
+        the Table 3 per-pixel path (:func:`~fnflight.nets.unet.table3_receptive_field`, 540 px); the
+        filter's footprint (``2 basis_radius + 1``, 57 px for K = 15, d = 4) lies inside it."""
+        return max(
+            table3_receptive_field(), 2 * (basis_radius(self.kernel_size, self.dilation, self.coarse) + 4)
+        )
+
+    def body_input(
+        self,
+        noflash: Tensor,
+        flash: Tensor,
+        noflash_std: Tensor,
+        flash_std: Tensor,
+        extra_noflash: Tensor | None = None,
+        extra_noflash_std: Tensor | None = None,
+    ) -> Tensor:
+        """The encoder-decoder's input (sec. 3.2.1): images then their per-pixel noise std maps (NOTES order:
+        no-flash frames, flash, their stds)."""
+        images, stds = noflash_frames(
+            noflash, noflash_std, extra_noflash, extra_noflash_std, self.extra_noflash
+        )
+        return torch.cat([*images, flash, *stds, flash_std], dim=1)
+
+    def head(self, inputs: Sequence[Tensor | None], pixel: Tensor, basis: Tensor) -> dict[str, Tensor]:
+        """Filter the no-flash frame(s) of ``inputs`` (the forward's arguments) with ``basis`` and the
+        per-pixel coefficients of ``pixel``, times the scale map (eq. 3-5). Tiled inference calls this per
+        tile with the whole image's basis."""
+        extra, extra_std = (list(inputs[4:6]) + [None, None])[:2]
+        images, _ = noflash_frames(inputs[0], inputs[2], extra, extra_std, self.extra_noflash)
         m = self.extra_noflash
-        check_fnf_inputs(noflash, flash, noflash_std, flash_std, extra_noflash, extra_noflash_std, m)
-        images, stds = noflash_frames(noflash, noflash_std, extra_noflash, extra_noflash_std, m)
-        # sec. 3.2.1: input = images and their per-pixel noise std maps (NOTES order: no-flash, flash, stds)
-        x = torch.cat([*images, flash, *stds, flash_std], dim=1)
-        pixel, basis = self.net(x)
         j, k = self.num_basis, self.kernel_size
         coeffs, scale_map = pixel[:, :j], pixel[:, j:]  # Table 3 "Coeffs + Scale map"
         b = basis.shape[0]

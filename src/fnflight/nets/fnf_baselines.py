@@ -21,7 +21,13 @@ from torch import Tensor, nn
 from fnflight import ops
 from fnflight.nets._fnf_common import basis_radius, exposure_normalize, filter_with_basis, noflash_frames
 from fnflight.nets.deepfnf import check_fnf_inputs
-from fnflight.nets.unet import EncoderDecoder, crop_padding, init_weights, pad_min_size
+from fnflight.nets.unet import (
+    EncoderDecoder,
+    crop_padding,
+    init_weights,
+    pad_min_size,
+    table3_receptive_field,
+)
 
 __all__ = ["BPN", "DirectPrediction", "KPNPair", "NoFlashOnly"]
 
@@ -79,10 +85,28 @@ class NoFlashOnly(nn.Module):
         extra_noflash_std: Tensor | None = None,
     ) -> dict[str, Tensor]:
         check_fnf_inputs(noflash, flash, noflash_std, flash_std)
-        coeffs, basis = self.net(torch.cat([noflash, noflash_std], dim=1))
+        inputs = (noflash, flash, noflash_std, flash_std)
+        coeffs, basis = self.net(self.body_input(*inputs))
+        return self.head(inputs, coeffs, basis)
+
+    @property
+    def receptive_field(self) -> int:
+        """As :attr:`fnflight.nets.deepfnf.DeepFnF.receptive_field` (540 px; the basis is global)."""
+        return max(
+            table3_receptive_field(), 2 * (basis_radius(self.kernel_size, self.dilation, self.coarse) + 4)
+        )
+
+    def body_input(
+        self, noflash: Tensor, flash: Tensor, noflash_std: Tensor, flash_std: Tensor, *_
+    ) -> Tensor:
+        """The encoder-decoder's input: the no-flash image and its noise std map (6 channels)."""
+        return torch.cat([noflash, noflash_std], dim=1)
+
+    def head(self, inputs, coeffs: Tensor, basis: Tensor) -> dict[str, Tensor]:
+        """Filter the no-flash image (``inputs[0]``) with ``basis`` and the per-pixel ``coeffs``."""
         k, d = self.kernel_size, self.dilation
         radius = basis_radius(k, d, self.coarse)
-        (image, coeffs), pads = pad_min_size([noflash, coeffs], radius + 1)  # tiny inputs only
+        (image, coeffs), pads = pad_min_size([inputs[0], coeffs], radius + 1)  # tiny inputs only
         out = crop_padding(filter_with_basis(image, basis, coeffs, k, d, self.coarse), pads)
         return {"output": out, "filtered": out}
 

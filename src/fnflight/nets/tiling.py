@@ -18,11 +18,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fnflight.nets.unet import crop_padding, pad_to_multiple
 
-__all__ = ["DEFAULT_CORE", "default_tile", "receptive_radius", "tile_boxes", "tiled_apply", "tiled_forward"]
+__all__ = [
+    "DEFAULT_CORE",
+    "default_tile",
+    "has_global_basis",
+    "receptive_radius",
+    "tile_boxes",
+    "tiled_apply",
+    "tiled_forward",
+]
 
 
 def receptive_radius(net: nn.Module) -> int:
@@ -51,6 +60,71 @@ def tile_boxes(size: int, core: int) -> list[tuple[int, int]]:
     return [(s, min(s + core, size)) for s in range(0, size, core)]
 
 
+class _Plan:
+    """The windows of a tiled run: the stride-padded inputs, the cores that partition them and the halo.
+
+    ``windows()`` yields ``(window inputs, (y0, y1, x0, x1) core, (wy0, wx0) window origin, margins)`` with
+    ``margins = (left, right, top, bottom)``: the stride padding this window holds on each side (non-zero only
+    where it touches the image border).
+    """
+
+    def __init__(self, inputs: Sequence[Tensor], tile: int, halo: int, multiple: int) -> None:
+        if not inputs:
+            raise ValueError("inputs must hold at least one tensor")
+        size = tuple(inputs[0].shape[-2:])
+        for i, x in enumerate(inputs):
+            if not isinstance(x, Tensor) or x.dim() < 3:
+                raise ValueError(
+                    f"inputs[{i}] must be a tensor (..., H, W), got {getattr(x, 'shape', type(x))}"
+                )
+            if tuple(x.shape[-2:]) != size:
+                raise ValueError(
+                    f"inputs[{i}] is {tuple(x.shape[-2:])}, inputs[0] is {size}: sizes must agree"
+                )
+        self.multiple = multiple = max(1, int(multiple))
+        if halo < 0:
+            raise ValueError(f"halo must be >= 0, got {halo}")
+        self.halo = halo = _round_up(halo, multiple)
+        self.tile = tile = int(tile) // multiple * multiple
+        self.core = core = tile - 2 * halo
+        if core < multiple:
+            raise ValueError(
+                f"tile={tile} leaves no core after a halo of {halo} px on each side: need tile >= "
+                f"{2 * halo + multiple} (2 x halo + stride)"
+            )
+        padded = [pad_to_multiple(x, multiple) for x in inputs]
+        self.pads = padded[0][1]  # (left, right, top, bottom)
+        self.xs = [p[0] for p in padded]
+        self.height, self.width = self.xs[0].shape[-2:]
+        self.rows, self.cols = tile_boxes(self.height, core), tile_boxes(self.width, core)
+
+    def __len__(self) -> int:
+        return len(self.rows) * len(self.cols)
+
+    def windows(self, progress: bool = False, desc: str = "tiles"):
+        from tqdm import tqdm
+
+        h, w, halo = self.height, self.width, self.halo
+        left, right, top, bottom = self.pads
+        bar = tqdm(total=len(self), desc=desc, unit="tile", disable=not progress, leave=False)
+        try:
+            for y0, y1 in self.rows:
+                wy0, wy1 = max(0, y0 - halo), min(h, y1 + halo)
+                for x0, x1 in self.cols:
+                    wx0, wx1 = max(0, x0 - halo), min(w, x1 + halo)
+                    margins = (
+                        left if wx0 == 0 else 0,
+                        right if wx1 == w else 0,
+                        top if wy0 == 0 else 0,
+                        bottom if wy1 == h else 0,
+                    )
+                    windows = [x[..., wy0:wy1, wx0:wx1] for x in self.xs]
+                    yield windows, (y0, y1, x0, x1), (wy0, wx0), margins
+                    bar.update(1)
+        finally:
+            bar.close()
+
+
 @torch.no_grad()
 def tiled_apply(
     fn: Callable[..., Tensor],
@@ -61,6 +135,7 @@ def tiled_apply(
     scale: int = 1,
     progress: bool = False,
     out_device: torch.device | str | None = None,
+    pass_margins: bool = False,
 ) -> Tensor:
     """Run ``fn(*windows) -> (B, C, scale h, scale w)`` over the inputs in tiles (module docstring).
 
@@ -75,6 +150,9 @@ def tiled_apply(
         scale: output px per input px (2 for SID on Bayer, 3 on X-Trans).
         progress: tqdm bar over tiles (on stderr).
         out_device: where the full output is assembled (default: the inputs' device).
+        pass_margins: call ``fn(*windows, margins=(left, right, top, bottom))`` with the stride padding the
+            window holds at the image border, for a function that must treat the true border itself (a
+            reflect-padded filter, :func:`tiled_forward` of a global-basis net).
 
     Returns:
         ``(B, C, scale H, scale W)``.
@@ -86,53 +164,79 @@ def tiled_apply(
     >>> torch.allclose(out, net(raw)["output"], atol=1e-5)
     True
     """
-    if not inputs:
-        raise ValueError("inputs must hold at least one tensor")
-    size = tuple(inputs[0].shape[-2:])
-    for i, x in enumerate(inputs):
-        if not isinstance(x, Tensor) or x.dim() < 3:
-            raise ValueError(f"inputs[{i}] must be a tensor (..., H, W), got {getattr(x, 'shape', type(x))}")
-        if tuple(x.shape[-2:]) != size:
-            raise ValueError(f"inputs[{i}] is {tuple(x.shape[-2:])}, inputs[0] is {size}: sizes must agree")
-    multiple, scale = max(1, int(multiple)), max(1, int(scale))
-    if halo < 0:
-        raise ValueError(f"halo must be >= 0, got {halo}")
-    halo = _round_up(halo, multiple)
-    tile = int(tile) // multiple * multiple
-    core = tile - 2 * halo
-    if core < multiple:
-        raise ValueError(
-            f"tile={tile} leaves no core after a halo of {halo} px on each side: need tile >= "
-            f"{2 * halo + multiple} (2 x halo + stride)"
-        )
-    padded = [pad_to_multiple(x, multiple) for x in inputs]
-    pads = padded[0][1]
-    xs = [p[0] for p in padded]
-    h, w = xs[0].shape[-2:]
-    rows, cols = tile_boxes(h, core), tile_boxes(w, core)
+    plan = _Plan(inputs, tile, halo, multiple)
+    scale = max(1, int(scale))
     out: Tensor | None = None
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(rows) * len(cols), desc="tiles", unit="tile", disable=not progress, leave=False)
-    try:
-        for y0, y1 in rows:
-            wy0, wy1 = max(0, y0 - halo), min(h, y1 + halo)
-            for x0, x1 in cols:
-                wx0, wx1 = max(0, x0 - halo), min(w, x1 + halo)
-                y = fn(*(x[..., wy0:wy1, wx0:wx1] for x in xs))
-                if out is None:
-                    out = torch.empty(
-                        *y.shape[:-2], h * scale, w * scale, dtype=y.dtype, device=out_device or y.device
-                    )
-                keep = y[
-                    ..., (y0 - wy0) * scale : (y1 - wy0) * scale, (x0 - wx0) * scale : (x1 - wx0) * scale
-                ]
-                out[..., y0 * scale : y1 * scale, x0 * scale : x1 * scale] = keep.to(out.device)
-                bar.update(1)
-    finally:
-        bar.close()
+    for windows, (y0, y1, x0, x1), (wy0, wx0), margins in plan.windows(progress):
+        y = fn(*windows, margins=margins) if pass_margins else fn(*windows)
+        if out is None:
+            out = torch.empty(
+                *y.shape[:-2],
+                plan.height * scale,
+                plan.width * scale,
+                dtype=y.dtype,
+                device=out_device or y.device,
+            )
+        keep = y[..., (y0 - wy0) * scale : (y1 - wy0) * scale, (x0 - wx0) * scale : (x1 - wx0) * scale]
+        out[..., y0 * scale : y1 * scale, x0 * scale : x1 * scale] = keep.to(out.device)
     assert out is not None
-    return crop_padding(out, pads, scale=scale)
+    return crop_padding(out, plan.pads, scale=scale)
+
+
+def has_global_basis(net: nn.Module) -> bool:
+    """Whether ``net`` is a flash/no-flash net whose kernel basis pools the whole image (DeepFnF, no-flash
+    only): it states ``body_input`` and ``head`` and its encoder-decoder has a basis decoder."""
+    body = getattr(net, "net", None)
+    return (
+        callable(getattr(net, "body_input", None))
+        and callable(getattr(net, "head", None))
+        and getattr(body, "basis_decoder", None) is not None
+    )
+
+
+@torch.no_grad()
+def _global_basis_forward(
+    net: nn.Module, inputs: Sequence[Tensor], tile: int, halo: int, progress: bool
+) -> Tensor:
+    """Exact tiled inference of a global-basis net in two passes over the same windows.
+
+    The basis decoder sees the encoder only through global average pools (Table 3 "GP"). Pass 1 runs the
+    encoder per window and sums each pooled map over the window's core (cores partition the stride-padded
+    image and are multiples of the stride, so they partition every encoder level); the means give the basis
+    of the whole image. Pass 2 runs the encoder and per-pixel decoder per window and filters with that basis.
+    The filter reflects at the TRUE image border, so each window's stride padding at the border is cropped
+    before filtering (``margins``) and its output there left to the final crop.
+    """
+    body = net.net
+    stride = int(body.stride)
+    plan = _Plan(inputs, tile, halo, stride)
+    sums: list[Tensor] | None = None
+    factors: list[int] = []
+    for windows, (y0, y1, x0, x1), (wy0, wx0), _ in plan.windows(progress, desc="tiles (basis)"):
+        bottleneck, skips = body.encoder(net.body_input(*windows))
+        maps = body.basis_decoder.pooled_features(bottleneck, skips)
+        parts = []
+        factors = [windows[0].shape[-1] // m.shape[-1] for m in maps]  # each level's downsampling
+        for m, f in zip(maps, factors, strict=True):
+            core = m[..., (y0 - wy0) // f : (y1 - wy0) // f, (x0 - wx0) // f : (x1 - wx0) // f]
+            parts.append(core.sum((-2, -1), keepdim=True, dtype=torch.float64))
+        sums = parts if sums is None else [a + b for a, b in zip(sums, parts, strict=True)]
+    assert sums is not None
+    count = plan.height * plan.width
+    pools = [(s * (f * f) / count).to(inputs[0].dtype) for s, f in zip(sums, factors, strict=True)]
+    basis = body.basis_decoder.from_pools(pools)
+
+    def window_forward(*windows: Tensor, margins: tuple[int, int, int, int]) -> Tensor:
+        x = net.body_input(*windows)
+        bottleneck, skips = body.encoder(x)
+        pixel = body.pixel_decoder(bottleneck, skips)
+        left, right, top, bottom = margins
+        h, w = x.shape[-2:]
+        inner = (slice(None), slice(None), slice(top, h - bottom), slice(left, w - right))
+        out = net.head([t[inner] for t in windows], pixel[inner], basis)["output"]
+        return F.pad(out, (left, right, top, bottom))  # the stride padding: cropped by tiled_apply
+
+    return tiled_apply(window_forward, inputs, tile, halo, stride, 1, progress, pass_margins=True)
 
 
 DEFAULT_CORE = 512  # px of each window's kept core when the tile size is left to the net's receptive field
@@ -169,6 +273,10 @@ def tiled_forward(
     True
     """
     net_halo = receptive_radius(net) if halo is None else int(halo)
+    if has_global_basis(net):
+        return _global_basis_forward(
+            net, inputs, default_tile(net) if tile is None else int(tile), net_halo, progress
+        )
     return tiled_apply(
         lambda *x: net(*x)["output"],
         inputs,

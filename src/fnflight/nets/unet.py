@@ -466,12 +466,22 @@ class BasisDecoder(nn.Module):
             for o in outs
         )
 
-    def forward(self, bottleneck: Tensor, skips: Sequence[Tensor]) -> Tensor | list[Tensor]:
-        x = _global_pool(bottleneck)
+    def pooled_features(self, bottleneck: Tensor, skips: Sequence[Tensor]) -> list[Tensor]:
+        """The encoder maps the decoder sees only through global average pools: ``[bottleneck, deepest skip,
+        ...]`` (``len(channels) + 1`` maps, of which :meth:`from_pools` takes the means ``(B, C, 1, 1)``).
+        Tiled inference (:func:`fnflight.nets.tiling.tiled_forward`) sums them over tiles instead."""
         n = len(skips)
+        return [bottleneck, *(skips[n - 1 - k] for k in range(len(self.blocks)))]
+
+    def forward(self, bottleneck: Tensor, skips: Sequence[Tensor]) -> Tensor | list[Tensor]:
+        return self.from_pools([_global_pool(x) for x in self.pooled_features(bottleneck, skips)])
+
+    def from_pools(self, pools: Sequence[Tensor]) -> Tensor | list[Tensor]:
+        """The basis from the global means ``(B, C, 1, 1)`` of :meth:`pooled_features` (Table 3 "GP")."""
+        x = pools[0]
         for k, block in enumerate(self.blocks):
             x = block["a"](_upsample2x(x))
-            gp = _global_pool(skips[n - 1 - k]).expand(-1, -1, *x.shape[-2:])  # GP-R[h, w](Enc-k-B)
+            gp = pools[k + 1].expand(-1, -1, *x.shape[-2:])  # GP-R[h, w](Enc-k-B)
             x = block["c"](block["b"](torch.cat([x, gp], dim=1)))
         outs = []
         for size, head in zip(self.kernel_sizes, self.heads):

@@ -84,6 +84,11 @@ class EnhancementTask(pl.LightningModule):
 
     #: the batch key whose values the metrics are binned by (``val/psnr_dim50``, ``val/psnr_ratio100``, ...)
     level_key = "dim"
+    #: the metric the best checkpoint is chosen by and whether higher or lower is better
+    #: (``checkpoint.monitor`` / ``checkpoint.mode`` of the run config override it)
+    checkpoint_metric: tuple[str, str] = ("val/psnr", "max")
+    #: the prefixes of the validation metrics ``fnflight train`` prints in its summary
+    summary_metrics: tuple[str, ...] = ("val/psnr", "val/ssim")
     #: the loss used when none is given (a class of :mod:`fnflight.tasks.losses`)
     default_loss: type[nn.Module] | None = None
     #: the values of ``lr``, ``lr_drop_factor``, ``min_lr`` and ``dims`` left ``None`` (paper 000's here)

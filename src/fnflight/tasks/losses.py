@@ -21,10 +21,12 @@ from torch import Tensor, nn
 
 from fnflight.data import batch as keys
 from fnflight.imaging.color import render_srgb
+from fnflight.imaging.homography import mean_displacement
 
 __all__ = [
     "DeepFnFLoss",
     "HierarchicalLoss",
+    "HomographyResidualLoss",
     "KPNAnnealedLoss",
     "L1Loss",
     "MSELoss",
@@ -240,3 +242,32 @@ class HierarchicalLoss(nn.Module):
         ssim = kornia_ssim(pred, target, window_size=11, max_val=1.0).mean()
         loss = l2 + self.grad_weight * grad + self.ssim_weight * (1.0 - ssim)
         return {"loss": loss, "l2": l2, "grad": grad, "ssim": ssim}
+
+
+class HomographyResidualLoss(nn.Module):
+    """The learned flash aligner's loss (an fnflight extension): the mean Manhattan displacement, in pixels,
+    left between the true flash homography ``batch["homography"]`` and each pyramid level's estimate
+    ``outputs["levels"]`` (the residual warp ``H^-1 A``, :func:`fnflight.imaging.mean_displacement`), averaged
+    over the levels so that the coarse levels, which the fine ones start from, are trained too; a sample's
+    residual is capped at ``cap`` pixels. The last level's (uncapped) residual is logged as ``residual_px``.
+
+    >>> eye = torch.eye(3)[None]
+    >>> shift = eye.clone(); shift[0, 0, 2] = 2.0
+    >>> batch = {"homography": shift, "target": torch.zeros(1, 3, 8, 8)}
+    >>> HomographyResidualLoss()({"levels": [eye, shift]}, batch)["loss"].item()  # (2 px + 0 px) / 2
+    1.0
+    """
+
+    def __init__(self, cap: float = 20.0) -> None:
+        super().__init__()
+        self.cap = float(cap)
+
+    def forward(
+        self, outputs: dict[str, Tensor], batch: dict[str, Tensor], step: int = 0
+    ) -> dict[str, Tensor]:
+        h, w = batch[keys.TARGET].shape[-2:]
+        back = torch.linalg.inv(batch[keys.HOMOGRAPHY].to(outputs["levels"][-1].dtype))
+        per_sample = [mean_displacement(back @ a, h, w) for a in outputs["levels"]]
+        # a sample the solver lost (> cap px) gets no gradient: it would otherwise dominate the batch
+        loss = torch.stack([r.clamp(max=self.cap).mean() for r in per_sample]).mean()
+        return {"loss": loss, "residual_px": per_sample[-1].mean().detach()}

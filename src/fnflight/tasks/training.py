@@ -38,6 +38,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
+from torch import nn
 
 from fnflight.config import ConfigError, instantiate, require_complete, to_container
 
@@ -161,27 +162,41 @@ def build_task(cfg: DictConfig) -> pl.LightningModule:
     task_spec["init_args"] = {}
     task = instantiate(task_spec, net=net, loss=loss, model_config=model, **extra)
     if cfg.get("init_from"):
-        _init_net_from(task, str(cfg.init_from))
+        _init_net_from(
+            task, to_container(cfg.init_from) if isinstance(cfg.init_from, DictConfig) else cfg.init_from
+        )
     return task
 
 
-def _init_net_from(task: pl.LightningModule, path: str) -> None:
-    """Fine-tuning: copy the net weights of a checkpoint or weights-only file (same architecture)."""
+def _init_net_from(task: pl.LightningModule, spec: Any) -> None:
+    """Fine-tuning: copy the net weights of a checkpoint or weights-only file (same architecture).
+
+    ``spec`` is a path (the whole net) or a mapping ``{submodule: path}`` that starts parts of a composed net
+    from other runs (e.g. ``{aligner: RUN/checkpoints/best.ckpt}`` for ``model=deepfnf_aligned``).
+    """
     from fnflight.tasks.checkpoint import CheckpointError, load_task
 
-    try:
-        source = load_task(path).net.state_dict()
-    except CheckpointError as err:
-        raise ConfigError(f"init_from={path}: {err}") from None
-    try:
-        missing, unexpected = task.net.load_state_dict(source, strict=False)
-    except RuntimeError as err:  # tensor size mismatch: another width or layout
-        raise ConfigError(f"init_from={path}: its net does not match this model: {err}") from None
-    if missing or unexpected:
-        raise ConfigError(
-            f"init_from={path}: its net does not match this model (missing {missing[:3]}, unexpected "
-            f"{unexpected[:3]}); fine-tune with the model config it was trained with"
-        )
+    parts = {"": spec} if isinstance(spec, str | Path) else dict(spec)
+    for name, path in parts.items():
+        where = f"init_from.{name}" if name else "init_from"
+        target = task.net
+        for attr in name.split(".") if name else []:
+            if not isinstance(getattr(target, attr, None), nn.Module):
+                raise ConfigError(f"{where}: the net has no submodule {name!r}")
+            target = getattr(target, attr)
+        try:
+            source = load_task(str(path)).net.state_dict()
+        except CheckpointError as err:
+            raise ConfigError(f"{where}={path}: {err}") from None
+        try:
+            missing, unexpected = target.load_state_dict(source, strict=False)
+        except RuntimeError as err:  # tensor size mismatch: another width or layout
+            raise ConfigError(f"{where}={path}: its net does not match this model: {err}") from None
+        if missing or unexpected:
+            raise ConfigError(
+                f"{where}={path}: its net does not match this model (missing {missing[:3]}, unexpected "
+                f"{unexpected[:3]}); fine-tune with the model config it was trained with"
+            )
 
 
 def _csv_logger(directory: Path):
@@ -270,16 +285,23 @@ class SaveLastAtEnd(Callback):
         trainer.save_checkpoint(str(self.path))
 
 
-def build_callbacks(cfg: DictConfig, directory: Path) -> list[Callback]:
-    """Best by ``checkpoint.monitor`` (max), ``last.ckpt`` every ``checkpoint.every_n_train_steps`` and at
-    the end."""
+def build_callbacks(
+    cfg: DictConfig, directory: Path, task: pl.LightningModule | None = None
+) -> list[Callback]:
+    """Best by ``checkpoint.monitor`` / ``checkpoint.mode`` (null: the task's ``checkpoint_metric``, e.g.
+    ``val/psnr``, max), ``last.ckpt`` every ``checkpoint.every_n_train_steps`` and at the end."""
     ck = cfg.checkpoint
     folder = directory / "checkpoints"
+    monitor, mode = getattr(task, "checkpoint_metric", ("val/psnr", "max"))
+    monitor = str(ck.get("monitor") or monitor)
+    mode = str(ck.get("mode") or mode)
+    if mode not in ("max", "min"):
+        raise ConfigError(f"checkpoint.mode must be max or min, got {mode!r}")
     best = ModelCheckpoint(
         dirpath=str(folder),
         filename="best-step{step:07d}",
-        monitor=str(ck.monitor),
-        mode="max",
+        monitor=monitor,
+        mode=mode,
         save_top_k=int(ck.save_top_k),
         save_last=False,
         auto_insert_metric_name=False,
@@ -376,7 +398,8 @@ class RunResult:
             f"  metrics      {rel(self.metrics_path)}",
         ]
         if self.metrics:
-            keys = [k for k in self.metrics if k.startswith(("val/psnr", "val/ssim"))]
+            prefixes = tuple(getattr(self.task, "summary_metrics", ("val/psnr", "val/ssim")))
+            keys = [k for k in self.metrics if k.startswith(prefixes)]
             shown = ", ".join(f"{k}={self.metrics[k]:.4g}" for k in sorted(keys, key=by_dim))
             lines.append("  validation   " + shown)
             if "val/input_psnr" in self.metrics:  # the same validation images before the model
@@ -425,7 +448,7 @@ def train(cfg: DictConfig) -> RunResult:
     datamodule = build_datamodule(cfg)
     task = build_task(cfg)
     loggers = build_loggers(cfg, directory)
-    callbacks = build_callbacks(cfg, directory)
+    callbacks = build_callbacks(cfg, directory, task)
     warnings.filterwarnings("ignore", message=".*Experiment logs directory.*exists and is not empty.*")
     warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
     # emitted by Lightning's own pytree helper under torch 2.13 (not our code, nothing to act on)

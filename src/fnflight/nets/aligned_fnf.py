@@ -1,0 +1,64 @@
+"""An FnF net behind the learned flash aligner (an fnflight extension, not in paper 000).
+
+The aligner (:class:`fnflight.nets.flash_aligner.FlashAligner`) estimates the flash's homography and the flash
+and its noise std map are warped onto the no-flash image before the wrapped net sees them. The aligner is
+trained first on its own (``model=flash_aligner``, supervised by the data engine's warps) and loaded with
+``init_from={aligner: PATH}``; by default it is then frozen (``train_aligner=false``), so the FnF net trains
+on aligned flashes and the alignment keeps the accuracy it was measured at (benchmarks/results/fnf_alignment).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from fnflight.imaging.homography import warp_image
+
+__all__ = ["AlignedFlashNet"]
+
+
+class AlignedFlashNet(nn.Module):
+    """``net`` fed with the flash warped by ``aligner``'s homography (same FnF signature as ``net``).
+
+    Args:
+        net: any FnF net of :mod:`fnflight.nets`.
+        aligner: a :class:`~fnflight.nets.flash_aligner.FlashAligner`.
+        train_aligner: ``False`` (default): the aligner's weights are frozen and it runs without gradients.
+
+    Returns the wrapped net's outputs plus ``"homography"`` ``(B, 3, 3)`` and ``"aligned_flash"``.
+
+    >>> from fnflight.nets import NoFlashOnly
+    >>> from fnflight.nets.flash_aligner import FlashAligner
+    >>> net = AlignedFlashNet(NoFlashOnly(width=0.0625), FlashAligner(0.25, 2, (2, 1), (1, 1)))
+    >>> x = torch.rand(1, 3, 32, 32) + 0.1
+    >>> net(x, x, 0.01 * x, 0.01 * x)["output"].shape
+    torch.Size([1, 3, 32, 32])
+    """
+
+    def __init__(self, net: nn.Module, aligner: nn.Module, train_aligner: bool = False) -> None:
+        super().__init__()
+        self.net = net
+        self.aligner = aligner
+        self.train_aligner = bool(train_aligner)
+        if not self.train_aligner:
+            self.aligner.requires_grad_(False)
+
+    def forward(
+        self,
+        noflash: Tensor,
+        flash: Tensor,
+        noflash_std: Tensor,
+        flash_std: Tensor,
+        extra_noflash: Tensor | None = None,
+        extra_noflash_std: Tensor | None = None,
+    ) -> dict[str, Tensor]:
+        with torch.set_grad_enabled(self.train_aligner and torch.is_grad_enabled()):
+            homography = self.aligner(noflash, flash, noflash_std, flash_std)["homography"]
+        back = torch.linalg.inv(homography)  # aligned(x) = flash(A x) = warp_image(flash, A^-1)
+        # reflection at the border, as the data engine warps (the flash outside the frame is unknown)
+        aligned = warp_image(flash, back)
+        aligned_std = warp_image(flash_std, back)
+        out = dict(self.net(noflash, aligned, noflash_std, aligned_std, extra_noflash, extra_noflash_std))
+        out["homography"] = homography
+        out["aligned_flash"] = aligned
+        return out
