@@ -16,7 +16,7 @@ for c in "$@"; do CKPTS+=("ckpt=$c"); done
 LEVELS=${LEVELS:-0 0.5 1 2}
 BIN=.venv/bin
 OUT=benchmarks/results/fnf_misalignment
-RUNS=runs/misalignment
+RUNS=runs/fnf_protocol2/misalignment
 mkdir -p "$OUT" "$RUNS"
 {
   echo "# $(date -u +%Y-%m-%dT%H:%MZ)"

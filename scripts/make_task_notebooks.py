@@ -1,6 +1,6 @@
 # ruff: noqa: E501  (the notebooks' prose is written as long strings)
-"""Write the per-task notebooks (notebooks/raw_lowlight.ipynb, short_long.ipynb, burst.ipynb) from one
-template, so they stay alike. usage: .venv/bin/python scripts/make_task_notebooks.py"""
+"""Write the per-task notebooks (notebooks/flash_noflash.ipynb, raw_lowlight.ipynb, short_long.ipynb,
+burst.ipynb) from one template, so they stay alike. usage: .venv/bin/python scripts/make_task_notebooks.py"""
 
 from pathlib import Path
 
@@ -41,6 +41,24 @@ table = [f"| {i} | {a:.2f} dB | {b:.2f} dB |" for i, (a, b) in enumerate(scores)
 display(Markdown("\\n".join(["| sample | input PSNR | output PSNR |", "|---|---:|---:|", *table])))"""
 
 NOTEBOOKS = {
+    "flash_noflash.ipynb": dict(
+        title="# Flash / no-flash pairs with the shipped DeepFnF model",
+        intro=(
+            "Deep denoising of flash and no-flash pairs (paper 000): a U-Net predicts a kernel basis and "
+            "per-pixel coefficients from the noisy no-flash image and the flash, and filters the no-flash "
+            "image with them, times a scale map. This notebook loads the model shipped in the package "
+            "(`fnflight models`), makes dim no-flash captures and hand-shaken flashes from the photos bundled "
+            "with scikit-image with the paper's protocol (synthetic flash, dimming, noise, homography) and "
+            "shows noisy no-flash (brightened) | flash | DeepFnF | reference.\n\nOn your own pair, from a "
+            "shell: `fnflight enhance model=deepfnf noflash=AMBIENT.png flash=FLASH.png noise=estimate "
+            "out=OUT.png` (any size: exact tiles)."
+        ),
+        model="deepfnf",
+        task="fnf",
+        crop_full=256,
+        crop_tiny=32,
+        note="One pair per dimming level of the protocol, 100x / 50x / 25x / 12.5x (one row each):",
+    ),
     "raw_lowlight.ipynb": dict(
         title="# Raw low-light captures with the shipped SID model",
         intro=(

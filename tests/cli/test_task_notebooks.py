@@ -10,7 +10,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["raw_lowlight", "short_long", "burst"])
+@pytest.mark.parametrize("name", ["flash_noflash", "raw_lowlight", "short_long", "burst"])
 def test_task_notebook_executes(name, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

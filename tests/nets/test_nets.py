@@ -354,6 +354,19 @@ def test_global_basis_nets_tiled_in_two_passes_equal_untiled(net_name):
     assert float((one_pass - ref).abs().max()) > 1e-3 * scale
 
 
+@pytest.mark.parametrize("variant", [{}, {"noise_input": False}, {"direct": True}, {"half_resolution": True}])
+def test_kpn_burst_forward_output_equals_forward(variant):
+    """The strip-wise inference form gives forward's output (stride padding at every border, strips of
+    several sizes: the last one shorter than the filter's margin)."""
+    torch.manual_seed(0)
+    net = KPNBurst(frames=3, width=1 / 16, **variant).eval()
+    net.STRIP_ROWS = 7
+    burst, noise = torch.rand(2, 3, 3, 45, 37), torch.rand(2, 1, 45, 37)
+    with torch.no_grad():
+        ref = net(burst, noise)["output"]
+    torch.testing.assert_close(net.forward_output(burst, noise), ref, atol=1e-6, rtol=1e-5)
+
+
 def test_tiled_apply_checks_inputs():
     with pytest.raises(ValueError, match="sizes must agree"):
         tiled_apply(lambda a, b: a, [torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 9)], tile=8, halo=0)

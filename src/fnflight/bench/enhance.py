@@ -11,16 +11,16 @@ and reports:
 - ``max_abs_diff_vs_untiled``: max |tiled - untiled| on a centre crop of ``check_size`` input px, where the
   untiled forward fits in memory, with the same tile size; ``check_tiles``: the tiles of that crop (a check
   over one tile would be trivially exact);
-- ``roofline_fraction``: the net's multiply-adds on the full frame (2 FLOPs each, counted per input pixel
-  on a small input with forward hooks, halo overhead NOT counted: useful work only) per second, over this
-  machine's float32 2048^3 matmul rate measured in the same subprocess.
+- ``roofline_fraction``: the net's multiply-adds on the full frame (2 FLOPs each; convolutions and matrix
+  products, :func:`macs_per_pixel`; halo overhead and the second tiling pass NOT counted: useful work only)
+  per second, over this machine's float32 2048^3 matmul rate measured in the same subprocess.
 
 Cases (:data:`CASES`): ``sid_full_sony``: the paper-width SID U-Net (7.76M parameters, seeded random
 weights: speed and memory do not depend on the values) on a full Sony alpha 7S II frame, 4240 x 2832 Bayer
 = 2120 x 1416 packed, 4 channels; ``sid_12mp``, ``lsd2_12mp``, ``kpn_burst_12mp``: the shipped models
-(:mod:`fnflight.models`) on 12-megapixel inputs (4000 x 3000 output px; KPN: 8 frames); ``sid_tiny``: a tiny
-net and frame for tests. (The flash/no-flash nets are not cases yet: their kernel basis comes from global
-pools of the whole image, so plain tiles are not exact; see the open issue.)
+(:mod:`fnflight.models`) on 12-megapixel inputs (4000 x 3000 output px; KPN: 8 frames); ``deepfnf_12mp``,
+``nfonly_12mp``: the shipped flash/no-flash models on a 12 MP pair, in the two-pass tiling of global-basis
+nets (their kernel basis pools the whole image); ``sid_tiny``: a tiny net and frame for tests.
 Options: ``cases=[sid_full_sony]``, ``tile=null`` (the net's default tile, as ``fnflight enhance``),
 ``repeats=1``,
 ``check_size=1024``, ``threads=null``, ``seed=0``.
@@ -38,7 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["CASES", "count_macs", "run"]
+__all__ = ["CASES", "count_macs", "macs_per_pixel", "run"]
 
 DEFAULTS: dict[str, Any] = {
     "cases": ["sid_full_sony"],
@@ -102,42 +102,60 @@ def _kpn_burst_12mp(seed: int) -> tuple[nn.Module, list[torch.Tensor]]:
     return net, [burst, torch.full((1, 1, *MP12), 0.02)]
 
 
+def _fnf_12mp(name: str, seed: int) -> tuple[nn.Module, list[torch.Tensor]]:
+    """A shipped flash/no-flash model on a 12 MP pair as its net sees it (the flash at the no-flash exposure,
+    :func:`fnflight.tasks.fnf.fnf_inputs`) and the noise std maps of paper 000's test level at dim 25."""
+    from fnflight.imaging import noise_std_map
+
+    g = torch.Generator().manual_seed(seed)
+    noflash = torch.rand(1, 3, *MP12, generator=g) * 0.04
+    flash = torch.rand(1, 3, *MP12, generator=g) * 0.04
+    sr, ss = torch.tensor([10**-2.6]), torch.tensor([10**-1.8])
+    return _shipped(name), [noflash, flash, noise_std_map(noflash, sr, ss), noise_std_map(flash, sr, ss)]
+
+
+def _deepfnf_12mp(seed: int) -> tuple[nn.Module, list[torch.Tensor]]:
+    """The shipped ``deepfnf`` on a 12 MP flash/no-flash pair (two passes: the basis pools the image)."""
+    return _fnf_12mp("deepfnf", seed)
+
+
+def _nfonly_12mp(seed: int) -> tuple[nn.Module, list[torch.Tensor]]:
+    """The shipped ``nfonly`` (no-flash only) on a 12 MP pair."""
+    return _fnf_12mp("nfonly", seed)
+
+
 # case name -> builder(seed) -> (net, full-size inputs)
 CASES = {
     "sid_full_sony": _sid_full_sony,
     "sid_12mp": _sid_12mp,
     "lsd2_12mp": _lsd2_12mp,
     "kpn_burst_12mp": _kpn_burst_12mp,
+    "deepfnf_12mp": _deepfnf_12mp,
+    "nfonly_12mp": _nfonly_12mp,
     "sid_tiny": _sid_tiny,
 }
 
 
 def count_macs(net: nn.Module, inputs: list[torch.Tensor]) -> int:
-    """Multiply-adds of one forward of ``net(*inputs)`` in its convolutions (forward hooks).
+    """Multiply-adds of one forward of ``net(*inputs)``: half the FLOPs torch's FlopCounterMode counts in
+    convolutions and matrix products (so the kernel-basis filters of DeepFnF, which run as matrix products,
+    count too; the elementwise tap loop of the per-pixel kernel filters does not).
 
     >>> count_macs(nn.Conv2d(2, 3, 3, padding=1), [torch.zeros(1, 2, 4, 4)])
     864
     """
-    total = 0
+    from torch.utils.flop_counter import FlopCounterMode
 
-    def hook(module: nn.Module, args: Any, out: torch.Tensor) -> None:
-        nonlocal total
-        weight = module.weight
-        if isinstance(module, nn.ConvTranspose2d):
-            total += args[0].numel() * weight.shape[1] * weight.shape[2] * weight.shape[3]
-        else:
-            total += out.numel() * weight.shape[1] * weight.shape[2] * weight.shape[3]
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        net(*inputs)
+    return int(counter.get_total_flops()) // 2
 
-    handles = [
-        m.register_forward_hook(hook) for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
-    ]
-    try:
-        with torch.no_grad():
-            net(*inputs)
-    finally:
-        for h in handles:
-            h.remove()
-    return total
+
+def macs_per_pixel(net: nn.Module, inputs: list[torch.Tensor], sizes: tuple[int, int] = (64, 128)) -> float:
+    """Multiply-adds per input pixel that grow with the image: from two crops of ``sizes`` px, so the
+    per-image work (DeepFnF's basis decoder on 16 x 16 maps of global pools) is not counted per pixel."""
+    small, large = (count_macs(net, [x[..., :n, :n] for x in inputs]) for n in sizes)
+    return (large - small) / (sizes[1] ** 2 - sizes[0] ** 2)
 
 
 def _worker(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +170,7 @@ def _worker(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     tile = default_tile(net) if cfg["tile"] is None else int(cfg["tile"])
     stride, scale = int(getattr(net, "stride", 1)), int(getattr(net, "upscale", 1))
     small = [x[..., :64, :64] for x in inputs]
-    macs_per_px = count_macs(net, small) / (64 * 64)
+    macs_per_px = macs_per_pixel(net, inputs)
     tiled_forward(net, *small, tile=tile)  # warm-up: kernels and libraries load before the peak is reset
     _reset_peak_rss_kib()
     times = []

@@ -125,17 +125,9 @@ class KPNBurst(nn.Module):
         return body + (6 if self.direct else self.kernel_size - 1)
 
     def forward(self, burst: Tensor, noise_std: Tensor) -> dict[str, Tensor]:
-        if not isinstance(burst, Tensor) or burst.dim() != 5 or burst.shape[1:3] != (self.frames, 3):
-            raise ValueError(
-                f"burst must have shape (B, {self.frames}, 3, H, W), got {tuple(getattr(burst, 'shape', ()))}"
-            )
+        self._check(burst, noise_std)
         b, n, c, h, w = burst.shape
-        if not isinstance(noise_std, Tensor) or tuple(noise_std.shape) != (b, 1, h, w):
-            raise ValueError(
-                f"noise_std must have shape ({b}, 1, {h}, {w}), got {tuple(getattr(noise_std, 'shape', ()))}"
-            )
-        stacked = [burst.reshape(b, n * c, h, w)] + ([noise_std] if self.noise_input else [])
-        x, pads = pad_to_multiple(torch.cat(stacked, dim=1), self.stride)
+        x, pads = self._stacked(burst, noise_std)
         kernels = self.decoder(*self.encoder(x))
         if self.pixels is not None:  # "direct": pixels, not kernels
             return {"output": crop_padding(self.pixels(kernels), pads)}
@@ -148,3 +140,61 @@ class KPNBurst(nn.Module):
         # f_i(X_i) for every frame at once: fold frames into the batch, N=1 kernel field each
         filtered = crop_padding(ops.kernel_field_filter(frames, kernels), fpads).reshape(b, n, c, h, w)
         return {"output": filtered.sum(dim=1), "per_frame": filtered * n}
+
+    #: output rows per strip of :meth:`forward_output`
+    STRIP_ROWS = 64
+
+    @torch.no_grad()
+    def forward_output(self, burst: Tensor, noise_std: Tensor) -> Tensor:
+        """``forward(...)["output"]`` for inference (no gradients), in less memory: the 200-channel kernel
+        maps (N K^2 per pixel, most of a window's memory) are made and applied :attr:`STRIP_ROWS` rows at a
+        time, and the per-frame estimates are not kept. The same values as :meth:`forward` (a strip's output
+        conv sees its features with a 1-row margin, the filter its frames with a K // 2 margin); tiled
+        inference (:func:`fnflight.nets.tiling.tiled_forward`) uses it.
+
+        >>> net = KPNBurst(frames=2, width=1 / 16).eval()
+        >>> burst, noise = torch.rand(1, 2, 3, 150, 40), torch.rand(1, 1, 150, 40)
+        >>> torch.allclose(net.forward_output(burst, noise), net(burst, noise)["output"], atol=1e-6)
+        True
+        """
+        self._check(burst, noise_std)
+        b, n, c, h, w = burst.shape
+        if self.pixels is not None or self.half_resolution or min(h, w) <= self.kernel_size // 2:
+            return self(burst, noise_std)["output"]
+        x, (left, _, top, _) = self._stacked(burst, noise_std)
+        feats = self.decoder.features(*self.encoder(x))  # (B, F, Hp, Wp): the stride-padded frame
+        hp = feats.shape[-2]
+        r, kk = self.kernel_size // 2, self.kernel_size**2
+        frames = burst.reshape(b * n, 1, c, h, w)
+        out = burst.new_empty(b, c, h, w)
+        for y0 in range(0, h, self.STRIP_ROWS):
+            y1 = min(h, y0 + self.STRIP_ROWS)
+            # the output conv on the padded rows y0-1 .. y1 (+ top): its 3x3 margin, zeros beyond the padded
+            # frame as in the full conv; then the columns of the image
+            p0, p1 = y0 + top - 1, y1 + top + 1
+            rows = feats[..., max(0, p0) : min(hp, p1), :]
+            rows = F.pad(rows, (0, 0, max(0, -p0), max(0, p1 - hp)))
+            k = F.conv2d(rows, self.decoder.out.weight, self.decoder.out.bias, padding=(0, 1))
+            k = k[..., left : left + w].reshape(b * n, 1, 1, kk, y1 - y0, w)
+            # the filter on the frame rows y0-r .. y1+r (reflected by the op only at the image border)
+            g0, g1 = max(0, y0 - r), min(h, y1 + r)
+            filtered = ops.kernel_field_filter(frames[..., g0:g1, :], F.pad(k, (0, 0, y0 - g0, g1 - y1)))
+            out[..., y0:y1, :] = filtered[..., y0 - g0 : y1 - g0, :].reshape(b, n, c, y1 - y0, w).sum(1)
+        return out
+
+    def _check(self, burst: Tensor, noise_std: Tensor) -> None:
+        if not isinstance(burst, Tensor) or burst.dim() != 5 or burst.shape[1:3] != (self.frames, 3):
+            raise ValueError(
+                f"burst must have shape (B, {self.frames}, 3, H, W), got {tuple(getattr(burst, 'shape', ()))}"
+            )
+        b, n, c, h, w = burst.shape
+        if not isinstance(noise_std, Tensor) or tuple(noise_std.shape) != (b, 1, h, w):
+            raise ValueError(
+                f"noise_std must have shape ({b}, 1, {h}, {w}), got {tuple(getattr(noise_std, 'shape', ()))}"
+            )
+
+    def _stacked(self, burst: Tensor, noise_std: Tensor) -> tuple[Tensor, tuple[int, int, int, int]]:
+        """The U-Net input: frames and (unless sigma-blind) the noise estimate, padded to the stride."""
+        b, n, c, h, w = burst.shape
+        stacked = [burst.reshape(b, n * c, h, w)] + ([noise_std] if self.noise_input else [])
+        return pad_to_multiple(torch.cat(stacked, dim=1), self.stride)

@@ -339,13 +339,18 @@ class PixelDecoder(nn.Module):
         self.out = _conv3x3(ch[-1], out_channels)  # Output: 3x3 conv, linear
 
     def forward(self, bottleneck: Tensor, skips: Sequence[Tensor]) -> Tensor:
+        return self.out(self.features(bottleneck, skips))
+
+    def features(self, bottleneck: Tensor, skips: Sequence[Tensor]) -> Tensor:
+        """Everything but the linear output conv (``self.out``): the PDec-F-1 features. A net whose output
+        conv is wide (KPN: N K^2 = 200 kernel taps per pixel) can apply it in strips at inference."""
         x = bottleneck
         n = len(skips)
         for k, block in enumerate(self.blocks):
             x = block["a"](_upsample2x(x))
             x = block["b"](torch.cat([x, skips[n - 1 - k]], dim=1))
             x = block["c"](x)
-        return self.out(self.final(x))
+        return self.final(x)
 
 
 def table3_receptive_field(
