@@ -34,7 +34,7 @@ def _batch(b=2, s=64, seed=0):
 
 
 def _aligner():
-    return FlashAligner(width=0.25, features=4, levels=(4, 2, 1), iterations=(4, 3, 2))
+    return FlashAligner(width=0.25, features=4, iterations=(4, 3, 2))
 
 
 def test_aligner_returns_one_homography_per_level():
@@ -54,7 +54,7 @@ def test_aligner_rejects_bad_shapes_and_options():
             torch.rand(1, 3, 16, 8),
         )
     with pytest.raises(ValueError, match="one entry per pyramid level"):
-        FlashAligner(levels=(4, 2), iterations=(1,))
+        FlashAligner(levels=(4, 2), iterations=(1,), motions=("affine",))
 
 
 def test_residual_loss_is_zero_for_the_true_homography_and_trains_the_features():

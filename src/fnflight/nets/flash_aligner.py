@@ -8,9 +8,10 @@ warp, so a net can LEARN features on which the two images agree, with the true h
 
 Design: two small CNNs (one per modality: the flash and the no-flash image are different signals) map each
 image, divided by its mean (exposure-invariant), with its relative noise level, to ``features`` channels at
-half resolution; a coarse-to-fine inverse compositional Lucas-Kanade
-(:func:`fnflight.ops.lucas_kanade.lucas_kanade_homography`) fits the 8-parameter homography on
-average-pooled pyramids of the two feature maps. The whole chain is differentiable, so the feature CNNs are
+half resolution; a global translation search (:func:`fnflight.ops.lucas_kanade.translation_search`, at a
+coarse level: Lucas-Kanade alone lost pairs shaken by ~20 px) starts a coarse-to-fine inverse compositional
+Lucas-Kanade (:func:`fnflight.ops.lucas_kanade.lucas_kanade_homography`: translation, then affine, then the
+8-parameter homography at the finest level) on average-pooled pyramids of the two feature maps. The whole chain is differentiable, so the feature CNNs are
 trained through the solver on the residual displacement
 (:class:`fnflight.tasks.flash_alignment.FlashAlignmentTask`).
 """
@@ -23,7 +24,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fnflight.ops.lucas_kanade import lucas_kanade_homography, pixel_homography
+from fnflight.ops.lucas_kanade import (
+    MOTIONS,
+    lucas_kanade_homography,
+    pixel_homography,
+    translation_search,
+)
 
 __all__ = ["FlashAligner", "ModalityFeatures", "log_highpass"]
 
@@ -83,13 +89,17 @@ class FlashAligner(nn.Module):
         levels: pyramid pooling factors of the half-resolution features, coarse to fine (8: 1/16 of the
             input).
         iterations: Gauss-Newton steps per level.
+        motions: the motion model per level (``translation``, ``affine``, ``homography``).
         damping: Levenberg-Marquardt damping of the solver.
+        search_level: pooling factor of the level the translation search runs on (``None``: no search).
+        search_radius: its largest shift, in px of that level (8 px at 1/4 resolution = 32 input px by
+            default; smaller maps search a smaller radius, the smallest none).
 
     Forward: ``aligner(noflash, flash, noflash_std, flash_std)`` (each ``(B, 3, H, W)``, the flash at the
     no-flash exposure, :func:`fnflight.tasks.fnf.fnf_inputs`) -> ``{"homography": (B, 3, 3) pixel homography
     of the input size, "levels": [(B, 3, 3) after each level]}``.
 
-    >>> aligner = FlashAligner(width=0.25, features=2, levels=(2, 1), iterations=(1, 1))
+    >>> aligner = FlashAligner(0.25, 2, levels=(2, 1), iterations=(1, 1), motions=("affine", "homography"))
     >>> x = torch.rand(1, 3, 32, 32) + 0.1
     >>> aligner(x, x, 0.01 * x, 0.01 * x)["homography"].shape
     torch.Size([1, 3, 3])
@@ -99,20 +109,33 @@ class FlashAligner(nn.Module):
         self,
         width: float = 1.0,
         features: int = 8,
-        levels: Sequence[int] = (8, 4, 2, 1),
-        iterations: Sequence[int] = (10, 8, 6, 4),
+        levels: Sequence[int] = (4, 2, 1),
+        iterations: Sequence[int] = (8, 6, 4),
+        motions: Sequence[str] = ("translation", "affine", "homography"),
         damping: float = 1e-3,
+        search_level: int | None = 2,
+        search_radius: int = 8,
     ) -> None:
         super().__init__()
-        if len(levels) != len(iterations) or not levels:
+        if len(levels) != len(iterations) or len(levels) != len(motions) or not levels:
             raise ValueError(
-                f"levels and iterations need one entry per pyramid level, got {list(levels)} and "
-                f"{list(iterations)}"
+                f"levels, iterations and motions need one entry per pyramid level, got {list(levels)}, "
+                f"{list(iterations)} and {list(motions)}"
             )
         if any(int(f) < 1 for f in levels) or any(int(n) < 1 for n in iterations):
             raise ValueError(
                 f"levels and iterations must be positive, got {list(levels)}, {list(iterations)}"
             )
+        bad = [m for m in motions if m not in MOTIONS]
+        if bad:
+            raise ValueError(f"motions must be among {', '.join(MOTIONS)}, got {bad}")
+        if search_level is not None and (int(search_level) < 1 or int(search_radius) < 1):
+            raise ValueError(
+                f"search_level and search_radius must be positive, got {search_level}, {search_radius}"
+            )
+        self.motions = tuple(motions)
+        self.search_level = None if search_level is None else int(search_level)
+        self.search_radius = int(search_radius)
         self.levels = tuple(int(f) for f in levels)
         self.iterations = tuple(int(n) for n in iterations)
         self.damping = float(damping)
@@ -132,8 +155,13 @@ class FlashAligner(nn.Module):
         fixed = self.noflash_features(noflash, noflash_std)
         moving = self.flash_features(flash, flash_std)
         a = None
+        if self.search_level is not None:
+            f, m = (F.avg_pool2d(x, self.search_level) for x in (fixed, moving))
+            radius = min(self.search_radius, (min(f.shape[-2:]) - 1) // 4)  # half the map stays the window
+            if radius >= 1:
+                a = translation_search(m, f, radius)
         per_level = []
-        for factor, steps in zip(self.levels, self.iterations, strict=True):
+        for factor, steps, motion in zip(self.levels, self.iterations, self.motions, strict=True):
             f, m = (
                 (fixed, moving)
                 if factor == 1
@@ -141,7 +169,7 @@ class FlashAligner(nn.Module):
             )
             if min(f.shape[-2:]) < 3:  # the image is too small for this level: start at a finer one
                 continue
-            a = lucas_kanade_homography(m, f, a, steps, self.damping)
+            a = lucas_kanade_homography(m, f, a, steps, self.damping, motion)
             # the normalised coordinates are the same at every level and at the input resolution
             per_level.append(pixel_homography(a, h, w))
         if not per_level:

@@ -22,6 +22,8 @@ from torch import Tensor, nn
 from fnflight.ops._checks import check_ndim, check_positive_int, check_same, check_tensor
 
 __all__ = [
+    "MOTIONS",
+    "translation_search",
     "LucasKanadeHomography",
     "lucas_kanade_homography",
     "normalised_homography",
@@ -83,12 +85,17 @@ def _update(dp: Tensor) -> Tensor:
     return w + torch.eye(3, device=dp.device, dtype=dp.dtype)
 
 
+#: the warp parameters each motion model estimates (indices of dp, see ``_update``); the others stay 0
+MOTIONS = {"translation": (2, 5), "affine": (0, 1, 2, 3, 4, 5), "homography": tuple(range(8))}
+
+
 def lucas_kanade_homography(
     moving: Tensor,
     fixed: Tensor,
     homography: Tensor | None = None,
     iterations: int = 8,
     damping: float = 1e-3,
+    motion: str = "homography",
 ) -> Tensor:
     r"""Refine the homography ``A`` with ``moving(A x) ~ fixed(x)`` by inverse compositional Gauss-Newton.
 
@@ -109,6 +116,9 @@ def lucas_kanade_homography(
         iterations: Gauss-Newton steps (>= 1).
         damping: Levenberg-Marquardt factor on the Hessian's diagonal (>= 0): keeps a flat or one-directional
             texture from producing a wild step.
+        motion: the update's degrees of freedom, ``"translation"`` (2), ``"affine"`` (6) or
+            ``"homography"`` (8, default): coarse pyramid levels see too few pixels to fix 8 parameters
+            robustly, so a coarse-to-fine fit starts with fewer.
 
     Returns:
         ``(B, 3, 3)`` refined homography in normalised coordinates (:func:`pixel_homography` converts).
@@ -135,6 +145,8 @@ def lucas_kanade_homography(
     check_positive_int(iterations, "iterations")
     if not damping >= 0:
         raise ValueError(f"damping must be >= 0, got {damping!r}")
+    if motion not in MOTIONS:
+        raise ValueError(f"motion must be one of {', '.join(MOTIONS)}, got {motion!r}")
     b, c, h, w = fixed.shape
     if h < 3 or w < 3:
         raise ValueError(f"the feature maps are {h}x{w} (HxW): need at least 3x3 for image gradients")
@@ -159,11 +171,12 @@ def lucas_kanade_homography(
     zero = torch.zeros_like(u)
     dxdp = torch.stack([u, v, torch.ones_like(u), zero, zero, zero, -u * u, -u * v])  # (8, HW)
     dydp = torch.stack([zero, zero, zero, u, v, torch.ones_like(u), -u * v, -v * v])
-    jac = gx[..., None, :] * dxdp + gy[..., None, :] * dydp  # (B, C, 8, HW)
+    free = list(MOTIONS[motion])
+    jac = gx[..., None, :] * dxdp[free] + gy[..., None, :] * dydp[free]  # (B, C, P, HW)
     # grid_sample wants [-1, 1] over the pixel centres: normalised u times s / ((W - 1) / 2)
     to_grid = torch.tensor([s * 2 / max(w - 1, 1), s * 2 / max(h - 1, 1)], device=dev, dtype=dt)
-    eye8 = torch.eye(8, device=dev, dtype=dt)
-    step_bound = torch.tensor([0.2, 0.2, 0.5, 0.2, 0.2, 0.5, 0.1, 0.1], device=dev, dtype=dt)
+    eye = torch.eye(len(free), device=dev, dtype=dt)
+    step_bound = torch.tensor([0.02, 0.02, 0.05, 0.02, 0.02, 0.05, 0.005, 0.005], device=dev, dtype=dt)[free]
     target = fixed.reshape(b, c, -1)
     for _ in range(iterations):
         q = uv1 @ a.transpose(1, 2)  # (B, HW, 3)
@@ -174,21 +187,77 @@ def lucas_kanade_homography(
         jm = jac * inside[:, None, None]
         hess = torch.einsum("bckn,bcln->bkl", jm, jac)
         rhs = torch.einsum("bckn,bcn->bk", jm, r)
-        lhs = hess + damping * torch.diag_embed(torch.diagonal(hess, dim1=1, dim2=2)) + 1e-9 * eye8
-        # a trust region: a step may translate by at most a quarter of the image (normalised units; the
-        # protocol's shake is a few percent), change scale and shear by 20% and the projective terms by
-        # 0.1, so W(dp) stays invertible
+        lhs = hess + damping * torch.diag_embed(torch.diagonal(hess, dim1=1, dim2=2)) + 1e-9 * eye
+        # a trust region: a step may translate by at most 2.5% of the image side (normalised units: 5.6 px
+        # of a 224 px crop; the protocol's shake is up to ~20 px), change scale and shear by 2% and the
+        # projective terms by 0.005; several steps cover a larger shake, and a wrong step cannot throw the
+        # estimate far (unbounded steps made coarse levels diverge by tens of pixels on real-looking pairs)
         dp = torch.linalg.solve(lhs, rhs)
         finite = torch.isfinite(dp).all(-1)
         dp = torch.nan_to_num(dp, nan=0.0, posinf=0.0, neginf=0.0)
         dp = torch.maximum(torch.minimum(dp, step_bound), -step_bound)
-        step, info = torch.linalg.inv_ex(_update(dp))
+        full = dp.new_zeros(b, 8)
+        full[:, free] = dp
+        step, info = torch.linalg.inv_ex(_update(full))
         new = a @ step
         # a step that diverged (flat or contradictory features: non-finite, folding, or a scale far off the
         # identity's) is refused per sample and the previous estimate kept
         det = torch.linalg.det(new) / new[:, 2, 2] ** 3
         ok = finite & (info == 0) & torch.isfinite(new).all(-1).all(-1) & (det > 0.5) & (det < 2.0)
         a = torch.where(ok[:, None, None], new, a)
+    return a
+
+
+@torch.no_grad()
+def translation_search(moving: Tensor, fixed: Tensor, radius: int) -> Tensor:
+    """The integer shift ``d`` with ``moving(x + d) ~ fixed(x)`` that maximises the zero-mean normalised
+    cross-correlation over ``|dx|, |dy| <= radius`` px, as a homography in normalised coordinates.
+
+    Lucas-Kanade converges only from within about a pixel of its level's grid; a global search gives it that
+    start (from the identity, coarse levels still lost 5 of 32 training pairs of the DeepFnF shake, where the
+    flash moves by up to ~20 px; benchmarks/results/fnf_alignment). Exhaustive over ``(2 radius + 1)^2``
+    shifts of the central ``H - 2 radius`` x ``W - 2 radius`` window, so use it on a coarse level. Not
+    differentiable (an argmax): the refinement after it is.
+
+    Args:
+        moving, fixed: ``(B, C, H, W)`` feature maps with ``H, W > 2 radius``.
+        radius: the largest shift tried, in px of these maps (>= 1).
+
+    Returns:
+        ``(B, 3, 3)`` translation in normalised coordinates (:func:`pixel_homography` converts).
+
+    >>> _ = torch.manual_seed(0); fixed = torch.rand(1, 1, 32, 32)
+    >>> moving = torch.roll(fixed, shifts=(2, -3), dims=(-2, -1))  # content moved down 2, left 3
+    >>> pixel_homography(translation_search(moving, fixed, 4), 32, 32)[0, :2, 2].tolist()
+    [-3.0, 2.0]
+    """
+    check_tensor(moving, "moving")
+    check_tensor(fixed, "fixed")
+    check_ndim(fixed, "fixed", (4,), "(B, C, H, W)")
+    if moving.shape != fixed.shape:
+        raise ValueError(
+            f"moving and fixed must have the same shape (B, C, H, W), got {tuple(moving.shape)} and "
+            f"{tuple(fixed.shape)}"
+        )
+    r = check_positive_int(radius, "radius")
+    b, _, h, w = fixed.shape
+    if h <= 2 * r or w <= 2 * r:
+        raise ValueError(f"the feature maps are {h}x{w} (HxW): a search radius of {r} needs H, W > {2 * r}")
+    core = fixed[..., r : h - r, r : w - r]
+    core = core - core.mean((-2, -1), keepdim=True)
+    core_norm = core.pow(2).sum((1, 2, 3))
+    scores = []
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            m = moving[..., r + dy : h - r + dy, r + dx : w - r + dx]
+            m = m - m.mean((-2, -1), keepdim=True)
+            den = (m.pow(2).sum((1, 2, 3)) * core_norm).sqrt().clamp_min(1e-12)
+            scores.append((m * core).sum((1, 2, 3)) / den)
+    best = torch.stack(scores, 1).argmax(1)
+    shift = torch.stack([best % (2 * r + 1) - r, best // (2 * r + 1) - r], 1).to(fixed.dtype)
+    a = torch.eye(3, device=fixed.device, dtype=fixed.dtype).repeat(b, 1, 1)
+    # moving(x + d) = fixed(x): A x = x + d; a shift of d px of this map is d / s normalised units
+    a[:, :2, 2] = shift / (max(h, w) / 2.0)
     return a
 
 
@@ -201,15 +270,18 @@ class LucasKanadeHomography(nn.Module):
     True
     """
 
-    def __init__(self, iterations: int = 8, damping: float = 1e-3) -> None:
+    def __init__(self, iterations: int = 8, damping: float = 1e-3, motion: str = "homography") -> None:
         super().__init__()
         self.iterations = check_positive_int(iterations, "iterations")
         if not damping >= 0:
             raise ValueError(f"damping must be >= 0, got {damping!r}")
+        if motion not in MOTIONS:
+            raise ValueError(f"motion must be one of {', '.join(MOTIONS)}, got {motion!r}")
         self.damping = float(damping)
+        self.motion = motion
 
     def forward(self, moving: Tensor, fixed: Tensor, homography: Tensor | None = None) -> Tensor:
-        return lucas_kanade_homography(moving, fixed, homography, self.iterations, self.damping)
+        return lucas_kanade_homography(moving, fixed, homography, self.iterations, self.damping, self.motion)
 
     def extra_repr(self) -> str:
-        return f"iterations={self.iterations}, damping={self.damping}"
+        return f"iterations={self.iterations}, damping={self.damping}, motion={self.motion!r}"
