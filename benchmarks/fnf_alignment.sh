@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:?usage: $0 DATA_DIR [STEPS]}
-STEPS=${2:-3000}
+STEPS=${2:-2000}
 BIN=.venv/bin
 OUT=benchmarks/results/fnf_alignment
 RUNS=runs/fnf_protocol2

@@ -1,9 +1,11 @@
-"""Residual flash misalignment after the learned aligner, on FnF test sets whose manifests hold the true warps.
+"""Residual flash misalignment after the learned aligner, on FnF test sets whose manifests hold the warps.
 
 For every sample: the mean Manhattan displacement of the flash's true homography (``before_px``) and of the
 residual after alignment (``after_px``, :class:`fnflight.tasks.flash_alignment.FlashAlignmentTask`), averaged
-per (set, dim). A classical row runs the same coarse-to-fine Lucas-Kanade solver on hand-made features (the
-high-pass of the log luminance, no learning) to show what the learned features add.
+per (set, dim). Two rows to compare with: ``classical_lk``, plain coarse-to-fine Lucas-Kanade on hand-made
+features (the high-pass of the log luminance; 8-parameter homography at every level, no search), and
+``untrained_aligner``, the aligner's pipeline (translation search, then translation / affine / homography
+levels) at its initialisation (seed 0), where the learned feature channels are near zero: what training adds.
 
 usage: .venv/bin/python benchmarks/fnf_alignment_eval.py CKPT OUT_DIR NAME=TESTSET [NAME=TESTSET ...]
 Writes OUT_DIR/results.json (records {"set", "method", "dim", "before_px", "after_px", "samples"}) and
@@ -46,11 +48,19 @@ def classical_homography(x: dict[str, torch.Tensor]) -> torch.Tensor:
     return pixel_homography(a, *fixed.shape[-2:])
 
 
+def _aligner_args(path: str) -> dict:
+    """The constructor arguments of the checkpoint's aligner (its model config)."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)  # a weights-only file of fnflight export
+    return dict(json.loads(ckpt["model_config"])["net"].get("init_args") or {})
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 3 or not all("=" in a for a in argv[2:]):
         print(__doc__, file=sys.stderr)
         return 2
     task = load_task(argv[0]).eval()
+    torch.manual_seed(0)
+    untrained = type(task.net)(**_aligner_args(argv[0])).eval()
     out = Path(argv[1])
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[tuple[str, str, float], list[tuple[float, float]]] = defaultdict(list)
@@ -64,9 +74,15 @@ def main(argv: list[str]) -> int:
             before = float(mean_displacement(back, h, w))
             with torch.no_grad():
                 learned = task.predict(batch)["homography"]
-                classical = classical_homography(fnf_inputs(batch, task.input_preparation))
+                x = fnf_inputs(batch, task.input_preparation)
+                classical = classical_homography(x)
+                start = untrained(x["noflash"], x["flash"], x["noflash_std"], x["flash_std"])["homography"]
             dim = float(batch[keys.DIM])
-            for method, a in (("learned_aligner", learned), ("classical_lk", classical)):
+            for method, a in (
+                ("learned_aligner", learned),
+                ("untrained_aligner", start),
+                ("classical_lk", classical),
+            ):
                 rows[(name, method, dim)].append((before, float(mean_displacement(back @ a, h, w))))
             print(f"{name} {i + 1}/{len(testset)}", end="\r", file=sys.stderr)
         print(file=sys.stderr)

@@ -9,7 +9,9 @@
 #   SEED (default 0) seeds net init and training crops; the test set is the same for every seed.
 #   WIDTH (default 0.125, the CPU preset) is the channel multiplier of every net.
 #   TAG=name EXTRA="key=value ..." (investigations): extra overrides for every model, results in .../TAG/.
-# Results: benchmarks/results/fnf_quality_cpu/{results.md,results.json,command.txt,machine.txt}, for SEED=N
+#   The learned aligner variant (an extension): TAG=aligned EXTRA='init_from={"aligner":"ALIGNER.pt"}'
+#   ... deepfnf_aligned, with ALIGNER.pt from benchmarks/fnf_alignment.sh.
+# Results: benchmarks/results/fnf_quality_cpu/{results.md,results.json,command.txt,machine.txt,weights/}, for SEED=N
 # in benchmarks/results/fnf_quality_cpu/seedN/, for another WIDTH in .../widthW[/seedN]/;
 # benchmarks/fnf_quality_summary.py averages over seeds.
 set -euo pipefail
@@ -51,6 +53,8 @@ COMMON=(data=fnf_folder logger=csv "out_dir=$RUNS" overwrite=true "seed=$SEED"
 width_args() {  # the same width (and basis size where the net has a basis) for every method
   case "$1" in
     deepfnf_small|direct|kpn) echo "model.net.init_args.width=$WIDTH" ;;
+    # the learned aligner in front of DeepFnF: the DeepFnF part gets the same width and basis size
+    deepfnf_aligned) echo "model.net.init_args.net.init_args.width=$WIDTH model.net.init_args.net.init_args.num_basis=16" ;;
     *) echo "model.net.init_args.width=$WIDTH model.net.init_args.num_basis=16" ;;
   esac
 }
@@ -83,3 +87,5 @@ done
 for model in "${MODELS[@]}"; do cat "$RUNS/$model/trained_steps_$STEPS" >> "$OUT/command.txt"; done
 
 $BIN/fnflight eval "${CKPTS[@]}" "testset=$TESTSET" "out=$OUT"
+# the weights behind every row (float16, weights only), beside the table
+benchmarks/export_weights.sh "$OUT" "$RUNS" "${MODELS[@]}"

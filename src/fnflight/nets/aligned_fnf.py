@@ -29,7 +29,8 @@ class AlignedFlashNet(nn.Module):
 
     >>> from fnflight.nets import NoFlashOnly
     >>> from fnflight.nets.flash_aligner import FlashAligner
-    >>> net = AlignedFlashNet(NoFlashOnly(width=0.0625), FlashAligner(0.25, 2, (2, 1), (1, 1), ("affine", "homography")))
+    >>> aligner = FlashAligner(0.25, 2, levels=(2, 1), iterations=(1, 1), motions=("affine", "homography"))
+    >>> net = AlignedFlashNet(NoFlashOnly(width=0.0625), aligner)
     >>> x = torch.rand(1, 3, 32, 32) + 0.1
     >>> net(x, x, 0.01 * x, 0.01 * x)["output"].shape
     torch.Size([1, 3, 32, 32])

@@ -11,8 +11,8 @@ image, divided by its mean (exposure-invariant), with its relative noise level, 
 half resolution; a global translation search (:func:`fnflight.ops.lucas_kanade.translation_search`, at a
 coarse level: Lucas-Kanade alone lost pairs shaken by ~20 px) starts a coarse-to-fine inverse compositional
 Lucas-Kanade (:func:`fnflight.ops.lucas_kanade.lucas_kanade_homography`: translation, then affine, then the
-8-parameter homography at the finest level) on average-pooled pyramids of the two feature maps. The whole chain is differentiable, so the feature CNNs are
-trained through the solver on the residual displacement
+8-parameter homography at the finest level) on average-pooled pyramids of the two feature maps. The whole
+chain is differentiable, so the feature CNNs are trained through the solver on the residual displacement
 (:class:`fnflight.tasks.flash_alignment.FlashAlignmentTask`).
 """
 
