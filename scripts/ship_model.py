@@ -3,12 +3,13 @@ float16) and its model card ``NAME.md``.
 
 usage: .venv/bin/python scripts/ship_model.py NAME WEIGHTS.pt [TESTSET_DIR] [--note TEXT]
 
-WEIGHTS.pt is the float32 weights file behind a row of a committed benchmark table; its folder
-(``benchmarks/results/...``) holds ``command.txt``, ``machine.txt`` and ``results.md``. The card quotes
-them: the command and commit that trained the model, the machine, and the benchmark table's rows. With
-TESTSET_DIR (the benchmark's test set, rebuilt by its script) the shipped float16 weights are evaluated on
-it with ``fnflight eval`` and that table goes into the card too, so the card's numbers are those of the
-file that ships. Both files are written through temporary names.
+WEIGHTS.pt is the weights file behind a row of a committed benchmark table; its folder (or, for a
+``weights/`` sub-folder, the folder above: ``benchmarks/results/...``) holds ``command.txt``,
+``machine.txt`` and ``results.md``. The card quotes them: the command and commit that trained the model,
+the machine, and the benchmark table's rows. With TESTSET_DIR (the benchmark's test set, rebuilt by its
+script) the shipped float16 weights are evaluated on it with ``fnflight eval`` and that table goes into
+the card too, so the card's numbers are those of the file that ships. Both files are written through
+temporary names.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def main(argv: list[str]) -> int:
         return 2
     name, weights = argv[0], Path(argv[1])
     testset = Path(argv[2]) if len(argv) == 3 else None
-    results = weights.parent
+    # the benchmark folder: the weights' own, or its parent for weights in a weights/ sub-folder
+    results = weights.parent if (weights.parent / "results.md").is_file() else weights.parent.parent
     task = load_task(weights)
     method = method_name(task)  # its row in the table
     out = save_weights(task, MODELS_DIR / f"{name}.pt", dtype=torch.float16)
@@ -66,7 +68,7 @@ def main(argv: list[str]) -> int:
         ln.split("|")[1].strip() for ln in table.read_text().splitlines()[2:] if ln.startswith("| ")
     ]
     # the floors of the same run: the rows that are not models (a model's weights sit beside the table)
-    models = {method_name(load_task(p)) for p in results.glob("*.pt")}
+    models = {method_name(load_task(p)) for p in [*results.glob("*.pt"), *results.glob("weights/*.pt")]}
     floors = [m for m in all_methods if m not in models]
     card = [
         f"# {name}",
