@@ -3,7 +3,8 @@ whether the main method is ahead of every other one at every level in the mean a
 
 usage: .venv/bin/python benchmarks/fnf_quality_summary.py [--main NAME] [--key dim|ratio|level] \
            [--floors A,B] OUT.md RESULTS_DIR [RESULTS_DIR ...]
-  each RESULTS_DIR holds a results.json of `fnflight eval` (one seed of a quality benchmark). Defaults:
+  each RESULTS_DIR holds a results.json of `fnflight eval` (one seed of a quality benchmark); the means are
+  written to OUT.md and, as records {"method", level, "psnr", "ssim", "seeds"}, to OUT.json. Defaults:
   the flash/no-flash table (--main deepfnf --key dim --floors noisy_input,gaussian_denoise: the floors are
   left out of the comparison); SID: --main sid --key ratio --floors "" (compared with its floors).
 """
@@ -84,6 +85,19 @@ def main(argv: list[str]) -> int:
     body = summary(dirs, opts["--main"], opts["--key"], floors)
     text = f"# Mean over {len(dirs)} seeds ({', '.join(map(str, dirs))})\n\n" + body
     out.write_text(text)
+    # the same means as JSON records beside it (OUT.json): one per method and level, with the seeds' count
+    table = load(dirs, opts["--key"])
+    records = [
+        {
+            "method": m,
+            opts["--key"]: d,
+            "psnr": round(mean(r["psnr"] for r in rs), 4),
+            "ssim": round(mean(r["ssim"] for r in rs), 4),
+            "seeds": len(rs),
+        }
+        for (m, d), rs in table.items()
+    ]
+    out.with_suffix(".json").write_text(json.dumps(records, indent=1) + "\n")
     print(text)
     return 0
 
