@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from cli_helpers import tiny
 from PIL import Image
 
@@ -132,3 +133,27 @@ def test_enhance_own_images_and_testset_sample(ckpts, testset, tmp_path):
     assert (
         enhance_cli.run([f"ckpt={ckpts['direct']}", f"noflash={tmp_path / 'noflash.png'}", f"out={out}"]) == 2
     )
+
+
+def test_bright_user_pairs_reach_the_net_at_the_trained_exposure():
+    """A well-exposed photo is scaled down to the dim exposure the FnF nets trained at (images and noise std
+    maps alike) and the output scaled back; a dim capture is left as it is."""
+    from fnflight.cli.enhance import TRAINED_MEAN, _fnf_output
+    from fnflight.data import batch as K
+
+    seen = []
+
+    class Identity:  # a task whose net passes the no-flash image through
+        net = torch.nn.Identity()
+        input_preparation = "exposure_matched"
+
+        def predict(self, batch):
+            seen.append(float(batch[K.NOFLASH].mean()))
+            assert torch.allclose(batch[K.NOFLASH_STD], 0.1 * batch[K.NOFLASH])
+            return {"output": batch[K.NOFLASH]}
+
+    for mean in (0.4, 0.001):
+        x = torch.full((1, 3, 8, 8), mean)
+        batch = {K.NOFLASH: x, K.FLASH: 2 * x, K.NOFLASH_STD: 0.1 * x, K.FLASH_STD: 0.2 * x}
+        torch.testing.assert_close(_fnf_output(Identity(), batch, None), x)
+    assert seen[0] == pytest.approx(TRAINED_MEAN) and seen[1] == pytest.approx(0.001)

@@ -25,7 +25,8 @@ or, with ``noise=estimate``, both estimated from the no-flash image by a Poisson
 (:func:`fnflight.imaging.estimate_noise_levels`, after Foi et al. 2008; an image too small for the fit gets
 Donoho's white-noise estimate and ``std_shot`` 0); the default is paper 000's test level
 (``std_read = 10**-2.6``, ``std_shot = 10**-1.8``). The output is linear at the no-flash exposure; it is
-brightened by ``dim`` (the gain; ``auto`` maps the mean no-flash intensity to 0.18) and written as sRGB in
+brightened by ``dim`` (the gain; ``auto`` maps the mean no-flash intensity to 0.18, never below a gain of 1)
+and written as sRGB in
 the format of the extension (``bits`` as for raw files below). DeepFnF and no-flash only run in exact tiles
 of any size (``tile``; their kernel basis pools the whole image, so a first pass over the tiles sums those
 pools and a second one filters: the result equals the untiled forward); the other FnF nets run in one pass.
@@ -101,6 +102,7 @@ VALID = (
     "burst",
 )
 TEST_STD_READ, TEST_STD_SHOT = 10**-2.6, 10**-1.8
+TRAINED_MEAN = 0.18 / 16  # the mean linear no-flash intensity the FnF nets trained at (see _fnf_output)
 # the keys of each mode besides ckpt, out, device; the tiled modes (raw, shortlong) write with image_writer
 MODE_KEYS = {
     "own": ("noflash", "flash", "dim", "std_read", "std_shot", "noise", "compare", "tile", "bits"),
@@ -580,7 +582,9 @@ def own_batch(opts: dict[str, Any]) -> dict[str, torch.Tensor]:
     std_shot = opts.get("std_shot", std_shot) if opts.get("std_shot") is not None else std_shot
     sr, ss = torch.tensor([std_read]), torch.tensor([std_shot])
     nf, f = noflash[None], flash[None]
-    gain = 0.18 / max(float(noflash.mean()), 1e-4) if opts["dim"] == "auto" else float(opts["dim"])
+    # auto: brighten a dark no-flash image to a mean of 0.18; never darken a brighter one (a well-exposed
+    # real photo came out at gain 0.49, darker than the user took it)
+    gain = max(1.0, 0.18 / max(float(noflash.mean()), 1e-4)) if opts["dim"] == "auto" else float(opts["dim"])
     return {
         K.NOFLASH: nf,
         K.FLASH: f,
@@ -696,14 +700,21 @@ def _fnf_output(task: Any, batch: dict[str, torch.Tensor], tile: int | None) -> 
     (the flash's exposure matching uses its global mean), then exact tiles where the net states its receptive
     field (DeepFnF and no-flash only: two passes, :func:`fnflight.nets.tiling.tiled_forward`), else one
     forward pass."""
+    from fnflight.data import batch as K
     from fnflight.nets.tiling import tiled_forward
     from fnflight.tasks.fnf import fnf_inputs
 
+    # The nets learned dim captures (dims 5-50 of BSDS500: a mean near 0.18 / 16 linear); a brighter photo
+    # is far outside that, and the untrained range blew its highlights out and saturated its colours. So a
+    # brighter pair is scaled down to that exposure, images and noise std maps alike (the same noise-to-signal
+    # ratio), and the output scaled back.
+    k = min(1.0, TRAINED_MEAN / max(float(batch[K.NOFLASH].mean()), 1e-8))
+    scaled = {**batch, **{key: batch[key] * k for key in (K.NOFLASH, K.FLASH, K.NOFLASH_STD, K.FLASH_STD)}}
     if getattr(task.net, "receptive_field", None) is None:
-        return task.predict(batch)["output"]
-    x = fnf_inputs(batch, task.input_preparation)
+        return task.predict(scaled)["output"] / k
+    x = fnf_inputs(scaled, task.input_preparation)
     inputs = [x["noflash"], x["flash"], x["noflash_std"], x["flash_std"]]
     try:
-        return tiled_forward(task.net, *inputs, tile=tile, progress=sys.stderr.isatty())
+        return tiled_forward(task.net, *inputs, tile=tile, progress=sys.stderr.isatty()) / k
     except ValueError as err:  # a tile too small for the net's receptive field
         raise EnhanceError(f"cannot run the net in tiles: {err}") from None
