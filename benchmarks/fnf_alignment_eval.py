@@ -26,20 +26,15 @@ import torch.nn.functional as F
 from fnflight.data import batch as keys
 from fnflight.data.testset import TestSet
 from fnflight.imaging import mean_displacement
+from fnflight.nets.flash_aligner import log_highpass
 from fnflight.ops.lucas_kanade import lucas_kanade_homography, pixel_homography
 from fnflight.tasks.checkpoint import load_task
 from fnflight.tasks.fnf import fnf_inputs
 
 
-def classical_features(x: torch.Tensor) -> torch.Tensor:
-    """High-pass of the log mean-RGB luminance (3 px box blur first): intensity registration's usual input."""
-    lum = x.mean(1, keepdim=True)
-    lum = torch.log(F.avg_pool2d(lum / lum.mean((2, 3), keepdim=True), 3, 1, 1).clamp_min(0) + 0.05)
-    return lum - F.avg_pool2d(lum, 15, 1, 7, count_include_pad=False)
-
-
 def classical_homography(x: dict[str, torch.Tensor]) -> torch.Tensor:
-    moving, fixed = classical_features(x["flash"]), classical_features(x["noflash"])
+    # the aligner's own classical channel (fnflight.nets.flash_aligner.log_highpass), at full resolution
+    moving, fixed = log_highpass(x["flash"]), log_highpass(x["noflash"])
     a = None
     for factor, steps in ((16, 10), (8, 8), (4, 6), (2, 4), (1, 4)):
         m, f = (F.avg_pool2d(moving, factor), F.avg_pool2d(fixed, factor)) if factor > 1 else (moving, fixed)

@@ -2,8 +2,8 @@
 :class:`fnflight.nets.flash_aligner.FlashAligner`, supervised by the homography the data engine warped the
 flash with (:class:`fnflight.tasks.losses.HomographyResidualLoss`).
 
-It reuses the FnF data (any :class:`~fnflight.data.fnf.FlashNoFlashDataModule`), the FnF input preparation
-(:func:`fnflight.tasks.fnf.fnf_inputs`) and the optimiser and schedule of :class:`EnhancementTask`; it
+It is the FnF task (:class:`~fnflight.tasks.fnf.FlashNoFlashTask`: its data, input preparation, rendering,
+optimiser and schedule) with another prediction, loss and metrics; it
 reports residual displacements instead of image metrics:
 
 - ``val/residual_px``: mean Manhattan displacement left after alignment (pixels; the checkpoint metric, lower
@@ -17,42 +17,29 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
 from fnflight.data import batch as keys
-from fnflight.imaging.color import render_srgb
 from fnflight.imaging.homography import mean_displacement, warp_image
-from fnflight.tasks.base import EnhancementTask
-from fnflight.tasks.fnf import INPUT_PREPARATIONS, fnf_inputs
+from fnflight.tasks.fnf import FlashNoFlashTask, fnf_inputs
 from fnflight.tasks.losses import HomographyResidualLoss
 from fnflight.tasks.metrics import dim_label
 
 __all__ = ["FlashAlignmentTask"]
 
 
-class FlashAlignmentTask(EnhancementTask):
+class FlashAlignmentTask(FlashNoFlashTask):
     """Train a flash aligner on the residual displacement of its homography (module docstring).
 
-    Args: those of :class:`EnhancementTask` (the FnF defaults: Adam at 1e-4, the plateau schedule on
-    ``-val/residual_px``); ``input_preparation`` as :class:`~fnflight.tasks.fnf.FlashNoFlashTask` (the aligner
-    then sees the flash the FnF net will see).
+    Args: those of :class:`~fnflight.tasks.fnf.FlashNoFlashTask` (its input preparation, so the aligner sees
+    the flash the FnF net will see; the FnF defaults: Adam at 1e-4, the plateau schedule, here on
+    ``-val/residual_px``); the loss defaults to :class:`~fnflight.tasks.losses.HomographyResidualLoss`.
+    Rendering, input preview and export inputs are the FnF task's.
     """
 
-    testset_task = "fnf"
     default_loss = HomographyResidualLoss
     checkpoint_metric = ("val/residual_px", "min")
     summary_metrics = ("val/residual_px", "val/before_px")
 
-    def __init__(
-        self,
-        net: nn.Module,
-        loss: nn.Module | None = None,
-        input_preparation: str = "exposure_matched",
-        **options,
-    ) -> None:
-        if input_preparation not in INPUT_PREPARATIONS:
-            raise ValueError(
-                f"input_preparation must be one of {', '.join(INPUT_PREPARATIONS)}, got {input_preparation!r}"
-            )
+    def __init__(self, net: nn.Module, loss: nn.Module | None = None, **options) -> None:
         super().__init__(net, loss, **options)
-        self.input_preparation = input_preparation
         levels = [float(d) for d in self.hparams["dims"]]
         self.residual_by_level = nn.ModuleDict({dim_label(d).replace(".", "_"): MeanMetric() for d in levels})
         self._level_names = {d: dim_label(d) for d in levels}
@@ -112,16 +99,6 @@ class FlashAlignmentTask(EnhancementTask):
 
     def on_test_epoch_end(self) -> None:
         self._log_residuals("test")
-
-    def to_srgb(self, batch: dict[str, Tensor], image: Tensor) -> Tensor:
-        return render_srgb(image.float(), batch[keys.GAIN], batch[keys.COLOR_MATRIX], clip=True)
-
-    def input_preview(self, batch: dict[str, Tensor]) -> Tensor:
-        return self.to_srgb(batch, batch[keys.NOFLASH])
-
-    def export_inputs(self, height: int, width: int) -> dict[str, Tensor]:
-        images = {name: torch.rand(1, 3, height, width) for name in ("noflash", "flash")}
-        return {**images, **{f"{n}_std": 0.01 + 0.05 * x.sqrt() for n, x in images.items()}}
 
     def sample_panels(self, batch: dict[str, Tensor], outputs: dict[str, Tensor]) -> list[Tensor]:
         """``target | flash | aligned flash`` and the two flashes' differences to the target (x4): what the
