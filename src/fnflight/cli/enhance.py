@@ -708,7 +708,8 @@ def _fnf_output(task: Any, batch: dict[str, torch.Tensor], tile: int | None) -> 
     # photo is far outside that, and the untrained range blew its highlights out and saturated its colours.
     # So a brighter pair is scaled down to that exposure, images and noise std maps alike (the same
     # noise-to-signal ratio), and the output scaled back. (Scaling to the middle of the range, 0.18 / 16,
-    # cost 0.5-0.7 dB on the real FAID pairs at dims 12.5-5; at 0.18 / 5 they score as unscaled.)
+    # cost 0.5-0.7 dB on the real FAID pairs at dims 12.5-5; at 0.18 / 5 they score as unscaled:
+    # benchmarks/investigation/fnf_real_mild_exposure.txt)
     k = min(1.0, TRAINED_MEAN / max(float(batch[K.NOFLASH].mean()), 1e-8))
     scaled = {**batch, **{key: batch[key] * k for key in (K.NOFLASH, K.FLASH, K.NOFLASH_STD, K.FLASH_STD)}}
     if getattr(task.net, "receptive_field", None) is None:

@@ -214,10 +214,11 @@ def translation_search(moving: Tensor, fixed: Tensor, radius: int) -> Tensor:
     cross-correlation over ``|dx|, |dy| <= radius`` px, as a homography in normalised coordinates.
 
     Lucas-Kanade converges only from within about a pixel of its level's grid; a global search gives it that
-    start (from the identity, coarse levels still lost 5 of 32 training pairs of the DeepFnF shake, where the
-    flash moves by up to ~20 px; benchmarks/results/fnf_alignment). Exhaustive over ``(2 radius + 1)^2``
-    shifts of the central ``H - 2 radius`` x ``W - 2 radius`` window, so use it on a coarse level. Not
-    differentiable (an argmax): the refinement after it is.
+    start. From the identity, coarse-to-fine fits left more than 5 px on 15 of 32 flash/no-flash training
+    pairs of the DeepFnF shake (up to ~20 px), and on 5 of 32 even for clean same-modality pairs; after the
+    search, on 1 and 0 (benchmarks/investigation/aligner_convergence.txt). Exhaustive over
+    ``(2 radius + 1)^2`` shifts of the central ``H - 2 radius`` x ``W - 2 radius`` window, so use it on a
+    coarse level. Not differentiable (an argmax): the refinement after it is.
 
     Args:
         moving, fixed: ``(B, C, H, W)`` feature maps with ``H, W > 2 radius``.
