@@ -135,25 +135,29 @@ def test_enhance_own_images_and_testset_sample(ckpts, testset, tmp_path):
     )
 
 
-def test_bright_user_pairs_reach_the_net_at_the_trained_exposure():
+@pytest.mark.parametrize("tiled", [False, True])
+def test_bright_user_pairs_reach_the_net_at_the_trained_exposure(tiled):
     """A well-exposed photo is scaled down to the dim exposure the FnF nets trained at (images and noise std
-    maps alike) and the output scaled back; a dim capture is left as it is."""
-    from fnflight.cli.enhance import TRAINED_MEAN, _fnf_output
+    maps alike) and the output scaled back; a dim capture is left as it is; in the tiled path of `enhance`
+    as in the task's own prediction."""
+    from fnflight.cli.enhance import _fnf_output
     from fnflight.data import batch as K
+    from fnflight.tasks.fnf import TRAINED_MEAN, FlashNoFlashTask
 
     seen = []
 
-    class Identity:  # a task whose net passes the no-flash image through
-        net = torch.nn.Identity()
-        input_preparation = "exposure_matched"
+    class Passthrough(torch.nn.Module):  # a net that returns its no-flash input
+        receptive_field = 1 if tiled else None
+        stride = 1
 
-        def predict(self, batch):
-            seen.append(float(batch[K.NOFLASH].mean()))
-            assert torch.allclose(batch[K.NOFLASH_STD], 0.1 * batch[K.NOFLASH])
-            return {"output": batch[K.NOFLASH]}
+        def forward(self, noflash, flash, noflash_std, flash_std, **_):
+            seen.append(float(noflash.mean()))
+            assert torch.allclose(noflash_std, 0.1 * noflash)
+            return {"output": noflash}
 
+    task = FlashNoFlashTask(Passthrough())
     for mean in (0.4, 0.001):
         x = torch.full((1, 3, 8, 8), mean)
         batch = {K.NOFLASH: x, K.FLASH: 2 * x, K.NOFLASH_STD: 0.1 * x, K.FLASH_STD: 0.2 * x}
-        torch.testing.assert_close(_fnf_output(Identity(), batch, None), x)
-    assert seen[0] == pytest.approx(TRAINED_MEAN) and seen[1] == pytest.approx(0.001)
+        torch.testing.assert_close(_fnf_output(task, batch, None), x)
+    assert seen[0] == pytest.approx(TRAINED_MEAN) and seen[-1] == pytest.approx(0.001)

@@ -26,6 +26,7 @@ from fnflight.nets import (
     tiled_apply,
     tiled_forward,
 )
+from fnflight.nets.tiling import supports_split_tiling, tile_count, tiling_halo
 
 W = 1 / 16  # tiny width for every forward test
 H_, W_ = 37, 45  # odd sizes, not multiples of 32
@@ -306,28 +307,38 @@ def test_sid_tiled_full_depth_xtrans_exact():
     assert float((tiled_forward(net, raw, tile=64, halo=16) - ref).abs().max()) > 1e-4
 
 
-@pytest.mark.parametrize("variant", [{}, {"half_resolution": True}, {"direct": True}])
-def test_kpn_burst_tiled_equals_untiled_exact(variant):
-    # the full Table 3 body (receptive field 544 px): a frame larger than one tile, cut into several
+@pytest.mark.parametrize(
+    "variant, split",
+    [({}, 0), ({}, 2), ({"half_resolution": True}, 2), ({"direct": True}, 2), ({"direct": True}, 0)],
+)
+def test_kpn_burst_tiled_equals_untiled_exact(variant, split):
+    """The full Table 3 body (receptive field 544 px), in plain tiles (split=0: the whole receptive field as
+    halo) and in split tiling (the levels at 1/4 and coarser on the whole frame, a 28 px halo): a frame
+    cut into several tiles."""
     torch.manual_seed(0)
     net = KPNBurst(frames=2, width=1 / 16, **variant).eval()
     burst, noise = torch.rand(1, 2, 3, 720, 90), torch.full((1, 1, 720, 90), 0.02)
     with torch.no_grad():
         ref = net(burst, noise)["output"]
-    halo = -(-((net.receptive_field - 1) // 2) // net.stride) * net.stride
+    halo, grid = tiling_halo(net, split)
+    assert (halo, grid) == ((288, 32) if split == 0 else (28, 4))
     tile = 2 * halo + 64  # cores of 64 px: 12 tiles down the frame
-    exact = float((tiled_forward(net, burst, noise, tile=tile) - ref).abs().max())
+    assert tile_count(net, (720, 90), tile, split) >= 12
+    exact = float((tiled_forward(net, burst, noise, tile=tile, split=split) - ref).abs().max())
     assert exact <= 1e-5
     # a too small halo is not exact (the test can fail): the halo matters (outputs are ~1e-2 here)
-    short = float((tiled_forward(net, burst, noise, tile=tile, halo=32) - ref).abs().max())
+    short = tiled_forward(net, burst, noise, tile=tile, split=split, halo=32 if split == 0 else 8)
+    short = float((short - ref).abs().max())
     assert short > 1e-6 and short > 20 * exact
 
 
 @pytest.mark.parametrize("net_name", ["deepfnf", "noflash_only"])
-def test_global_basis_nets_tiled_in_two_passes_equal_untiled(net_name):
-    """DeepFnF's basis pools the whole image: the two-pass tiling sums the pools over tiles first. A frame
-    cut into several tiles, with stride padding at every border (not a multiple of 32) and the filter's
-    reflection at the true border (radius 28 px > the 1-4 px of stride padding)."""
+@pytest.mark.parametrize("split", [1, 2, 3])
+def test_global_basis_nets_split_tiled_equal_untiled(net_name, split):
+    """DeepFnF's basis pools the whole image: split tiling sums the fine levels' pools over the tiles' cores
+    and takes the coarse ones from the whole image. A frame cut into several tiles, with stride padding at
+    every border (not a multiple of 32) and the filter's reflection at the true border (radius 28 px > the
+    1-4 px of stride padding)."""
     torch.manual_seed(0)
     net = (
         DeepFnF(num_basis=4, width=1 / 16)
@@ -341,17 +352,42 @@ def test_global_basis_nets_tiled_in_two_passes_equal_untiled(net_name):
     x = [torch.rand(1, 3, 700, 90, generator=g) * 0.05 + 0.01 for _ in range(4)]
     with torch.no_grad():
         ref = net(*x)["output"]
-    halo = -(-((net.receptive_field - 1) // 2) // net.stride) * net.stride
+    halo, grid = tiling_halo(net, split)
     tile = 2 * halo + 64  # cores of 64 px: 11 tiles down the frame
-    tiled = tiled_forward(net, *x, tile=tile)
+    assert tile_count(net, (700, 90), tile, split) >= 11
+    tiled = tiled_forward(net, *x, tile=tile, split=split)
     scale = float(ref.abs().max())
     assert scale > 1e-3
     assert float((tiled - ref).abs().max()) <= 1e-5 * scale
-    # the plain one-pass tiles (each tile's own basis) are not exact: the two passes matter
-    from fnflight.nets.tiling import tiled_apply
-
-    one_pass = tiled_apply(lambda *w: net(*w)["output"], x, tile, halo, net.stride)
+    # a too small halo is not exact, and plain tiles (each tile's own basis) are not either
+    short = tiled_forward(net, *x, tile=tile, split=split, halo=grid)
+    assert float((short - ref).abs().max()) > 1e-3 * scale
+    one_pass = tiled_apply(lambda *w: net(*w)["output"], x, 192, 64, net.stride)  # 64 px cores
     assert float((one_pass - ref).abs().max()) > 1e-3 * scale
+    with pytest.raises(ValueError, match="pools the whole image"):
+        tiled_forward(net, *x, split=0)
+
+
+def test_tiled_windows_reflect_where_they_barely_enter_the_image():
+    """A window whose part inside the image is smaller than its reflected part (small halos of split
+    tiling at a border with stride padding) holds the stride-padded image's values."""
+    from fnflight.nets.tiling import _Plan
+
+    x = torch.rand(1, 2, 300, 90)
+    padded, _ = pad_to_multiple(x, 32)
+    plan = _Plan([x], 128, 12, 32, grid=4)
+    assert plan.lazy
+    for (window,), _core, (wy0, wx0), _ in plan.windows():
+        h, w = window.shape[-2:]
+        torch.testing.assert_close(window, padded[..., wy0 : wy0 + h, wx0 : wx0 + w], rtol=0, atol=0)
+
+
+def test_split_tiling_needs_the_unet_parts():
+    assert supports_split_tiling(DeepFnF(num_basis=4, width=1 / 16))
+    assert supports_split_tiling(KPNBurst(frames=2, width=1 / 16))
+    assert not supports_split_tiling(SIDUNet(width=1 / 16))
+    with pytest.raises(ValueError, match="does not support split tiling"):
+        tiled_forward(SIDUNet(width=1 / 16).eval(), torch.rand(1, 4, 64, 64), split=2)
 
 
 @pytest.mark.parametrize("variant", [{}, {"noise_input": False}, {"direct": True}, {"half_resolution": True}])

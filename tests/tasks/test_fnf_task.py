@@ -103,3 +103,27 @@ def test_one_input_preparation_for_every_fnf_net(name):
     assert not torch.allclose(c, d, rtol=1e-3, atol=1e-6)
     with pytest.raises(ValueError, match="input_preparation"):
         FlashNoFlashTask(net=net, input_preparation="unit_mean")
+
+
+def test_exposure_cap_scales_bright_images_down_and_linear_outputs_back():
+    """Per image: only an image brighter than the cap is scaled (images and std maps by one factor); its
+    linear outputs come back at the input's exposure, its scale map untouched."""
+
+    class Halve(torch.nn.Module):
+        def forward(self, noflash, flash, noflash_std, flash_std, **_):
+            self.seen = noflash.mean((1, 2, 3)), (noflash_std / noflash).mean((1, 2, 3))
+            return {"output": 0.5 * noflash, "filtered": noflash, "scale_map": torch.full_like(noflash, 0.5)}
+
+    net = Halve()
+    x = torch.cat([torch.full((1, 3, 4, 4), 0.2), torch.full((1, 3, 4, 4), 0.01)])
+    batch = {keys.NOFLASH: x, keys.FLASH: x, keys.NOFLASH_STD: 0.1 * x, keys.FLASH_STD: 0.1 * x}
+    out = FlashNoFlashTask(net, exposure_cap=0.05).predict(batch)
+    torch.testing.assert_close(net.seen[0], torch.tensor([0.05, 0.01]))
+    torch.testing.assert_close(net.seen[1], torch.tensor([0.1, 0.1]))
+    torch.testing.assert_close(out["output"], 0.5 * x)
+    torch.testing.assert_close(out["filtered"], x)
+    torch.testing.assert_close(out["scale_map"], torch.full_like(x, 0.5))
+    FlashNoFlashTask(net, exposure_cap=None).predict(batch)
+    torch.testing.assert_close(net.seen[0], torch.tensor([0.2, 0.01]))
+    with pytest.raises(ValueError, match="exposure_cap"):
+        FlashNoFlashTask(net, exposure_cap=0)

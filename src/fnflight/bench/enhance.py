@@ -19,11 +19,13 @@ Cases (:data:`CASES`): ``sid_full_sony``: the paper-width SID U-Net (7.76M param
 weights: speed and memory do not depend on the values) on a full Sony alpha 7S II frame, 4240 x 2832 Bayer
 = 2120 x 1416 packed, 4 channels; ``sid_12mp``, ``lsd2_12mp``, ``kpn_burst_12mp``: the shipped models
 (:mod:`fnflight.models`) on 12-megapixel inputs (4000 x 3000 output px; KPN: 8 frames); ``deepfnf_12mp``,
-``nfonly_12mp``: the shipped flash/no-flash models on a 12 MP pair, in the two-pass tiling of global-basis
-nets (their kernel basis pools the whole image); ``sid_tiny``: a tiny net and frame for tests.
+``nfonly_12mp``: the shipped flash/no-flash models on a 12 MP pair; ``sid_tiny``: a tiny net and frame for
+tests. The Table 3 U-Nets (KPN burst, DeepFnF, no-flash only) run in split tiling (their coarse levels on the
+whole image, :mod:`fnflight.nets.tiling`), SID and LSD2 in plain tiles.
 Options: ``cases=[sid_full_sony]``, ``tile=null`` (the net's default tile, as ``fnflight enhance``),
-``repeats=1``,
-``check_size=1024``, ``threads=null``, ``seed=0``.
+``split=null`` (the default split level; ``0``: plain tiles for a net without a global basis),
+``repeats=1``, ``check_size=null`` (a core and half a window: the check crosses 2 x 2 tiles),
+``threads=null``, ``seed=0``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "cases": ["sid_full_sony"],
     "tile": None,  # None: fnflight.nets.tiling.default_tile (512 px cores + the receptive-field halo)
     "repeats": 1,
-    "check_size": 1024,  # > the default tile (736 for SID), so the check runs over several tiles
+    "check_size": None,  # None: a core and a half-window, so that the check runs over 2 x 2 tiles
+    "split": None,  # None: split tiling's default level for the nets that support it (fnflight.nets.tiling)
     "threads": None,
     "seed": 0,
 }
@@ -115,7 +118,7 @@ def _fnf_12mp(name: str, seed: int) -> tuple[nn.Module, list[torch.Tensor]]:
 
 
 def _deepfnf_12mp(seed: int) -> tuple[nn.Module, list[torch.Tensor]]:
-    """The shipped ``deepfnf`` on a 12 MP flash/no-flash pair (two passes: the basis pools the image)."""
+    """The shipped ``deepfnf`` on a 12 MP flash/no-flash pair."""
     return _fnf_12mp("deepfnf", seed)
 
 
@@ -160,23 +163,25 @@ def macs_per_pixel(net: nn.Module, inputs: list[torch.Tensor], sizes: tuple[int,
 
 def _worker(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     from fnflight.bench.ops import _peak_rss_kib, _reset_peak_rss_kib, sgemm_gflops
-    from fnflight.nets.tiling import receptive_radius, tile_boxes, tiled_forward
+    from fnflight.nets.tiling import default_tile, split_level, tile_count, tiled_forward, tiling_halo
 
     if cfg["threads"]:
         torch.set_num_threads(int(cfg["threads"]))
     net, inputs = CASES[name](int(cfg["seed"]))
-    from fnflight.nets.tiling import default_tile
-
-    tile = default_tile(net) if cfg["tile"] is None else int(cfg["tile"])
-    stride, scale = int(getattr(net, "stride", 1)), int(getattr(net, "upscale", 1))
+    split = split_level(net, cfg["split"])
+    tile = default_tile(net, split=split) if cfg["tile"] is None else int(cfg["tile"])
+    halo, _ = tiling_halo(net, split)
+    scale = int(getattr(net, "upscale", 1))
     small = [x[..., :64, :64] for x in inputs]
     macs_per_px = macs_per_pixel(net, inputs)
-    tiled_forward(net, *small, tile=tile)  # warm-up: kernels and libraries load before the peak is reset
+    tiled_forward(
+        net, *small, tile=tile, split=split
+    )  # warm-up: kernels and libraries load before the peak is reset
     _reset_peak_rss_kib()
     times = []
     for _ in range(int(cfg["repeats"])):
         t0 = time.perf_counter()
-        out = tiled_forward(net, *inputs, tile=tile)
+        out = tiled_forward(net, *inputs, tile=tile, split=split)
         # what a 16-bit writer holds next to the output
         array = (out[0].clamp(0, 1) * 65535 + 0.5).to(torch.int32).permute(1, 2, 0).numpy().astype("uint16")
         times.append(time.perf_counter() - t0)
@@ -184,19 +189,16 @@ def _worker(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     peak_mb = _peak_rss_kib() / 1024
     seconds = statistics.median(times)
     h, w = inputs[0].shape[-2:]
-    halo = -(-receptive_radius(net) // stride) * stride
-    core = tile // stride * stride - 2 * halo
-    padded = [-(-n // stride) * stride for n in (h, w)]
-    tiles = len(tile_boxes(padded[0], core)) * len(tile_boxes(padded[1], core))
-    # exactness on a centre crop where the untiled forward fits
-    c = int(cfg["check_size"])
+    tiles = tile_count(net, (h, w), tile, split)
+    # exactness on a centre crop where the untiled forward fits; by default one of 2 x 2 tiles' cores and
+    # a halo, so that the check crosses tile seams
+    c = int(cfg["check_size"] or (tile - 2 * halo) + tile // 2)
     top, left = max(0, (h - c) // 2), max(0, (w - c) // 2)
     crop = [x[..., top : top + c, left : left + c] for x in inputs]
-    ch, cw = (-(-n // stride) * stride for n in crop[0].shape[-2:])
-    check_tiles = len(tile_boxes(ch, core)) * len(tile_boxes(cw, core))
+    check_tiles = tile_count(net, tuple(crop[0].shape[-2:]), tile, split)
     with torch.no_grad():
         ref = net(*crop)["output"]
-    diff = float((tiled_forward(net, *crop, tile=tile) - ref).abs().max())
+    diff = float((tiled_forward(net, *crop, tile=tile, split=split) - ref).abs().max())
     gflops = 2.0 * macs_per_px * h * w / seconds / 1e9
     sgemm = sgemm_gflops(torch.device("cpu"))
     return {
@@ -208,6 +210,7 @@ def _worker(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
         "tiles": tiles,
         "tile": tile,
         "halo": halo,
+        "split": split,
         "check_size": c,
         "check_tiles": check_tiles,
         "input": list(inputs[0].shape),

@@ -39,8 +39,9 @@ filter array) is decoded as SID's training inputs (:func:`fnflight.data.raw_sour
 level subtracted per CFA colour, divided by white - black, shifted to the canonical CFA phase, packed),
 amplified by ``ratio`` (``min(x ratio, 1)``; SID: the exposure ratio of the brightness you want to the
 shot's, 100, 250 or 300) and run through the checkpoint's net in tiles of ``tile`` packed pixels with exact
-halos (:func:`fnflight.nets.tiling.tiled_forward`; ``auto``: 512 px cores plus the receptive-field halo; a
-smaller ``tile`` needs less memory and more time). The net's sRGB output, 2x (Bayer) or 3x (X-Trans) the
+halos (:func:`fnflight.nets.tiling.tiled_forward`; ``auto``: :func:`fnflight.nets.tiling.default_tile`, 512 px
+cores plus the receptive-field halo, or for the Table 3 U-Nets split tiling's 1024 px cores; a smaller
+``tile`` needs less memory and more time). The net's sRGB output, 2x (Bayer) or 3x (X-Trans) the
 packed size, i.e. the visible mosaic after the CFA phase crop, turned upright by the camera's orientation
 flag (SID's references stay in sensor orientation; a photo should not), is clipped to [0, 1] and written
 in the format of the extension: ``.png`` (8-bit; ``bits=16``: 16-bit), ``.jpg`` / ``.jpeg`` (8-bit only),
@@ -102,7 +103,6 @@ VALID = (
     "burst",
 )
 TEST_STD_READ, TEST_STD_SHOT = 10**-2.6, 10**-1.8
-TRAINED_MEAN = 0.18 / 5  # the brightest mean no-flash intensity the FnF nets trained at (see _fnf_output)
 # the keys of each mode besides ckpt, out, device; the tiled modes (raw, shortlong) write with image_writer
 MODE_KEYS = {
     "own": ("noflash", "flash", "dim", "std_read", "std_shot", "noise", "compare", "tile", "bits"),
@@ -294,7 +294,7 @@ def enhance_raw(
         ratio: amplification, > 0 (:func:`fnflight.imaging.amplify`).
         out: output image; the extension picks the format (:mod:`fnflight.data.image_writer`).
         tile: tile side in packed pixels (:func:`fnflight.nets.tiling.tiled_forward`); ``None``: the net's
-            receptive-field halo around 512 px cores (:func:`fnflight.nets.tiling.default_tile`).
+            default (:func:`fnflight.nets.tiling.default_tile`).
         bits: 8 or 16; ``None``: the format's default (16 for TIFF, else 8).
         device: where the net runs.
         progress: tqdm bar over the tiles (stderr).
@@ -465,7 +465,7 @@ def enhance_burst(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run a burst (KPN) checkpoint on the frames of ``burst`` in exact tiles (``tile``: window side in px,
-    ``None``: 512 px cores plus the receptive-field halo) and write the result (module docstring).
+    ``None``: :func:`fnflight.nets.tiling.default_tile`) and write the result (module docstring).
 
     Returns ``{"path", "height", "width", "format", "bits", "frames", "std_read", "std_shot"}``.
     """
@@ -698,25 +698,20 @@ def run(argv: list[str]) -> int:
 def _fnf_output(task: Any, batch: dict[str, torch.Tensor], tile: int | None) -> torch.Tensor:
     """The FnF net's linear output for a whole user image: the task's input preparation on the WHOLE image
     (the flash's exposure matching uses its global mean), then exact tiles where the net states its receptive
-    field (DeepFnF and no-flash only: two passes, :func:`fnflight.nets.tiling.tiled_forward`), else one
-    forward pass."""
-    from fnflight.data import batch as K
+    field (:func:`fnflight.nets.tiling.tiled_forward`: split tiling for DeepFnF and no-flash only, whose
+    basis pools the whole image), else one forward pass."""
     from fnflight.nets.tiling import tiled_forward
-    from fnflight.tasks.fnf import fnf_inputs
+    from fnflight.tasks.fnf import cap_exposure, fnf_inputs
 
-    # The nets learned dim captures (dims 5-50 of BSDS500: means up to about 0.18 / 5 linear); a brighter
-    # photo is far outside that, and the untrained range blew its highlights out and saturated its colours.
-    # So a brighter pair is scaled down to that exposure, images and noise std maps alike (the same
-    # noise-to-signal ratio), and the output scaled back. (Scaling to the middle of the range, 0.18 / 16,
-    # cost 0.5-0.7 dB on the real FAID pairs at dims 12.5-5; at 0.18 / 5 they score as unscaled:
-    # benchmarks/investigation/fnf_real_mild_exposure.txt)
-    k = min(1.0, TRAINED_MEAN / max(float(batch[K.NOFLASH].mean()), 1e-8))
-    scaled = {**batch, **{key: batch[key] * k for key in (K.NOFLASH, K.FLASH, K.NOFLASH_STD, K.FLASH_STD)}}
     if getattr(task.net, "receptive_field", None) is None:
-        return task.predict(scaled)["output"] / k
+        return task.predict(batch)["output"]
+    # the task's prediction in tiles: its exposure cap (a bright photo is scaled down to the exposure the
+    # nets trained at, fnflight.tasks.fnf.cap_exposure) and input preparation on the whole image
+    scaled, k = cap_exposure(batch, task.exposure_cap)
     x = fnf_inputs(scaled, task.input_preparation)
     inputs = [x["noflash"], x["flash"], x["noflash_std"], x["flash_std"]]
     try:
-        return tiled_forward(task.net, *inputs, tile=tile, progress=sys.stderr.isatty()) / k
+        out = tiled_forward(task.net, *inputs, tile=tile, progress=sys.stderr.isatty())
+        return out if k is None else out / k
     except ValueError as err:  # a tile too small for the net's receptive field
         raise EnhanceError(f"cannot run the net in tiles: {err}") from None

@@ -4,11 +4,45 @@ one-image basis filtering of DeepFnF-style nets (paper 000 eq. 3-4). The input c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torch import Tensor
 
 from fnflight import ops
 
-__all__ = ["basis_radius", "exposure_normalize", "filter_with_basis", "match_exposure", "noflash_frames"]
+__all__ = [
+    "GlobalBasisTiling",
+    "basis_radius",
+    "exposure_normalize",
+    "filter_with_basis",
+    "match_exposure",
+    "noflash_frames",
+]
+
+
+class GlobalBasisTiling:
+    """The parts split tiling needs (:func:`fnflight.nets.tiling.supports_split_tiling`) of a net whose
+    body ``self.net`` is a Table 3 :class:`~fnflight.nets.unet.EncoderDecoder` with a basis decoder and whose
+    ``head(inputs, pixel, basis)`` filters with the basis (DeepFnF, no-flash only): mixed into them."""
+
+    def unet_parts(self):
+        return self.net.encoder, self.net.pixel_decoder, self.net.basis_decoder
+
+    @property
+    def head_radius(self) -> int:
+        """How far (input px) the basis filter looks: its kernels' radius, the tent prefilter's ``d - 1``."""
+        return basis_radius(self.kernel_size, self.dilation, self.coarse) + self.dilation
+
+    def head_from_features(
+        self, inputs: Sequence[Tensor | None], features: Tensor, basis: Tensor, margins: Sequence[int]
+    ) -> Tensor:
+        """``head``'s output from the PDec-F-1 ``features`` of a window ``margins`` (left, right, top,
+        bottom) px larger than ``inputs``: the output conv on the whole window (its zero padding where the
+        untiled forward has it), then the filter on the inputs."""
+        pixel = self.net.pixel_decoder.out(features)
+        left, right, top, bottom = margins
+        h, w = pixel.shape[-2:]
+        return self.head(inputs, pixel[..., top : h - bottom, left : w - right], basis)["output"]
 
 
 def noflash_frames(

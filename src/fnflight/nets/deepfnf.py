@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from fnflight import ops
-from fnflight.nets._fnf_common import basis_radius, filter_with_basis, noflash_frames
+from fnflight.nets._fnf_common import GlobalBasisTiling, basis_radius, filter_with_basis, noflash_frames
 from fnflight.nets.unet import (
     EncoderDecoder,
     crop_padding,
@@ -77,7 +77,7 @@ def check_fnf_inputs(
             raise ValueError(f"{name} must hold at least {extra_needed} frame(s), got {t.shape[1]}")
 
 
-class DeepFnF(nn.Module):
+class DeepFnF(GlobalBasisTiling, nn.Module):
     """Flash / no-flash denoiser of paper 000 (sec. 3.2, supplement Table 3).
 
     Args:

@@ -19,7 +19,13 @@ import torch
 from torch import Tensor, nn
 
 from fnflight import ops
-from fnflight.nets._fnf_common import basis_radius, exposure_normalize, filter_with_basis, noflash_frames
+from fnflight.nets._fnf_common import (
+    GlobalBasisTiling,
+    basis_radius,
+    exposure_normalize,
+    filter_with_basis,
+    noflash_frames,
+)
 from fnflight.nets.deepfnf import check_fnf_inputs
 from fnflight.nets.unet import (
     EncoderDecoder,
@@ -32,7 +38,7 @@ from fnflight.nets.unet import (
 __all__ = ["BPN", "DirectPrediction", "KPNPair", "NoFlashOnly"]
 
 
-class NoFlashOnly(nn.Module):
+class NoFlashOnly(GlobalBasisTiling, nn.Module):
     """Single-image no-flash denoiser: DeepFnF's architecture on the no-flash image alone (supplement
     "Baselines": 6 input channels, image and noise std; the per-pixel decoder outputs only the J coefficients,
     no scale map).

@@ -149,8 +149,7 @@ class KPNBurst(nn.Module):
         """``forward(...)["output"]`` for inference (no gradients), in less memory: the 200-channel kernel
         maps (N K^2 per pixel, most of a window's memory) are made and applied :attr:`STRIP_ROWS` rows at a
         time, and the per-frame estimates are not kept. The same values as :meth:`forward` (a strip's output
-        conv sees its features with a 1-row margin, the filter its frames with a K // 2 margin); tiled
-        inference (:func:`fnflight.nets.tiling.tiled_forward`) uses it.
+        conv sees its features with a 1-row margin, the filter its frames with a K // 2 margin).
 
         >>> net = KPNBurst(frames=2, width=1 / 16).eval()
         >>> burst, noise = torch.rand(1, 2, 3, 150, 40), torch.rand(1, 1, 150, 40)
@@ -158,12 +157,52 @@ class KPNBurst(nn.Module):
         True
         """
         self._check(burst, noise_std)
-        b, n, c, h, w = burst.shape
+        h, w = burst.shape[-2:]
         if self.pixels is not None or self.half_resolution or min(h, w) <= self.kernel_size // 2:
             return self(burst, noise_std)["output"]
-        x, (left, _, top, _) = self._stacked(burst, noise_std)
-        feats = self.decoder.features(*self.encoder(x))  # (B, F, Hp, Wp): the stride-padded frame
-        hp = feats.shape[-2]
+        x, pads = self._stacked(burst, noise_std)
+        return self.head_from_features([burst], self.decoder.features(*self.encoder(x)), None, pads)
+
+    # split tiling (fnflight.nets.tiling.supports_split_tiling): the U-Net's parts and the kernel head
+
+    def unet_parts(self):
+        return self.encoder, self.decoder, None
+
+    @property
+    def head_radius(self) -> int:
+        """How far (input px) the head looks beyond the decoder: the K x K kernels; the direct variant's
+        three 3x3 convs; half-resolution kernels: also the bilinear x2 (one half-resolution px)."""
+        if self.pixels is not None:
+            return 3
+        return self.kernel_size // 2 + (2 if self.half_resolution else 0)
+
+    def body_input(self, burst: Tensor, noise_std: Tensor) -> Tensor:
+        """The U-Net input ``(B, 3N [+ 1], H, W)``: the frames and (unless sigma-blind) the noise map."""
+        b, n, c, h, w = burst.shape
+        return torch.cat([burst.reshape(b, n * c, h, w)] + ([noise_std] if self.noise_input else []), dim=1)
+
+    @torch.no_grad()
+    def head_from_features(
+        self, inputs: list[Tensor], features: Tensor, basis: None = None, margins=(0, 0, 0, 0)
+    ) -> Tensor:
+        """The output for ``inputs = [burst, ...]`` from the PDec-F-1 ``features`` of a frame ``margins``
+        (left, right, top, bottom) px larger than the burst (the stride padding; a tile's border padding):
+        output conv, kernels and filter, the kernel taps made :attr:`STRIP_ROWS` rows at a time."""
+        burst = inputs[0]
+        b, n, c, h, w = burst.shape
+        left, _, top, _ = margins
+        if self.pixels is not None or self.half_resolution or min(h, w) <= self.kernel_size // 2:
+            kernels = self.decoder.out(features)
+            if self.pixels is not None:  # "direct": pixels, not kernels
+                return self.pixels(kernels)[..., top : top + h, left : left + w]
+            size = (h + sum(margins[2:]), w + sum(margins[:2]))
+            kernels = F.interpolate(kernels, size=size, mode="bilinear", align_corners=False)
+            kernels = kernels[..., top : top + h, left : left + w].reshape(b * n, 1, 1, -1, h, w)
+            frames = burst.reshape(b * n, 1, c, h, w)
+            (frames, kernels), fpads = pad_min_size([frames, kernels], self.kernel_size // 2 + 1)
+            filtered = crop_padding(ops.kernel_field_filter(frames, kernels), fpads)
+            return filtered.reshape(b, n, c, h, w).sum(dim=1)
+        hp = features.shape[-2]
         r, kk = self.kernel_size // 2, self.kernel_size**2
         frames = burst.reshape(b * n, 1, c, h, w)
         out = burst.new_empty(b, c, h, w)
@@ -172,7 +211,7 @@ class KPNBurst(nn.Module):
             # the output conv on the padded rows y0-1 .. y1 (+ top): its 3x3 margin, zeros beyond the padded
             # frame as in the full conv; then the columns of the image
             p0, p1 = y0 + top - 1, y1 + top + 1
-            rows = feats[..., max(0, p0) : min(hp, p1), :]
+            rows = features[..., max(0, p0) : min(hp, p1), :]
             rows = F.pad(rows, (0, 0, max(0, -p0), max(0, p1 - hp)))
             k = F.conv2d(rows, self.decoder.out.weight, self.decoder.out.bias, padding=(0, 1))
             k = k[..., left : left + w].reshape(b * n, 1, 1, kk, y1 - y0, w)
@@ -195,6 +234,4 @@ class KPNBurst(nn.Module):
 
     def _stacked(self, burst: Tensor, noise_std: Tensor) -> tuple[Tensor, tuple[int, int, int, int]]:
         """The U-Net input: frames and (unless sigma-blind) the noise estimate, padded to the stride."""
-        b, n, c, h, w = burst.shape
-        stacked = [burst.reshape(b, n * c, h, w)] + ([noise_std] if self.noise_input else [])
-        return pad_to_multiple(torch.cat(stacked, dim=1), self.stride)
+        return pad_to_multiple(self.body_input(burst, noise_std), self.stride)

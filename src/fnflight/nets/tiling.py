@@ -11,6 +11,22 @@ stride, so every window starts on the untiled forward's grid (and the net adds n
 
 Cost: a window of ``tile`` px computes a core of ``tile - 2 halo`` px, so the work is
 ``(tile / (tile - 2 halo))^2`` times the untiled forward; memory is that of one window plus the output.
+
+Split tiling (the Table 3 U-Nets: DeepFnF, no-flash only, KPN burst). Their receptive field is 540 px, almost
+all of it from the coarse levels: a 512 px core needs a 1088 px window (4.5x the work). But the levels at
+``1 / 2**split`` and coarser are small enough to run on the WHOLE image at once (1/16 of the pixels at
+``split = 2``), so only the fine levels are windowed, with the small halo of the fine layers:
+
+1. windows: Enc-0 and the first ``split`` encoder levels; the cores of their ``1 / 2**split`` output are
+   assembled into one map (and the global pools of their skips summed, for a net with a kernel basis);
+2. the whole image: the coarse encoder levels, the coarse decoder levels (and the basis from the pools);
+3. windows: the fine encoder levels again (their skips are not stored: 600 MB at 12 MP), the fine decoder
+   levels on the matching window of step 2's map, and the net's head (output conv, filtering).
+
+Every value each step keeps is the untiled forward's (windows start on the ``2**split`` grid, halos cover
+the fine layers' receptive fields, :func:`~fnflight.nets.unet.table3_split_radii`), so the result is exact
+too. A net opts in by stating ``unet_parts()``, ``body_input(*inputs)``, ``head_from_features(inputs,
+features, basis)`` and ``head_radius`` (see :func:`supports_split_tiling`).
 """
 
 from __future__ import annotations
@@ -21,16 +37,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fnflight.nets.unet import _reflect_pad_1d, crop_padding, pad_to_multiple
+from fnflight.nets.unet import crop_padding, pad_to_multiple, table3_split_radii
 
 __all__ = [
     "DEFAULT_CORE",
+    "DEFAULT_SPLIT",
+    "SPLIT_CORE",
     "default_tile",
-    "has_global_basis",
     "receptive_radius",
+    "split_level",
+    "supports_split_tiling",
     "tile_boxes",
+    "tile_count",
     "tiled_apply",
     "tiled_forward",
+    "tiling_halo",
 ]
 
 
@@ -60,6 +81,17 @@ def tile_boxes(size: int, core: int) -> list[tuple[int, int]]:
     return [(s, min(s + core, size)) for s in range(0, size, core)]
 
 
+def _reflected(start: int, stop: int, size: int, device) -> Tensor:
+    """Indices into ``range(size)`` of the positions ``start .. stop - 1`` of its reflect padding (one
+    reflection about each border, excluding the border sample, as ``F.pad(mode="reflect")``).
+
+    >>> _reflected(-2, 3, 3, "cpu").tolist(), _reflected(1, 6, 4, "cpu").tolist()
+    ([2, 1, 0, 1, 2], [1, 2, 3, 2, 1])
+    """
+    i = torch.arange(start, stop, device=device).abs()
+    return torch.where(i >= size, 2 * (size - 1) - i, i)
+
+
 class _Plan:
     """The windows of a tiled run: the stride-padded inputs, the cores that partition them and the halo.
 
@@ -68,7 +100,9 @@ class _Plan:
     where it touches the image border).
     """
 
-    def __init__(self, inputs: Sequence[Tensor], tile: int, halo: int, multiple: int) -> None:
+    def __init__(
+        self, inputs: Sequence[Tensor], tile: int, halo: int, multiple: int, grid: int | None = None
+    ) -> None:
         if not inputs:
             raise ValueError("inputs must hold at least one tensor")
         size = tuple(inputs[0].shape[-2:])
@@ -81,16 +115,19 @@ class _Plan:
                 raise ValueError(
                     f"inputs[{i}] is {tuple(x.shape[-2:])}, inputs[0] is {size}: sizes must agree"
                 )
+        # the image is padded to the net's stride `multiple`; windows, cores and halos lie on `grid` (the
+        # stride, or 2**split for split tiling, whose windows hold only the fine levels)
         self.multiple = multiple = max(1, int(multiple))
+        self.grid = grid = multiple if grid is None else max(1, int(grid))
         if halo < 0:
             raise ValueError(f"halo must be >= 0, got {halo}")
-        self.halo = halo = _round_up(halo, multiple)
-        self.tile = tile = int(tile) // multiple * multiple
+        self.halo = halo = _round_up(halo, grid)
+        self.tile = tile = int(tile) // grid * grid
         self.core = core = tile - 2 * halo
-        if core < multiple:
+        if core < grid:
             raise ValueError(
                 f"tile={tile} leaves no core after a halo of {halo} px on each side: need tile >= "
-                f"{2 * halo + multiple} (2 x halo + stride)"
+                f"{2 * halo + grid} (2 x halo + {grid})"
             )
         h, w = size
         th, tw = (-h) % multiple, (-w) % multiple
@@ -111,12 +148,15 @@ class _Plan:
         left, _, top, _ = self.pads
         h, w = x.shape[-2:]
         y0, y1, x0, x1 = wy0 - top, wy1 - top, wx0 - left, wx1 - left  # original image px
-        window = x[..., max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
+        # the part outside the image is its reflection about the border (index maps: the reflected rows
+        # may lie outside the window's own part of the image when the window barely enters it)
         if y0 < 0 or y1 > h:
-            window = _reflect_pad_1d(window, max(0, -y0), max(0, y1 - h), dim=-2)
+            rows = x.index_select(-2, _reflected(y0, y1, h, x.device))
+        else:
+            rows = x[..., y0:y1, :]
         if x0 < 0 or x1 > w:
-            window = _reflect_pad_1d(window, max(0, -x0), max(0, x1 - w), dim=-1)
-        return window
+            return rows.index_select(-1, _reflected(x0, x1, w, x.device))
+        return rows[..., x0:x1]
 
     def __len__(self) -> int:
         return len(self.rows) * len(self.cols)
@@ -155,7 +195,6 @@ def tiled_apply(
     scale: int = 1,
     progress: bool = False,
     out_device: torch.device | str | None = None,
-    pass_margins: bool = False,
 ) -> Tensor:
     """Run ``fn(*windows) -> (B, C, scale h, scale w)`` over the inputs in tiles (module docstring).
 
@@ -170,9 +209,6 @@ def tiled_apply(
         scale: output px per input px (2 for SID on Bayer, 3 on X-Trans).
         progress: tqdm bar over tiles (on stderr).
         out_device: where the full output is assembled (default: the inputs' device).
-        pass_margins: call ``fn(*windows, margins=(left, right, top, bottom))`` with the stride padding the
-            window holds at the image border, for a function that must treat the true border itself (a
-            reflect-padded filter, :func:`tiled_forward` of a global-basis net).
 
     Returns:
         ``(B, C, scale H, scale W)``.
@@ -185,10 +221,23 @@ def tiled_apply(
     True
     """
     plan = _Plan(inputs, tile, halo, multiple)
+    return _assemble(plan, lambda windows, origin, margins: fn(*windows), scale, progress, out_device)
+
+
+def _assemble(
+    plan: _Plan,
+    fn: Callable[[list[Tensor], tuple[int, int], tuple[int, int, int, int]], Tensor],
+    scale: int = 1,
+    progress: bool = False,
+    out_device: torch.device | str | None = None,
+    desc: str = "tiles",
+) -> Tensor:
+    """``fn(windows, window origin, margins)`` over the windows of ``plan``, the cores of its results
+    assembled (``scale`` output px per input px) and the stride padding cropped."""
     scale = max(1, int(scale))
     out: Tensor | None = None
-    for windows, (y0, y1, x0, x1), (wy0, wx0), margins in plan.windows(progress):
-        y = fn(*windows, margins=margins) if pass_margins else fn(*windows)
+    for windows, (y0, y1, x0, x1), (wy0, wx0), margins in plan.windows(progress, desc):
+        y = fn(windows, (wy0, wx0), margins)
         if out is None:
             out = torch.empty(
                 *y.shape[:-2],
@@ -203,75 +252,179 @@ def tiled_apply(
     return crop_padding(out, plan.pads, scale=scale)
 
 
-def has_global_basis(net: nn.Module) -> bool:
-    """Whether ``net`` is a flash/no-flash net whose kernel basis pools the whole image (DeepFnF, no-flash
-    only): it states ``body_input`` and ``head`` and its encoder-decoder has a basis decoder."""
-    body = getattr(net, "net", None)
+def supports_split_tiling(net: nn.Module) -> bool:
+    """Whether ``net`` is a Table 3 U-Net that states the parts split tiling needs (module docstring):
+    ``unet_parts() -> (Encoder, PixelDecoder, BasisDecoder or None)``, ``body_input(*inputs)`` (the
+    U-Net's input), ``head_from_features(inputs, features, basis, margins)`` (the output for ``inputs`` cut
+    at the true image border, from the PDec-F-1 ``features`` of the whole window, which holds ``margins =
+    (left, right, top, bottom)`` px of stride padding more) and ``head_radius`` (input px the head looks
+    beyond a pixel: output conv and filter)."""
     return (
-        callable(getattr(net, "body_input", None))
-        and callable(getattr(net, "head", None))
-        and getattr(body, "basis_decoder", None) is not None
+        callable(getattr(net, "unet_parts", None))
+        and callable(getattr(net, "body_input", None))
+        and callable(getattr(net, "head_from_features", None))
+        and getattr(net, "head_radius", None) is not None
     )
 
 
+DEFAULT_SPLIT = 2  # the levels at 1/4 resolution and coarser run on the whole image (1/16 of its pixels)
+
+
+def _split_halos(net: nn.Module, split: int) -> tuple[int, int]:
+    """Halos (input px) of the two windowed steps of split tiling: the fine encoder's, and the fine
+    path's plus the head's."""
+    encoder, decoder, _ = net.unet_parts()
+    levels = len(encoder.channels)
+    fine_encoder, fine_path = table3_split_radii(split, levels, decoder.levels)
+    return fine_encoder, fine_path + int(net.head_radius)
+
+
 @torch.no_grad()
-def _global_basis_forward(
-    net: nn.Module, inputs: Sequence[Tensor], tile: int, halo: int, progress: bool
+def _split_forward(
+    net: nn.Module,
+    inputs: Sequence[Tensor],
+    tile: int,
+    split: int,
+    halo: int | None,
+    progress: bool,
+    out_device: torch.device | str | None,
 ) -> Tensor:
-    """Exact tiled inference of a global-basis net in two passes over the same windows.
+    """Split tiling (module docstring): the fine levels in windows, the coarse ones on the whole image
+    (``halo``: both windowed steps' halo instead of their receptive fields', for tests)."""
+    encoder, decoder, basis_decoder = net.unet_parts()
+    stride, levels = int(encoder.stride), len(encoder.channels)
+    split = max(1, min(int(split), levels))
+    grid = 2**split
+    halo_encoder, halo_path = _split_halos(net, split) if halo is None else (int(halo), int(halo))
+    # the skips the basis decoder pools (Table 3 "GP": Enc-5-B ... Enc-2-B) that lie in the fine levels
+    pooled = [] if basis_decoder is None else [lv for lv in range(levels - len(basis_decoder.blocks), levels)]
+    fine_pooled = [lv for lv in pooled if lv < split]
 
-    The basis decoder sees the encoder only through global average pools (Table 3 "GP"). Pass 1 runs the
-    encoder per window and sums each pooled map over the window's core (cores partition the stride-padded
-    image and are multiples of the stride, so they partition every encoder level); the means give the basis
-    of the whole image. Pass 2 runs the encoder and per-pixel decoder per window and filters with that basis.
-    The filter reflects at the TRUE image border, so each window's stride padding at the border is cropped
-    before filtering (``margins``) and its output there left to the final crop.
-    """
-    body = net.net
-    stride = int(body.stride)
-    plan = _Plan(inputs, tile, halo, stride)
-    sums: list[Tensor] | None = None
-    factors: list[int] = []
-    for windows, (y0, y1, x0, x1), (wy0, wx0), _ in plan.windows(progress, desc="tiles (basis)"):
-        bottleneck, skips = body.encoder(net.body_input(*windows))
-        maps = body.basis_decoder.pooled_features(bottleneck, skips)
-        parts = []
-        factors = [windows[0].shape[-1] // m.shape[-1] for m in maps]  # each level's downsampling
-        for m, f in zip(maps, factors, strict=True):
-            core = m[..., (y0 - wy0) // f : (y1 - wy0) // f, (x0 - wx0) // f : (x1 - wx0) // f]
-            parts.append(core.sum((-2, -1), keepdim=True, dtype=torch.float64))
-        sums = parts if sums is None else [a + b for a, b in zip(sums, parts, strict=True)]
-    assert sums is not None
-    count = plan.height * plan.width
-    pools = [(s * (f * f) / count).to(inputs[0].dtype) for s, f in zip(sums, factors, strict=True)]
-    basis = body.basis_decoder.from_pools(pools)
+    # 1. the fine encoder per window: its 1/2**split output assembled, the pooled fine skips summed
+    plan = _Plan(inputs, tile, halo_encoder, stride, grid)
+    sums: dict[int, Tensor] = {}
+    coarse_in: Tensor | None = None
+    for windows, (y0, y1, x0, x1), (wy0, wx0), _ in plan.windows(progress, "tiles (encoder)"):
+        x, skips = encoder.fine(net.body_input(*windows), split)
+        if coarse_in is None:
+            coarse_in = x.new_empty(*x.shape[:2], plan.height // grid, plan.width // grid)
+        core = x[..., (y0 - wy0) // grid : (y1 - wy0) // grid, (x0 - wx0) // grid : (x1 - wx0) // grid]
+        coarse_in[..., y0 // grid : y1 // grid, x0 // grid : x1 // grid] = core
+        for lv in fine_pooled:
+            f = 2**lv
+            part = skips[lv][..., (y0 - wy0) // f : (y1 - wy0) // f, (x0 - wx0) // f : (x1 - wx0) // f]
+            part = part.sum((-2, -1), keepdim=True, dtype=torch.float64)
+            sums[lv] = part if lv not in sums else sums[lv] + part
+    assert coarse_in is not None
 
-    def window_forward(*windows: Tensor, margins: tuple[int, int, int, int]) -> Tensor:
+    # 2. the whole image at 1/2**split: coarse encoder and decoder levels, the basis from the global pools
+    bottleneck, deep_skips = encoder.coarse(coarse_in, split)
+    del coarse_in
+    coarse = decoder.coarse_features(bottleneck, deep_skips, split)
+    basis = None
+    if basis_decoder is not None:
+        pools = [bottleneck.mean((-2, -1), keepdim=True)]
+        for lv in reversed(pooled):  # deepest first, as BasisDecoder.pooled_features
+            if lv >= split:
+                pools.append(deep_skips[lv - split].mean((-2, -1), keepdim=True))
+            else:
+                count = (plan.height // 2**lv) * (plan.width // 2**lv)
+                pools.append((sums[lv] / count).to(bottleneck.dtype))
+        basis = basis_decoder.from_pools(pools)
+    del bottleneck, deep_skips
+
+    # 3. the fine encoder again, the fine decoder on the window of step 2's map, the head
+    def window_forward(windows: list[Tensor], origin: tuple[int, int], margins) -> Tensor:
         x = net.body_input(*windows)
-        bottleneck, skips = body.encoder(x)
-        pixel = body.pixel_decoder(bottleneck, skips)
+        _, skips = encoder.fine(x, split)
+        (wy0, wx0), (h, w) = origin, x.shape[-2:]
+        window = coarse[..., wy0 // grid : (wy0 + h) // grid, wx0 // grid : (wx0 + w) // grid]
+        features = decoder.fine_features(window, skips, split)
         left, right, top, bottom = margins
-        h, w = x.shape[-2:]
-        inner = (slice(None), slice(None), slice(top, h - bottom), slice(left, w - right))
-        out = net.head([t[inner] for t in windows], pixel[inner], basis)["output"]
-        return F.pad(out, (left, right, top, bottom))  # the stride padding: cropped by tiled_apply
+        # the head (a filter reflecting at the image border) sees the window without the stride padding
+        inner = [t[..., top : h - bottom, left : w - right] for t in windows]
+        out = net.head_from_features(inner, features, basis, margins)
+        return F.pad(out, (left, right, top, bottom))  # the stride padding: cropped by _assemble
 
-    return tiled_apply(window_forward, inputs, tile, halo, stride, 1, progress, pass_margins=True)
+    plan = _Plan(inputs, tile, halo_path, stride, grid)
+    return _assemble(plan, window_forward, 1, progress, out_device, "tiles")
 
 
 DEFAULT_CORE = 512  # px of each window's kept core when the tile size is left to the net's receptive field
+# Split tiling's cores: its halo is small (about 60 px for DeepFnF, most of it the basis filter), so larger
+# cores buy little (1.25x the fine work at 1024 px, 1.12x at 2048 px) for memory the windows then hold.
+SPLIT_CORE = 1024
 
 
-def default_tile(net: nn.Module, core: int = DEFAULT_CORE) -> int:
-    """``core`` + a halo of the receptive-field radius on each side, on the stride grid: the window size at
-    which the halo costs at most ``((core + 2 halo) / core)^2`` the untiled work (full SID: 736 px, 2.1x).
+def split_level(net: nn.Module, split: int | None = None) -> int:
+    """The split level a tiled forward of ``net`` uses for the requested ``split`` (``None``: the default):
+    0 (plain tiling) for a net that cannot split.
+
+    >>> from fnflight.nets import KPNBurst, SIDUNet
+    >>> split_level(SIDUNet(width=1 / 8)), split_level(KPNBurst(width=1 / 16)), split_level(KPNBurst(), 0)
+    (0, 2, 0)
+    """
+    if not supports_split_tiling(net):
+        if split:
+            raise ValueError(f"{type(net).__name__} does not support split tiling (supports_split_tiling)")
+        return 0
+    split = DEFAULT_SPLIT if split is None else int(split)
+    if split < 0:
+        raise ValueError(f"split must be >= 0, got {split}")
+    if split == 0 and net.unet_parts()[2] is not None:
+        raise ValueError(
+            f"{type(net).__name__}'s kernel basis pools the whole image: plain tiles (split=0) would give "
+            "each tile its own basis; use split >= 1"
+        )
+    return split
+
+
+def tiling_halo(net: nn.Module, split: int | None = None) -> tuple[int, int]:
+    """``(halo, grid)``: the halo (input px, on the grid) of the windows that make the output, and the grid
+    windows lie on (the stride; ``2**split`` for split tiling).
+
+    >>> from fnflight.nets.sid import SIDUNet
+    >>> tiling_halo(SIDUNet(width=1 / 8))
+    (112, 16)
+    """
+    split = split_level(net, split)
+    if split:
+        grid = 2 ** min(split, len(net.unet_parts()[0].channels))
+        return _round_up(_split_halos(net, split)[1], grid), grid
+    stride = int(getattr(net, "stride", 1))
+    return _round_up(receptive_radius(net), stride), stride
+
+
+def default_tile(net: nn.Module, core: int | None = None, split: int | None = None) -> int:
+    """``core`` + the halo on each side, on the grid (:func:`tiling_halo`): the window size at which the
+    halo costs at most ``((core + 2 halo) / core)^2`` the untiled work (full SID: 736 px, 2.1x). ``core``
+    defaults to :data:`DEFAULT_CORE` (512 px) or, for split tiling, :data:`SPLIT_CORE` (1024 px).
 
     >>> from fnflight.nets.sid import SIDUNet
     >>> default_tile(SIDUNet(width=1 / 8))
     736
     """
+    halo, grid = tiling_halo(net, split)
+    if core is None:
+        core = SPLIT_CORE if split_level(net, split) else DEFAULT_CORE
+    return _round_up(core, grid) + 2 * halo
+
+
+def tile_count(
+    net: nn.Module, size: tuple[int, int], tile: int | None = None, split: int | None = None
+) -> int:
+    """Windows of a tiled forward of ``net`` over an input of ``size = (H, W)`` px.
+
+    >>> from fnflight.nets.sid import SIDUNet
+    >>> tile_count(SIDUNet(width=1 / 8), (1000, 700))
+    4
+    """
+    halo, grid = tiling_halo(net, split)
+    tile = default_tile(net, split=split) if tile is None else int(tile)
     stride = int(getattr(net, "stride", 1))
-    return _round_up(core, stride) + 2 * _round_up(receptive_radius(net), stride)
+    core = tile // grid * grid - 2 * halo
+    padded = [_round_up(n, stride) for n in size]
+    return len(tile_boxes(padded[0], core)) * len(tile_boxes(padded[1], core))
 
 
 def tiled_forward(
@@ -279,13 +432,17 @@ def tiled_forward(
     *inputs: Tensor,
     tile: int | None = None,
     halo: int | None = None,
+    split: int | None = None,
     progress: bool = False,
     out_device: torch.device | str | None = None,
 ) -> Tensor:
-    """``net(*inputs)["output"]`` computed in tiles (:func:`tiled_apply`; through ``net.forward_output`` where
-    the net has that memory-lean inference form): the halo from the net's
-    receptive field (exact), the grid from ``net.stride``, the output scale from ``net.upscale`` (default 1);
-    ``tile=None`` is :func:`default_tile` (cores of 512 px).
+    """``net(*inputs)["output"]`` computed in exact tiles: split tiling for the Table 3 U-Nets
+    (:func:`supports_split_tiling`: the levels at ``1 / 2**split`` and coarser on the whole image, default
+    :data:`DEFAULT_SPLIT`; ``split=0`` for plain tiles), else :func:`tiled_apply` (through
+    ``net.forward_output`` where the net has that memory-lean inference form) with the halo of the net's
+    receptive field, the grid of ``net.stride`` and the output scale ``net.upscale`` (default 1).
+    ``tile=None`` is :func:`default_tile`; ``halo`` overrides the windows' halo (exact only when large
+    enough: for tests).
 
     >>> from fnflight.nets.sid import SIDUNet
     >>> net = SIDUNet(width=1 / 16).eval()  # full depth: receptive radius 107 packed px
@@ -293,18 +450,17 @@ def tiled_forward(
     >>> torch.allclose(tiled_forward(net, raw, tile=256), net(raw)["output"], atol=1e-5)
     True
     """
-    net_halo = receptive_radius(net) if halo is None else int(halo)
-    if has_global_basis(net):
-        return _global_basis_forward(
-            net, inputs, default_tile(net) if tile is None else int(tile), net_halo, progress
-        )
+    split = split_level(net, split)
+    tile = default_tile(net, split=split) if tile is None else int(tile)
+    if split:
+        return _split_forward(net, inputs, tile, split, halo, progress, out_device)
     # a net may state a memory-lean inference form of its output (KPNBurst.forward_output)
     lean = getattr(net, "forward_output", None)
     return tiled_apply(
         lean if callable(lean) else (lambda *x: net(*x)["output"]),
         inputs,
-        default_tile(net) if tile is None else int(tile),
-        net_halo,
+        tile,
+        receptive_radius(net) if halo is None else int(halo),
         int(getattr(net, "stride", 1)),
         int(getattr(net, "upscale", 1)),
         progress,

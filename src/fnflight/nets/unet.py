@@ -37,6 +37,7 @@ __all__ = [
     "pad_to_multiple",
     "scaled",
     "table3_receptive_field",
+    "table3_split_radii",
 ]
 
 #: Smallest hidden channel count produced by :func:`scaled` (keeps tiny test networks meaningful).
@@ -272,12 +273,30 @@ class Encoder(nn.Module):
         self.final = nn.Sequential(ConvReLU(prev, prev), ConvReLU(prev, prev))  # Enc-F, Enc-Out
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        x, fine_skips = self.fine(x, len(self.levels))
+        bottleneck, skips = self.coarse(x, len(self.levels))
+        return bottleneck, fine_skips + skips
+
+    def fine(self, x: Tensor, split: int) -> tuple[Tensor, list[Tensor]]:
+        """Enc-0 and the first ``split`` levels: ``(x at 1 / 2**split, skips[:split])``. With
+        :meth:`coarse` the forward in two parts, so that tiled inference can run the fine levels in windows
+        and the coarse ones on the whole image (:mod:`fnflight.nets.tiling`)."""
         x = self.enc0(x)
         skips = []
-        for level in self.levels:
+        for level in self.levels[:split]:
             x = level(x)
             skips.append(x)
             x = F.max_pool2d(x, 2)  # Enc-i-C: 2x2 stride-2 max pool
+        return x, skips
+
+    def coarse(self, x: Tensor, split: int) -> tuple[Tensor, list[Tensor]]:
+        """The levels from ``split`` on and Enc-F / Enc-Out, from :meth:`fine`'s output:
+        ``(bottleneck, skips[split:])``."""
+        skips = []
+        for level in self.levels[split:]:
+            x = level(x)
+            skips.append(x)
+            x = F.max_pool2d(x, 2)
         return self.final(x), skips
 
 
@@ -316,6 +335,7 @@ class PixelDecoder(nn.Module):
         n = len(skip_channels)
         if len(channels) != n:
             raise ValueError(f"channels must have one entry per skip ({n}), got {len(channels)}")
+        self._n_skips = n
         self.levels = n if levels is None else int(levels)
         if not 1 <= self.levels <= n:
             raise ValueError(f"levels must be in [1, {n}], got {levels}")
@@ -344,9 +364,32 @@ class PixelDecoder(nn.Module):
     def features(self, bottleneck: Tensor, skips: Sequence[Tensor]) -> Tensor:
         """Everything but the linear output conv (``self.out``): the PDec-F-1 features. A net whose output
         conv is wide (KPN: N K^2 = 200 kernel taps per pixel) can apply it in strips at inference."""
+        return self.fine_features(self.coarse_features(bottleneck, skips, 0), skips, 0)
+
+    def _coarse_blocks(self, n: int, split: int) -> int:
+        """How many up-blocks (deepest first) output at 1 / 2**split or coarser: block k outputs at
+        1 / 2**(n - 1 - k)."""
+        return max(0, min(self.levels, n - split))
+
+    def coarse_features(self, bottleneck: Tensor, skips: Sequence[Tensor], split: int) -> Tensor:
+        """The up-blocks down to 1 / 2**split (their skips ``skips[split:]``); :meth:`fine_features`
+        continues from here. ``skips`` holds every encoder skip or only ``skips[split:]`` (the shallower
+        ones are not read)."""
+        n = self._n_skips
+        offset = n - len(skips)  # skips may start at level `offset`
         x = bottleneck
-        n = len(skips)
-        for k, block in enumerate(self.blocks):
+        for k, block in enumerate(self.blocks[: self._coarse_blocks(n, split)]):
+            x = block["a"](_upsample2x(x))
+            x = block["b"](torch.cat([x, skips[n - 1 - k - offset]], dim=1))
+            x = block["c"](x)
+        return x
+
+    def fine_features(self, x: Tensor, skips: Sequence[Tensor], split: int) -> Tensor:
+        """The up-blocks finer than 1 / 2**split and PDec-F-0/1, from :meth:`coarse_features`'s output and
+        the shallow skips ``skips[:split]`` (extra deeper skips are not read)."""
+        n = self._n_skips
+        for k in range(self._coarse_blocks(n, split), self.levels):
+            block = self.blocks[k]
             x = block["a"](_upsample2x(x))
             x = block["b"](torch.cat([x, skips[n - 1 - k]], dim=1))
             x = block["c"](x)
@@ -376,6 +419,34 @@ def table3_receptive_field(
         jump //= 2
         rf += 3 * 2 * jump  # PDec-k-A, -B, -C
     return rf + 3 * 2 * jump  # PDec-F-0, PDec-F-1, Output
+
+
+def table3_split_radii(
+    split: int, encoder_levels: int = len(ENCODER_CHANNELS), decoder_levels: int | None = None
+) -> tuple[int, int]:
+    """Receptive-field radii (input px) of the two windowed parts of split tiling
+    (:mod:`fnflight.nets.tiling`), where the levels at ``1 / 2**split`` and coarser run on the whole image:
+    ``(fine encoder, fine path)``. The fine encoder is Enc-0 and ``split`` levels (its output at
+    ``1 / 2**split`` and its skips); the fine path is that encoder followed by the up-blocks finer than
+    ``1 / 2**split``, PDec-F-0/1 and the output conv (the coarse decoder output it reads is exact on the
+    whole window; the window edge's zero padding spreads through both chains, so the radii add up: a bound).
+
+    >>> table3_split_radii(2)
+    (9, 24)
+    """
+    decoder_levels = encoder_levels if decoder_levels is None else int(decoder_levels)
+    rf, jump = 3, 1  # Enc-0
+    for _ in range(split):
+        rf += 2 * 2 * jump  # Enc-i-A, Enc-i-B
+        rf, jump = rf + jump, jump * 2  # 2x2 stride-2 max pool
+    encoder = rf // 2
+    dec = 1
+    for _ in range(max(0, decoder_levels - (encoder_levels - split))):
+        dec += jump  # Bilinear-Up: two taps of the coarse grid
+        jump //= 2
+        dec += 3 * 2 * jump  # PDec-k-A, -B, -C
+    dec += 3 * 2 * jump  # PDec-F-0, PDec-F-1, Output
+    return encoder, encoder + dec // 2
 
 
 def _global_pool(x: Tensor) -> Tensor:

@@ -20,7 +20,7 @@ from fnflight.tasks.image_logging import normalise_map
 from fnflight.tasks.losses import DeepFnFLoss
 from fnflight.tasks.metrics import render_for_metrics
 
-__all__ = ["INPUT_PREPARATIONS", "FlashNoFlashTask", "fnf_inputs"]
+__all__ = ["INPUT_PREPARATIONS", "TRAINED_MEAN", "FlashNoFlashTask", "cap_exposure", "fnf_inputs"]
 
 
 # How the flash enters a flash/no-flash net: ONE step for every net (DeepFnF, no-flash only, BPN, KPN,
@@ -34,6 +34,48 @@ __all__ = ["INPUT_PREPARATIONS", "FlashNoFlashTask", "fnf_inputs"]
 #     benchmarks/results/fnf_quality_cpu/); scaling each input to unit mean (tried first) trained slower.
 #   as_captured: the authors' code (the flash as the camera recorded it).
 INPUT_PREPARATIONS = ("exposure_matched", "as_captured")
+
+# The brightest no-flash exposure an FnF net sees (our choice; the papers are silent). The nets learn dim
+# captures: BSDS500 photos (linear means up to about 0.18) dimmed by the training dims 5-50. A brighter
+# image (a well-exposed user photo, or a bright real FAID scene at dim 5: means up to 0.1) is far outside
+# that range, and the nets are not scale-invariant (unnormalised basis and scale map): they darkened and
+# blew out such images. So every image brighter than this mean is scaled down to it, images and noise std
+# maps alike (the same noise-to-signal ratio), and the outputs scaled back: on the real FAID pairs at dim 5
+# the DeepFnF of 8000 steps went from 28.2 to 31.4 dB (benchmarks/investigation/fnf_real_mild_exposure.txt);
+# the cap binds on few training crops.
+TRAINED_MEAN = 0.18 / 5
+# the outputs of the FnF nets that are linear images (scaled back); the others (scale maps, importance
+# maps, homographies) do not depend on the exposure
+LINEAR_OUTPUTS = ("output", "filtered", "from_noflash", "from_flash")
+EXTRA_FRAMES = (keys.EXTRA_NOFLASH, keys.EXTRA_NOFLASH_STD)
+
+
+def cap_exposure(batch: dict[str, Tensor], cap: float | None) -> tuple[dict[str, Tensor], Tensor | None]:
+    """``(batch, k)``: the batch with every image brighter than ``cap`` (mean of its no-flash image) scaled
+    down to it, its flash, extra frames and their std maps by the same factor ``k`` ``(B, 1, 1, 1)``
+    (``<= 1``; ``None`` when nothing is scaled); divide linear outputs by ``k``.
+
+    >>> b = {keys.NOFLASH: torch.full((2, 3, 4, 4), 0.01), keys.FLASH: torch.full((2, 3, 4, 4), 0.5)}
+    >>> b[keys.NOFLASH][1] = 0.2
+    >>> capped, k = cap_exposure(b, 0.05)
+    >>> k.flatten().tolist(), round(float(capped[keys.NOFLASH][1].mean()), 4)
+    ([1.0, 0.25], 0.05)
+    >>> cap_exposure(b, 0.5)[1] is None
+    True
+    """
+    if cap is None:
+        return batch, None
+    noflash = batch[keys.NOFLASH]
+    mean = noflash.mean(dim=tuple(range(1, noflash.dim())), keepdim=True).clamp_min(1e-12)
+    if bool((mean <= cap).all()):
+        return batch, None
+    k = (cap / mean).clamp(max=1.0)
+    scaled = dict(batch)
+    for name in (keys.NOFLASH, keys.FLASH, keys.NOFLASH_STD, keys.FLASH_STD) + EXTRA_FRAMES:
+        x = batch.get(name)
+        if x is not None:  # (B, 3, H, W), or (B, M, 3, H, W) extra frames
+            scaled[name] = x * k.reshape(-1, *([1] * (x.dim() - 1)))
+    return scaled, k
 
 
 def fnf_inputs(batch: dict[str, Tensor], preparation: str = "exposure_matched") -> dict[str, Tensor | None]:
@@ -70,7 +112,9 @@ class FlashNoFlashTask(EnhancementTask):
 
     Args: see :class:`fnflight.tasks.base.EnhancementTask` (paper 000's defaults); ``loss`` defaults to
     :class:`DeepFnFLoss` (eq. 6); ``input_preparation``: how the flash enters the net, the same for every
-    net (:data:`INPUT_PREPARATIONS`: ``exposure_matched``, default, or the authors' ``as_captured``).
+    net (:data:`INPUT_PREPARATIONS`: ``exposure_matched``, default, or the authors' ``as_captured``);
+    ``exposure_cap``: the brightest no-flash mean the net sees (:data:`TRAINED_MEAN`; brighter images are
+    scaled down to it and the outputs back, :func:`cap_exposure`; ``None``: off).
 
     Logged: ``train/loss`` (+ ``train/l2``, ``train/grad``, ``train/lr``), ``val/loss``, ``val/psnr``,
     ``val/ssim`` and per dimming level ``val/psnr_dim50``, ``val/ssim_dim50``, ...; the same under ``test/``.
@@ -87,17 +131,25 @@ class FlashNoFlashTask(EnhancementTask):
         net: nn.Module,
         loss: nn.Module | None = None,
         input_preparation: str = "exposure_matched",
+        exposure_cap: float | None = TRAINED_MEAN,
         **options,
     ) -> None:
         if input_preparation not in INPUT_PREPARATIONS:
             raise ValueError(
                 f"input_preparation must be one of {', '.join(INPUT_PREPARATIONS)}, got {input_preparation!r}"
             )
+        if exposure_cap is not None and not float(exposure_cap) > 0:
+            raise ValueError(f"exposure_cap must be > 0 or None, got {exposure_cap!r}")
         super().__init__(net, loss, **options)
         self.input_preparation = input_preparation
+        self.exposure_cap = None if exposure_cap is None else float(exposure_cap)
 
     def predict(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        return self.net(**fnf_inputs(batch, self.input_preparation))
+        batch, k = cap_exposure(batch, self.exposure_cap)
+        out = self.net(**fnf_inputs(batch, self.input_preparation))
+        if k is None:
+            return out
+        return {name: v / k if name in LINEAR_OUTPUTS else v for name, v in out.items()}
 
     def to_srgb(self, batch: dict[str, Tensor], image: Tensor) -> Tensor:
         """Linear camera RGB x ``gain`` -> ``color_matrix`` -> sRGB curve, clipped (paper 000 sec. 3.3)."""
