@@ -37,8 +37,9 @@ def rnd(*shape, g, dtype=D64):
 @pytest.fixture(params=[10_000, 40, 100], ids=["one-strip", "row-strips", "multi-row-strips"])
 def strip(request, monkeypatch):
     """Run the strip algorithm with one strip, with one-row strips (several per image), and with strips of
-    a few rows whose last one is shorter."""
+    a few rows whose last one is shorter (training and inference forms alike)."""
     monkeypatch.setattr(bf_mod, "STRIP_PIXELS", request.param)
+    monkeypatch.setattr(bf_mod, "INFERENCE_STRIP_PIXELS", request.param)
     return request.param
 
 
@@ -169,6 +170,21 @@ def test_two_scale_matches_reference_and_module(strip):
     out = two_scale_basis_filter(x, a, bb, co, 4)
     torch.testing.assert_close(out, ref.two_scale_basis_filter_reference(x, a, bb, co, 4))
     assert torch.equal(out, TwoScaleBasisFilter(4)(x, a, bb, co))
+
+
+def test_two_scale_inference_form_equals_training_form(strip):
+    """Without gradients the strip filter builds its patch matrix transposed (another GEMM shape): the same
+    output as the form that keeps what backward needs, for NCHW and channels-last coefficients."""
+    g = gen(12)
+    x, a, co = _basis_inputs(2, None, 3, 21, 26, 4, 5, g)
+    bb = rnd(*a.shape, g=g)
+    with torch.no_grad():
+        inference = two_scale_basis_filter(x, a, bb, co, 4)
+        last = two_scale_basis_filter(x, a, bb, co.contiguous(memory_format=torch.channels_last), 4)
+    training = two_scale_basis_filter(x, a, bb, co.clone().requires_grad_(), 4)
+    assert training.requires_grad and not inference.requires_grad
+    torch.testing.assert_close(inference, training.detach())
+    torch.testing.assert_close(last, inference)
 
 
 def test_scratch_reuse_across_calls_and_release():

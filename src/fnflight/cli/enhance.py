@@ -40,7 +40,7 @@ level subtracted per CFA colour, divided by white - black, shifted to the canoni
 amplified by ``ratio`` (``min(x ratio, 1)``; SID: the exposure ratio of the brightness you want to the
 shot's, 100, 250 or 300) and run through the checkpoint's net in tiles of ``tile`` packed pixels with exact
 halos (:func:`fnflight.nets.tiling.tiled_forward`; ``auto``: :func:`fnflight.nets.tiling.default_tile`, 512 px
-cores plus the receptive-field halo, or for the Table 3 U-Nets split tiling's 1024 px cores; a smaller
+cores plus the receptive-field halo, or for the Table 3 U-Nets split tiling's small halo; a smaller
 ``tile`` needs less memory and more time). The net's sRGB output, 2x (Bayer) or 3x (X-Trans) the
 packed size, i.e. the visible mosaic after the CFA phase crop, turned upright by the camera's orientation
 flag (SID's references stay in sensor orientation; a photo should not), is clipped to [0, 1] and written
