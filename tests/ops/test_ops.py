@@ -39,7 +39,8 @@ def strip(request, monkeypatch):
     """Run the strip algorithm with one strip, with one-row strips (several per image), and with strips of
     a few rows whose last one is shorter (training and inference forms alike)."""
     monkeypatch.setattr(bf_mod, "STRIP_PIXELS", request.param)
-    monkeypatch.setattr(bf_mod, "INFERENCE_STRIP_PIXELS", request.param)
+    blocks = {10_000: (10_000, 10_000), 40: (1, 40), 100: (4, 7)}  # inference: one, row, 2-D blocks
+    monkeypatch.setattr(bf_mod, "INFERENCE_BLOCK", blocks[request.param])
     return request.param
 
 
@@ -409,3 +410,15 @@ def test_device_mismatch():
         basis_filter(x, basis, co)
     with pytest.raises(ValueError, match="device"):
         kernel_field_filter(x, torch.rand(1, 1, 3, 9, 8, 9, device="meta"))
+
+
+def test_inference_form_counts_every_multiply_add():
+    """`fnflight bench enhance` counts a net's multiply-adds with FlopCounterMode; the inference form's
+    accumulating GEMMs must count like the training form's single GEMM (J x 2 K^2 per pixel and colour)."""
+    from fnflight.bench.enhance import count_macs
+
+    g = gen(14)
+    x, a, co = _basis_inputs(1, None, 3, 20, 24, 4, 5, g, torch.float32)
+    bb = rnd(*a.shape, g=g, dtype=torch.float32)
+    macs = count_macs(lambda *t: two_scale_basis_filter(*t, 2), [x, a, bb, co])
+    assert macs == 3 * 20 * 24 * 4 * 2 * 5 * 5

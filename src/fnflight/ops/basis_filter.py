@@ -40,12 +40,14 @@ __all__ = ["BasisFilter", "basis_filter", "release_scratch"]
 # matrix that stays in cache between its im2col copy and its GEMM outweighs the larger GEMMs. (Without the
 # kept scratch, 64k won: fresh buffers paid page faults per strip.) Read at call time (tests change it).
 STRIP_PIXELS = 12288
-# Inference (no gradient): the patch matrix is built TRANSPOSED, a row of taps per pixel, so that the GEMM is
-# (pixels x taps) @ (taps x J): MKL ran that shape at 0.45 of its square-matmul rate against 0.26 for
-# (J x taps) @ (taps x pixels) with J = 16 (2-core EPYC, 65k pixels, 450 taps). Strips of 4096 pixels
-# were best for this form (1024 px: 0.64 s, 2048: 0.61, 4096: 0.55, 8192: 0.59 for a 1024^2 two-scale
-# filter, J = 16; the training form 0.73-0.85 s).
-INFERENCE_STRIP_PIXELS = 4096
+# Inference (no gradient) runs another form (:func:`_inference_forward`) over 2-D blocks of pixels: one
+# row-im2col of the K horizontal taps per source, K GEMMs (pixels x K) @ (K x J) over row-shifted views of
+# it. MKL ran that GEMM shape at 0.66-0.8 of its square-matmul rate against 0.26 for the training form's
+# (J x taps) @ (taps x pixels) at J = 16 (2-core EPYC), and the im2col copies K times less. A 1024^2
+# two-scale filter, J = 16: training form 0.54 s; a transposed full patch matrix 0.55 s; K-tap groups of
+# 5 / 3 / 1 rows in 128^2 blocks 0.43 / 0.40 / 0.33 s; 1-row groups in 64x256 / 128^2 / 256x128 / 256^2 /
+# 512^2 blocks 0.34 / 0.33 / 0.32 / 0.31 / 0.35 s. Read at call time (tests change it).
+INFERENCE_BLOCK = (256, 256)
 
 
 class _Source:
@@ -80,14 +82,15 @@ class _Source:
             view = src.as_strided((n, k, k, s, w), (self.hb * wp, d * wp, d, wp, 1), start)
             out.view(n, k, k, s, w).copy_(view)
 
-    def im2col_t(self, ch: int, i0: int, s: int, w: int, out: torch.Tensor) -> None:
-        """The compact patch matrix transposed: ``out (s*w, N*K*K)[m, (f, ky, kx)]`` (pixels
-        ``m = y * w + x``; ``out`` may be a column block of a wider matrix)."""
+    def row_patches(self, ch: int, i0: int, s: int, x0: int, bw: int, out: torch.Tensor) -> None:
+        """The inference form's row patch matrix ``out ((s + d*(K-1)) * bw, N*K)``: row ``(y, x)`` holds the
+        horizontal taps ``(f, kx)`` of buffer row ``i0 + y`` at column ``x0 + x``, so that the patch-matrix
+        rows of kernel row ``ky`` are the rows shifted by ``d*ky*bw``."""
         n, k, d, wp = self.n, self.k, self.d, self.wp
         src = self.buf[ch]
-        start = src.storage_offset() + i0 * wp + self.e
-        view = src.as_strided((s, w, n, k, k), (wp, 1, self.hb * wp, d * wp, d), start)
-        out.view(s, w, n, k, k).copy_(view)
+        start = src.storage_offset() + i0 * wp + self.e + x0
+        view = src.as_strided((s + d * (k - 1), bw, n, k), (wp, 1, self.hb * wp, d), start)
+        out.view(s + d * (k - 1), bw, n, k).copy_(view)
 
     def col2im(self, gp: torch.Tensor, ch: int, i0: int, s: int, grad: torch.Tensor, ws: _Workspace) -> None:
         """Adjoint of :meth:`im2col`: add the patch-matrix gradient ``gp (N*K*K, s*Wp)`` (contiguous rows)
@@ -277,29 +280,52 @@ class _StripFilter(torch.autograd.Function):
 
 
 def _inference_forward(basis, coeffs, layout, bufs) -> torch.Tensor:
-    """:class:`_StripFilter`'s forward when nothing needs a gradient: the same sums with the patch matrix
-    transposed, ``R^T (S, J) = P^T (S, taps) @ basis_c^T`` per strip and channel (faster GEMM shape, see
-    :data:`INFERENCE_STRIP_PIXELS`), then ``out = sum_j R^T[:, j] * coeffs_j`` over the last dimension."""
-    b_, c, j, nrows = basis.shape
+    """:class:`_StripFilter`'s forward when nothing needs a gradient, over blocks of
+    :data:`INFERENCE_BLOCK` pixels: per block, channel and source the row patch matrix ``Q`` (one row of
+    ``N*K`` horizontal taps per pixel, for the block's rows and the ``d*(K-1)`` rows below them), then per
+    kernel row ``ky`` the GEMM of the ``d*ky``-row-shifted view of ``Q`` with that row's basis taps,
+    accumulated into ``R^T (pixels, J)``; ``out = sum_j R^T[:, j] * coeffs_j``. The same sums as the
+    training form in another order (float rounding apart)."""
+    b_, c, j, _ = basis.shape
     h, w = coeffs.shape[-2:]
+    block_rows, block_cols = (max(1, int(v)) for v in INFERENCE_BLOCK)
     out = coeffs.new_empty(b_, c, h, w)
     ws = _Workspace(coeffs)
-    count = -(-h * w // max(INFERENCE_STRIP_PIXELS, w))
-    rows = -(-h // count)
     for b in range(b_):
         srcs = [_Source(buf[b], *lay) for buf, lay in zip(bufs, layout)]
         pixel_major = coeffs[b].permute(1, 2, 0)  # (H, W, J)
-        for i0 in range(0, h, rows):
-            s = min(rows, h - i0)
-            for ch in range(c):
-                pt = ws.get("pt", s * w, nrows)
-                off = 0
-                for src in srcs:
-                    src.im2col_t(ch, i0, s, w, pt[:, off : off + src.taps])
-                    off += src.taps
-                r = torch.mm(pt, basis[b, ch].t(), out=ws.get("rt", s * w, j))
-                prod = torch.mul(r.view(s, w, j), pixel_major[i0 : i0 + s], out=ws.get("prod_t", s, w, j))
-                torch.sum(prod, -1, out=out[b, ch, i0 : i0 + s])
+        # per channel and source, per kernel row ky: its taps (f, kx) of the basis, as (N*K, J) matrices
+        rows_of_taps = []
+        off = 0
+        for src in srcs:
+            n, k = src.n, src.k
+            idx = torch.arange(n * k * k, device=basis.device).view(n, k, k) + off
+            rows_of_taps.append([basis[b][:, :, idx[:, ky].reshape(-1)].transpose(1, 2) for ky in range(k)])
+            off += src.taps
+        for i0 in range(0, h, block_rows):
+            s = min(block_rows, h - i0)
+            for x0 in range(0, w, block_cols):
+                bw = min(block_cols, w - x0)
+                for ch in range(c):
+                    r = ws.get("rt", s * bw, j)
+                    first = True
+                    for si, src in enumerate(srcs):
+                        q = ws.get(f"q{si}", (s + src.d * (src.k - 1)) * bw, src.n * src.k)
+                        src.row_patches(ch, i0, s, x0, bw, q)
+                        for ky, taps in enumerate(rows_of_taps[si]):
+                            shift = src.d * ky * bw
+                            view = q[shift : shift + s * bw]
+                            if first:
+                                torch.mm(view, taps[ch], out=r)
+                                first = False
+                            else:  # out= rather than addmm_: the same op, and FlopCounterMode counts it
+                                torch.addmm(r, view, taps[ch], out=r)
+                    prod = torch.mul(
+                        r.view(s, bw, j),
+                        pixel_major[i0 : i0 + s, x0 : x0 + bw],
+                        out=ws.get("prod_b", s, bw, j),
+                    )
+                    torch.sum(prod, -1, out=out[b, ch, i0 : i0 + s, x0 : x0 + bw])
     return out
 
 
