@@ -26,10 +26,10 @@ or, with ``noise=estimate``, both estimated from the no-flash image by a Poisson
 Donoho's white-noise estimate and ``std_shot`` 0); the default is paper 000's test level
 (``std_read = 10**-2.6``, ``std_shot = 10**-1.8``). The output is linear at the no-flash exposure; it is
 brightened by ``dim`` (the gain; ``auto`` maps the mean no-flash intensity to 0.18, never below a gain of 1)
-and written as sRGB in
-the format of the extension (``bits`` as for raw files below). DeepFnF and no-flash only run in exact tiles
-of any size (``tile``; their kernel basis pools the whole image, so a first pass over the tiles sums those
-pools and a second one filters: the result equals the untiled forward); the other FnF nets run in one pass.
+and written as sRGB in the format of the extension (``bits`` as for raw files below). DeepFnF and no-flash
+only run in exact tiles of any size (``tile``; split tiling, :mod:`fnflight.nets.tiling`: their coarse levels
+and kernel basis come from the whole image, so the result equals the untiled forward); the other FnF nets
+run in one pass.
 Nets pad any size to a multiple of 32 internally. ``compare=true`` writes ``noisy (x gain) | output`` side by
 side instead.
 
@@ -701,17 +701,17 @@ def _fnf_output(task: Any, batch: dict[str, torch.Tensor], tile: int | None) -> 
     field (:func:`fnflight.nets.tiling.tiled_forward`: split tiling for DeepFnF and no-flash only, whose
     basis pools the whole image), else one forward pass."""
     from fnflight.nets.tiling import tiled_forward
-    from fnflight.tasks.fnf import cap_exposure, fnf_inputs
 
     if getattr(task.net, "receptive_field", None) is None:
         return task.predict(batch)["output"]
-    # the task's prediction in tiles: its exposure cap (a bright photo is scaled down to the exposure the
-    # nets trained at, fnflight.tasks.fnf.cap_exposure) and input preparation on the whole image
-    scaled, k = cap_exposure(batch, task.exposure_cap)
-    x = fnf_inputs(scaled, task.input_preparation)
-    inputs = [x["noflash"], x["flash"], x["noflash_std"], x["flash_std"]]
-    try:
-        out = tiled_forward(task.net, *inputs, tile=tile, progress=sys.stderr.isatty())
-        return out if k is None else out / k
+
+    def tiled(noflash, flash, noflash_std, flash_std, **_):  # the task's net, run in tiles
+        out = tiled_forward(
+            task.net, noflash, flash, noflash_std, flash_std, tile=tile, progress=sys.stderr.isatty()
+        )
+        return {"output": out}
+
+    try:  # the task's prediction (exposure cap, input preparation on the whole image) with the tiled net
+        return task.predict(batch, net=tiled)["output"]
     except ValueError as err:  # a tile too small for the net's receptive field
         raise EnhanceError(f"cannot run the net in tiles: {err}") from None

@@ -131,15 +131,22 @@ class KPNBurst(nn.Module):
         kernels = self.decoder(*self.encoder(x))
         if self.pixels is not None:  # "direct": pixels, not kernels
             return {"output": crop_padding(self.pixels(kernels), pads)}
+        filtered = self._filter_frames(burst, kernels, pads)
+        return {"output": filtered.sum(dim=1), "per_frame": filtered * n}
+
+    def _filter_frames(self, burst: Tensor, kernels: Tensor, margins) -> Tensor:
+        """``f_i(X_i)`` per frame ``(B, N, 3, H, W)``: the kernel maps of a frame ``margins`` (left, right,
+        top, bottom) px larger than ``burst`` (half-resolution ones upsampled to it first), cropped to it and
+        applied to every frame at once (frames folded into the batch, one N=1 kernel field each)."""
+        b, n, c, h, w = burst.shape
+        left, right, top, bottom = margins
         if self.half_resolution:
-            kernels = F.interpolate(kernels, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        kk = self.kernel_size**2
-        kernels = crop_padding(kernels, pads).reshape(b * n, 1, 1, kk, h, w)
+            size = (h + top + bottom, w + left + right)
+            kernels = F.interpolate(kernels, size=size, mode="bilinear", align_corners=False)
+        kernels = crop_padding(kernels, margins).reshape(b * n, 1, 1, self.kernel_size**2, h, w)
         frames = burst.reshape(b * n, 1, c, h, w)
         (frames, kernels), fpads = pad_min_size([frames, kernels], self.kernel_size // 2 + 1)  # tiny inputs
-        # f_i(X_i) for every frame at once: fold frames into the batch, N=1 kernel field each
-        filtered = crop_padding(ops.kernel_field_filter(frames, kernels), fpads).reshape(b, n, c, h, w)
-        return {"output": filtered.sum(dim=1), "per_frame": filtered * n}
+        return crop_padding(ops.kernel_field_filter(frames, kernels), fpads).reshape(b, n, c, h, w)
 
     #: output rows per strip of :meth:`forward_output`
     STRIP_ROWS = 64
@@ -157,9 +164,6 @@ class KPNBurst(nn.Module):
         True
         """
         self._check(burst, noise_std)
-        h, w = burst.shape[-2:]
-        if self.pixels is not None or self.half_resolution or min(h, w) <= self.kernel_size // 2:
-            return self(burst, noise_std)["output"]
         x, pads = self._stacked(burst, noise_std)
         return self.head_from_features([burst], self.decoder.features(*self.encoder(x)), None, pads)
 
@@ -191,17 +195,10 @@ class KPNBurst(nn.Module):
         burst = inputs[0]
         b, n, c, h, w = burst.shape
         left, _, top, _ = margins
-        if self.pixels is not None or self.half_resolution or min(h, w) <= self.kernel_size // 2:
-            kernels = self.decoder.out(features)
-            if self.pixels is not None:  # "direct": pixels, not kernels
-                return self.pixels(kernels)[..., top : top + h, left : left + w]
-            size = (h + sum(margins[2:]), w + sum(margins[:2]))
-            kernels = F.interpolate(kernels, size=size, mode="bilinear", align_corners=False)
-            kernels = kernels[..., top : top + h, left : left + w].reshape(b * n, 1, 1, -1, h, w)
-            frames = burst.reshape(b * n, 1, c, h, w)
-            (frames, kernels), fpads = pad_min_size([frames, kernels], self.kernel_size // 2 + 1)
-            filtered = crop_padding(ops.kernel_field_filter(frames, kernels), fpads)
-            return filtered.reshape(b, n, c, h, w).sum(dim=1)
+        if self.pixels is not None:  # "direct": pixels, not kernels
+            return crop_padding(self.pixels(self.decoder.out(features)), margins)
+        if self.half_resolution or min(h, w) <= self.kernel_size // 2:  # whole kernel maps: small ones
+            return self._filter_frames(burst, self.decoder.out(features), margins).sum(dim=1)
         hp = features.shape[-2]
         r, kk = self.kernel_size // 2, self.kernel_size**2
         frames = burst.reshape(b * n, 1, c, h, w)

@@ -26,7 +26,7 @@ all of it from the coarse levels: a 512 px core needs a 1088 px window (4.5x the
 Every value each step keeps is the untiled forward's (windows start on the ``2**split`` grid, halos cover
 the fine layers' receptive fields, :func:`~fnflight.nets.unet.table3_split_radii`), so the result is exact
 too. A net opts in by stating ``unet_parts()``, ``body_input(*inputs)``, ``head_from_features(inputs,
-features, basis)`` and ``head_radius`` (see :func:`supports_split_tiling`).
+features, basis, margins)`` and ``head_radius`` (see :func:`supports_split_tiling`).
 """
 
 from __future__ import annotations
@@ -300,11 +300,10 @@ def _split_forward(
     (``halo``: both windowed steps' halo instead of their receptive fields', for tests)."""
     encoder, decoder, basis_decoder = net.unet_parts()
     stride, levels = int(encoder.stride), len(encoder.channels)
-    split = max(1, min(int(split), levels))
     grid = 2**split
     halo_encoder, halo_path = _split_halos(net, split) if halo is None else (int(halo), int(halo))
-    # the skips the basis decoder pools (Table 3 "GP": Enc-5-B ... Enc-2-B) that lie in the fine levels
-    pooled = [] if basis_decoder is None else [lv for lv in range(levels - len(basis_decoder.blocks), levels)]
+    # the skips the basis decoder pools (deepest first), of which the fine ones are summed over the cores
+    pooled = [] if basis_decoder is None else basis_decoder.pooled_levels(levels)
     fine_pooled = [lv for lv in pooled if lv < split]
 
     # 1. the fine encoder per window: its 1/2**split output assembled, the pooled fine skips summed
@@ -331,7 +330,7 @@ def _split_forward(
     basis = None
     if basis_decoder is not None:
         pools = [bottleneck.mean((-2, -1), keepdim=True)]
-        for lv in reversed(pooled):  # deepest first, as BasisDecoder.pooled_features
+        for lv in pooled:
             if lv >= split:
                 pools.append(deep_skips[lv - split].mean((-2, -1), keepdim=True))
             else:
@@ -378,8 +377,9 @@ def split_level(net: nn.Module, split: int | None = None) -> int:
             raise ValueError(f"{type(net).__name__} does not support split tiling (supports_split_tiling)")
         return 0
     split = DEFAULT_SPLIT if split is None else int(split)
-    if split < 0:
-        raise ValueError(f"split must be >= 0, got {split}")
+    levels = len(net.unet_parts()[0].channels)
+    if not 0 <= split <= levels:
+        raise ValueError(f"split must be in [0, {levels}] (the encoder's levels), got {split}")
     if split == 0 and net.unet_parts()[2] is not None:
         raise ValueError(
             f"{type(net).__name__}'s kernel basis pools the whole image: plain tiles (split=0) would give "
@@ -398,8 +398,7 @@ def tiling_halo(net: nn.Module, split: int | None = None) -> tuple[int, int]:
     """
     split = split_level(net, split)
     if split:
-        grid = 2 ** min(split, len(net.unet_parts()[0].channels))
-        return _round_up(_split_halos(net, split)[1], grid), grid
+        return _round_up(_split_halos(net, split)[1], 2**split), 2**split
     stride = int(getattr(net, "stride", 1))
     return _round_up(receptive_radius(net), stride), stride
 

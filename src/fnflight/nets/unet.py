@@ -542,12 +542,16 @@ class BasisDecoder(nn.Module):
             for o in outs
         )
 
+    def pooled_levels(self, n_skips: int) -> list[int]:
+        """The encoder skips (indices, deepest first) the decoder sees through global pools, after the
+        bottleneck: Enc-5-B ... Enc-2-B of Table 3."""
+        return [n_skips - 1 - k for k in range(len(self.blocks))]
+
     def pooled_features(self, bottleneck: Tensor, skips: Sequence[Tensor]) -> list[Tensor]:
         """The encoder maps the decoder sees only through global average pools: ``[bottleneck, deepest skip,
         ...]`` (``len(channels) + 1`` maps, of which :meth:`from_pools` takes the means ``(B, C, 1, 1)``).
-        Tiled inference (:func:`fnflight.nets.tiling.tiled_forward`) sums them over tiles instead."""
-        n = len(skips)
-        return [bottleneck, *(skips[n - 1 - k] for k in range(len(self.blocks)))]
+        Split tiling (:mod:`fnflight.nets.tiling`) sums the fine ones over tiles instead."""
+        return [bottleneck, *(skips[lv] for lv in self.pooled_levels(len(skips)))]
 
     def forward(self, bottleneck: Tensor, skips: Sequence[Tensor]) -> Tensor | list[Tensor]:
         return self.from_pools([_global_pool(x) for x in self.pooled_features(bottleneck, skips)])

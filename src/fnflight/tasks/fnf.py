@@ -46,7 +46,7 @@ INPUT_PREPARATIONS = ("exposure_matched", "as_captured")
 TRAINED_MEAN = 0.18 / 5
 # the outputs of the FnF nets that are linear images (scaled back); the others (scale maps, importance
 # maps, homographies) do not depend on the exposure
-LINEAR_OUTPUTS = ("output", "filtered", "from_noflash", "from_flash")
+LINEAR_OUTPUTS = ("output", "filtered", "from_noflash", "from_flash", "aligned_flash")
 EXTRA_FRAMES = (keys.EXTRA_NOFLASH, keys.EXTRA_NOFLASH_STD)
 
 
@@ -144,9 +144,11 @@ class FlashNoFlashTask(EnhancementTask):
         self.input_preparation = input_preparation
         self.exposure_cap = None if exposure_cap is None else float(exposure_cap)
 
-    def predict(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    def predict(self, batch: dict[str, Tensor], net=None) -> dict[str, Tensor]:
+        """The net's outputs for ``batch``: exposure cap and input preparation, then ``net`` (default
+        ``self.net``; ``fnflight enhance`` passes the same net run in tiles), linear outputs scaled back."""
         batch, k = cap_exposure(batch, self.exposure_cap)
-        out = self.net(**fnf_inputs(batch, self.input_preparation))
+        out = (net or self.net)(**fnf_inputs(batch, self.input_preparation))
         if k is None:
             return out
         return {name: v / k if name in LINEAR_OUTPUTS else v for name, v in out.items()}
