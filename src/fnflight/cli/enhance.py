@@ -68,42 +68,63 @@ Test-set sample: writes ``input | output | target`` (the task's input preview an
 
 ``device``: ``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``. Every bad request
 (missing or unreadable file, wrong kind of checkpoint, bad option, unwritable output) exits with code 2 and
-a message naming the problem; the raw mode then leaves no output file.
+one line naming the problem, and leaves no output file; options, inputs and the output location are checked
+before the model runs. Overwrites: an existing output is refused unless ``overwrite=true`` (every command's
+rule). Ctrl-C or SIGTERM removes the unfinished output and exits 130 / 143.
 """
 
 from __future__ import annotations
 
-import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
-VALID = (
-    "ckpt",
-    "model",
-    "noflash",
-    "flash",
-    "out",
-    "dim",
-    "std_read",
-    "std_shot",
-    "noise",
-    "testset",
-    "index",
-    "device",
-    "compare",
-    "raw",
-    "ratio",
-    "tile",
-    "bits",
-    "short",
-    "long",
-    "burst",
-)
+from fnflight.cli.arguments import ArgumentError, Key, Schema, check_output_file, guarded, show_progress
+
 TEST_STD_READ, TEST_STD_SHOT = 10**-2.6, 10**-1.8
-# the keys of each mode besides ckpt, out, device; the tiled modes (raw, shortlong) write with image_writer
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+# every key of `fnflight enhance`, checked by the one argument layer (fnflight.cli.arguments)
+SCHEMA = Schema(
+    "enhance",
+    [
+        Key("ckpt", str, None, "a checkpoint of fnflight train or a file of fnflight export"),
+        Key("model", str, None, "a shipped model instead of ckpt= (fnflight models lists them)"),
+        Key("out", str, None, "the output image (.png, .jpg, .tif), or with in=DIR the output folder"),
+        Key("noflash", str, None, "flash/no-flash mode: the no-flash (ambient) image"),
+        Key("flash", str, None, "flash/no-flash mode: the flash image"),
+        Key("dim", float, "auto", "the gain the output is brightened by", low=0, low_open=True, words=("auto",)),
+        Key("std_read", float, None, "read-noise std (linear [0, 1] units)", low=0),
+        Key("std_shot", float, None, "shot-noise std (linear [0, 1] units)", low=0),
+        Key("noise", str, "paper", "noise level when std_read/std_shot are not given", choices=("paper", "estimate")),
+        Key("compare", bool, False, "write noisy (x gain) | output side by side"),
+        Key("raw", str, None, "raw mode: a raw file (DNG, ARW, RAF, ...)"),
+        Key("ratio", float, None, "raw mode: the amplification (SID: 100, 250, 300)", low=0, low_open=True),
+        Key("short", str, None, "short/long mode: the short (noisy) exposure"),
+        Key("long", str, None, "short/long mode: the long (blurry) exposure"),
+        Key("burst", str, None, "burst mode: a folder or glob pattern of frames (the first the reference)"),
+        Key("testset", str, None, "test-set mode: a folder written by fnflight testset"),
+        Key("index", int, 0, "test-set mode: the sample", low=0),
+        Key("tile", int, "auto", "tile side in pixels (packed pixels for raw files)", low=1, words=("auto",)),
+        Key("bits", str, None, "bit depth of the output (default: 16 for .tif, else 8)", choices=("8", "16")),
+        Key("device", str, "auto", "auto, cpu, cuda or cuda:N"),
+        Key("in", str, None, "a folder of inputs (pairs, bursts or raw files); out= is then a folder"),
+        Key("ext", str, "png", "with in=DIR: the output format", choices=("png", "jpg", "jpeg", "tif", "tiff")),
+        Key("overwrite", bool, False, "replace existing outputs (refused otherwise)"),
+    ],
+    usage="fnflight enhance ckpt=PATH|model=NAME INPUTS out=FILE [key=value ...]",
+    examples=(
+        "fnflight enhance model=deepfnf noflash=AMBIENT.png flash=FLASH.png noise=estimate out=out.png",
+        "fnflight enhance model=sid raw=CAPTURE.ARW ratio=100 out=out.png",
+        "fnflight enhance model=lsd2 short=SHORT.png long=LONG.png out=out.png",
+        "fnflight enhance model=kpn_burst burst='FRAMES/*.png' out=out.png",
+        "fnflight enhance ckpt=runs/deepfnf_small/checkpoints/last.ckpt testset=TESTSET index=0 out=s.png",
+        "fnflight enhance model=lsd2 in=PAIRS/ out=RESULTS/ ext=jpg",
+    ),
+)
+# the keys of each mode besides ckpt, model, out, device, overwrite
 MODE_KEYS = {
     "own": ("noflash", "flash", "dim", "std_read", "std_shot", "noise", "compare", "tile", "bits"),
     "testset": ("testset", "index"),
@@ -111,6 +132,9 @@ MODE_KEYS = {
     "shortlong": ("short", "long", "tile", "bits"),
     "burst": ("burst", "std_read", "std_shot", "noise", "tile", "bits"),
 }
+# the input files of each mode (checked to exist before any work)
+MODE_INPUTS = {"own": ("noflash", "flash"), "raw": ("raw",), "shortlong": ("short", "long")}
+COMMON_KEYS = ("ckpt", "model", "out", "device", "overwrite")
 USAGE = (
     "usage: fnflight enhance ckpt=PATH noflash=IMG flash=IMG out=IMG | ckpt=PATH raw=FILE ratio=R out=IMG | "
     "ckpt=PATH short=IMG long=IMG out=IMG | ckpt=PATH testset=DIR index=N out=IMG (--help for all options)"
@@ -118,27 +142,78 @@ USAGE = (
 CFA_NAMES = {"bayer": "Bayer", "xtrans": "X-Trans"}
 
 
-class EnhanceError(ValueError):
-    """A bad ``fnflight enhance`` request."""
+class EnhanceError(ArgumentError):
+    """A bad ``fnflight enhance`` request (one line, exit 2)."""
+
+
+def _mode(opts: dict[str, Any], given: set[str]) -> str:
+    """The one input mode the given keys select; :class:`EnhanceError` when none or several."""
+    on = {
+        "own": bool({"noflash", "flash"} & given),
+        "raw": "raw" in given,
+        "shortlong": bool({"short", "long"} & given),
+        "burst": "burst" in given,
+        "testset": "testset" in given,
+    }
+    modes = [m for m, yes in on.items() if yes]
+    if len(modes) != 1:
+        raise EnhanceError(
+            "pass one of: noflash=IMG flash=IMG, raw=FILE ratio=R, short=IMG long=IMG, burst=DIR_OR_GLOB, "
+            "testset=DIR index=N, or in=DIR (a folder)"
+            + (f"; got inputs of {' and '.join(modes)}" if modes else "")
+        )
+    return modes[0]
+
+
+def check_options(opts: dict[str, Any], given: set[str], mode: str) -> None:
+    """The options of one mode, checked before any work: no option of another mode, every input of the mode
+    given, the output's format (and bit depth) known."""
+    from fnflight.data.image_writer import ImageWriteError, output_format
+
+    extra = sorted(given - set(MODE_KEYS[mode]) - set(COMMON_KEYS) - {"in", "ext"})
+    if extra:
+        raise EnhanceError(
+            f"{extra[0]}= is not an option of this mode; {mode} takes {', '.join(MODE_KEYS[mode])}= "
+            f"(and {', '.join(COMMON_KEYS)}=)"
+        )
+    for key in MODE_INPUTS.get(mode, ()):
+        if not opts.get(key):
+            raise EnhanceError(f"{key}= is missing: this mode needs {' and '.join(MODE_INPUTS[mode])}")
+    if mode == "raw" and opts.get("ratio") is None:
+        raise EnhanceError(
+            "raw=FILE needs ratio=R, the amplification: the exposure ratio of the brightness you want to "
+            "the shot's (SID: 100, 250 or 300)"
+        )
+    if opts.get("bits") is not None:
+        opts["bits"] = int(opts["bits"])
+    if opts.get("tile") == "auto":
+        opts["tile"] = None
+    if mode != "testset":
+        try:
+            opts["format"], opts["bits"] = output_format(opts["out"], opts.get("bits"))
+        except ImageWriteError as err:
+            raise EnhanceError(f"out={err}") from None
+
+
+def input_file(key: str, path: str | Path) -> Path:
+    """An input file given as ``key=path``: it must exist and be a file (a folder is named as one)."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        hint = " (a whole folder of inputs: in=DIR out=DIR)" if key != "raw" else ""
+        raise EnhanceError(f"{key}={path}: is a folder, not an image file{hint}")
+    if not path.exists():
+        raise EnhanceError(f"{key}={path}: no such file")
+    return path
 
 
 def parse(argv: list[str]) -> dict[str, Any]:
-    """``key=value`` arguments -> options (defaults filled, numbers converted); :class:`EnhanceError` if bad.
+    """``key=value`` arguments -> options (defaults filled, values checked and converted, inputs found, the
+    output location writable); :class:`EnhanceError` or :class:`ArgumentError` if anything is bad.
 
     ``opts["mode"]`` is ``"own"`` (noflash / flash), ``"raw"``, ``"shortlong"``, ``"burst"`` or ``"testset"``.
     """
-    opts: dict[str, Any] = {"dim": "auto", "noise": "paper", "device": "auto", "index": 0, "compare": False}
-    given: set[str] = set()
-    for item in argv:
-        if "=" not in item:
-            raise EnhanceError(
-                f"argument {item!r} is not of the form key=value; valid keys: {', '.join(VALID)}"
-            )
-        key, value = item.split("=", 1)
-        if key not in VALID:
-            raise EnhanceError(f"unknown key {key!r}; valid keys: {', '.join(VALID)}")
-        opts[key] = value
-        given.add(key)
+    opts = SCHEMA.parse(argv)
+    given = opts.given
     from fnflight.models import checkpoint_path
 
     try:  # a checkpoint, or a shipped model (fnflight models) instead
@@ -147,114 +222,28 @@ def parse(argv: list[str]) -> dict[str, Any]:
         raise EnhanceError(f"{err}; {USAGE}" if "missing" in str(err) else str(err)) from None
     if not opts.get("out"):
         raise EnhanceError(f"missing out=...; {USAGE}")
-    own = bool(opts.get("noflash") or opts.get("flash"))
-    pair = bool(opts.get("short") or opts.get("long"))
-    on = {"own": own, "raw": bool(opts.get("raw")), "shortlong": pair, "burst": bool(opts.get("burst"))}
-    on["testset"] = bool(opts.get("testset"))
-    modes = [m for m, yes in on.items() if yes]
-    if len(modes) != 1:
-        raise EnhanceError(
-            "pass one of: noflash=IMG flash=IMG, raw=FILE ratio=R, short=IMG long=IMG, burst=DIR_OR_GLOB, or "
-            "testset=DIR index=N"
-        )
-    opts["mode"] = mode = modes[0]
-    extra = sorted(given - set(MODE_KEYS[mode]) - {"ckpt", "model", "out", "device"})
-    if extra:
-        raise EnhanceError(
-            f"{extra[0]}= is not an option of this mode; {mode} takes {', '.join(MODE_KEYS[mode])}= "
-            "(and ckpt= or model=, out=, device=)"
-        )
-    if mode == "raw":
-        return _parse_tiled(opts)
-    if mode == "shortlong":
-        if not (opts.get("short") and opts.get("long")):
-            raise EnhanceError("a short/long pair needs both short=IMG and long=IMG")
-        return _parse_tiled(opts)
+    opts["mode"] = mode = _mode(opts, given)
+    check_options(opts, given, mode)
+    device_of(opts["device"])
+    for key in MODE_INPUTS.get(mode, ()):
+        input_file(key, opts[key])
     if mode == "burst":
-        if opts["noise"] not in ("paper", "estimate"):
-            raise EnhanceError(f"bad noise={opts['noise']!r}; valid: estimate (or give std_read / std_shot)")
-        _parse_tiled(opts)
-        for key in ("std_read", "std_shot"):
-            if opts.get(key) is not None:
-                try:
-                    opts[key] = float(opts[key])
-                except ValueError:
-                    raise EnhanceError(f"bad {key}={opts[key]!r}: not a number") from None
-        return opts
-    if own and not (opts.get("noflash") and opts.get("flash")):
-        raise EnhanceError("own images need both noflash=IMG and flash=IMG")
-    if own:
-        _parse_tiled(opts)  # tile, bits, the output format
-    if opts["noise"] not in ("paper", "estimate"):
-        raise EnhanceError(
-            f"bad noise={opts['noise']!r}; valid: paper, estimate (or give std_read / std_shot)"
-        )
-    try:
-        opts["index"] = int(opts["index"])
-        for key in ("std_read", "std_shot"):
-            if opts.get(key) is not None:
-                opts[key] = float(opts[key])
-        if opts["dim"] != "auto":
-            opts["dim"] = float(opts["dim"])
-        opts["compare"] = str(opts["compare"]).lower() in ("true", "1", "yes")
-    except ValueError as err:
-        raise EnhanceError(f"bad number: {err}") from None
+        burst_files(opts["burst"])
+    check_output_file(opts["out"], "out", overwrite=opts["overwrite"])
     return opts
 
 
 def parse_ratio(value: Any) -> float:
-    """The amplification ``ratio=R``: a finite number > 0, else :class:`EnhanceError`.
+    """The amplification ``ratio=R``: a finite number > 0, else :class:`ArgumentError`.
 
     Example:
         >>> parse_ratio("250"), parse_ratio(1e2)
         (250.0, 100.0)
     """
     try:
-        ratio = float(value)
-    except (TypeError, ValueError):
-        raise EnhanceError(
-            f"bad ratio={value!r}: not a number; give the amplification, e.g. ratio=100 (SID: 100, 250, 300)"
-        ) from None
-    if not math.isfinite(ratio) or ratio <= 0:
-        raise EnhanceError(
-            f"bad ratio={value!r}: the amplification must be a finite number > 0, e.g. ratio=100"
-        )
-    return ratio
-
-
-def _parse_tiled(opts: dict[str, Any]) -> dict[str, Any]:
-    """The options of the tiled modes (raw files, short/long pairs): ratio (raw), tile, bits, out."""
-    from fnflight.data.image_writer import ImageWriteError, output_format
-
-    if opts["mode"] == "raw":
-        if opts.get("ratio") in (None, ""):
-            raise EnhanceError(
-                "raw=FILE needs ratio=R, the amplification: the exposure ratio of the brightness you want to "
-                "the shot's (SID: 100, 250 or 300)"
-            )
-        opts["ratio"] = parse_ratio(opts["ratio"])
-    tile = opts.get("tile", "auto")
-    try:
-        opts["tile"] = None if tile is None or str(tile) == "auto" else int(tile)
-    except ValueError:
-        raise EnhanceError(
-            f"bad tile={tile!r}: auto, or a whole number of (packed) pixels per tile side"
-        ) from None
-    if opts["tile"] is not None and opts["tile"] < 1:
-        raise EnhanceError(f"bad tile={opts['tile']}: must be a positive number of pixels (or auto)")
-    bits = opts.get("bits")
-    if bits is not None:
-        if str(bits) not in ("8", "16"):
-            raise EnhanceError(f"bad bits={bits!r}: 8 or 16")
-        opts["bits"] = int(bits)
-    out = Path(opts["out"]).expanduser()
-    if out.is_dir():
-        raise EnhanceError(f"out={out}: is a folder; give an output file name, e.g. out={out / 'output.png'}")
-    try:
-        opts["format"], opts["bits"] = output_format(opts["out"], opts.get("bits"))
-    except ImageWriteError as err:
-        raise EnhanceError(f"out={err}") from None
-    return opts
+        return float(SCHEMA.key("ratio").convert(value))
+    except ArgumentError as err:
+        raise EnhanceError(f"{err}, e.g. ratio=100 (SID: 100, 250, 300)") from None
 
 
 def device_of(name: str) -> torch.device:
@@ -309,12 +298,12 @@ def enhance_raw(
     from fnflight.data.image_writer import check_writable, output_format
     from fnflight.data.raw_sources import read_raw_capture
     from fnflight.imaging import amplify
-    from fnflight.tasks.checkpoint import load_task, method_name
+    from fnflight.tasks.checkpoint import method_name
 
     ratio = parse_ratio(ratio)
     fmt, bits = output_format(out, bits)
     out = check_writable(out)  # before any work
-    task = load_task(ckpt)
+    task = _load_task(ckpt)
     if not _is_raw_task(task):
         raise EnhanceError(
             f"checkpoint {str(ckpt)!r} is not a raw model: it holds a {method_name(task)} model "
@@ -347,11 +336,11 @@ def _prepare(ckpt: str | Path, out: str | Path, bits: int | None, cls: type, wha
     """Before any work: the output's format and writability, then the checkpoint, which must hold a
     ``cls`` task; returns ``(out, fmt, bits, task)``."""
     from fnflight.data.image_writer import check_writable, output_format
-    from fnflight.tasks.checkpoint import load_task, method_name
+    from fnflight.tasks.checkpoint import method_name
 
     fmt, bits = output_format(out, bits)
     out = check_writable(out)
-    task = load_task(ckpt)
+    task = _load_task(ckpt)
     if not isinstance(task, cls):
         raise EnhanceError(
             f"checkpoint {str(ckpt)!r} holds a {method_name(task)} model ({type(task).__name__}), not a "
@@ -371,8 +360,19 @@ def _run_tiled(
     try:
         y = tiled_forward(net, *inputs, tile=None if tile is None else int(tile), progress=progress)
     except ValueError as err:  # a tile too small for the net's receptive field
-        raise EnhanceError(f"cannot run the net in tiles: {err}") from None
+        raise _tile_error(tile, err) from None
     return y[0].float().clamp(0.0, 1.0).cpu()
+
+
+def _tile_error(tile: int | None, err: ValueError) -> EnhanceError:
+    """A tile too small for the net, named as the user gave it (the tiler rounds it down to its grid)."""
+    need = re.search(r"need tile >= (\d+)", str(err))
+    if tile is not None and need:
+        return EnhanceError(
+            f"bad tile={tile}: too small for this net (its receptive field needs tile >= {need.group(1)}; "
+            "or tile=auto)"
+        )
+    return EnhanceError(f"cannot run the net in tiles (tile={tile or 'auto'}): {err}")
 
 
 def _write(out: Path, image: torch.Tensor, fmt: str, bits: int) -> dict[str, Any]:
@@ -393,8 +393,7 @@ def _read_display(path: str | Path, what: str) -> torch.Tensor:
     """An 8- or 16-bit image file as its display-encoded values ``(1, 3, H, W)`` in [0, 1] (not linear)."""
     from fnflight.data.sources import SourceError, decode_image
 
-    if not Path(path).is_file():
-        raise EnhanceError(f"{what}={path}: no such image file")
+    path = input_file(what, path)
     try:
         arr = decode_image(path)
     except (SourceError, OSError, ValueError) as err:
@@ -434,9 +433,6 @@ def enhance_short_long(
     return _write(
         out, _run_tiled(task.net, [x_short.to(device), x_long.to(device)], tile, progress), fmt, bits
     )
-
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 def burst_files(spec: str) -> list[Path]:
@@ -481,7 +477,9 @@ def enhance_burst(
             f"burst={burst}: {len(files)} frames, but checkpoint {str(ckpt)!r} takes {wanted} "
             f"({', '.join(p.name for p in files[:4])}{', ...' if len(files) > 4 else ''})"
         )
-    frames = [_read(str(p)) for p in files]
+    read = [_read_depth("burst", p) for p in files]
+    _same_depth([("burst frame", str(p), depth) for p, (_, depth) in zip(files, read)])
+    frames = [frame for frame, _ in read]
     for p, frame in zip(files[1:], frames[1:]):
         if frame.shape != frames[0].shape:
             raise EnhanceError(
@@ -529,36 +527,36 @@ def upright(image: torch.Tensor, flip: int) -> torch.Tensor:
     return torch.rot90(image, turns, dims=(1, 2)) if turns else image
 
 
-def _read(path: str) -> torch.Tensor:
-    from fnflight.data.sources import read_linear
+def _read_depth(key: str, path: str | Path) -> tuple[torch.Tensor, str]:
+    """An image file as linear ``(3, H, W)`` (:func:`fnflight.data.sources.to_linear`: 8-bit sRGB
+    linearised, 16-bit taken as linear) and its storage type (``uint8``, ``uint16``, ``float32``)."""
+    from fnflight.data.sources import SourceError, decode_image, to_linear
 
-    if not Path(path).is_file():
-        raise EnhanceError(f"image {path!r} does not exist")
+    path = input_file(key, path)
     try:
-        arr = read_linear(path)
-    except Exception as err:
-        raise EnhanceError(f"cannot read {path!r}: {err}") from None
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float()
+        arr = decode_image(path)
+    except (SourceError, OSError, ValueError) as err:
+        raise EnhanceError(f"{key}={path}: cannot read this image ({err})") from None
+    return torch.from_numpy(to_linear(arr).copy()).permute(2, 0, 1).float(), str(arr.dtype)
 
 
-def _run_folder(argv: list[str]) -> int:
-    """``in=DIR out=DIR``: every input of the folder through the single-image mode
-    (:mod:`fnflight.cli.enhance_folder`)."""
-    from fnflight.cli import enhance_folder
+def _read(path: str, key: str = "image") -> torch.Tensor:
+    return _read_depth(key, path)[0]
 
-    opts = dict(a.split("=", 1) for a in argv if "=" in a)
-    bad = [a for a in argv if "=" not in a]
-    if bad or not opts.get("out"):
-        print(f"fnflight enhance: in=DIR needs out=DIR and key=value options; {USAGE}", file=sys.stderr)
-        return 2
-    from fnflight.models import checkpoint_path
 
-    try:
-        opts["ckpt"] = checkpoint_path(opts.get("ckpt"), opts.pop("model", None))
-    except ValueError as err:  # ModelNotFoundError included
-        print(f"fnflight enhance: {err}", file=sys.stderr)
-        return 2
-    return enhance_folder.run(opts, run)
+DEPTHS = {"uint8": "8-bit (sRGB, linearised)", "uint16": "16-bit (taken as linear)", "float32": "float (linear)"}
+
+
+def _same_depth(named: list[tuple[str, str, str]]) -> None:
+    """Inputs of one scene must share a bit depth: 8-bit files are read as sRGB and 16-bit ones as linear,
+    so a mixed pair would reach the net at two different encodings."""
+    (key0, path0, depth0), *rest = named
+    for key, path, depth in rest:
+        if depth != depth0:
+            raise EnhanceError(
+                f"{key0}={path0} is {DEPTHS.get(depth0, depth0)} but {key}={path} is {DEPTHS.get(depth, depth)}: "
+                "mixed bit depths are refused (save both at one depth)"
+            )
 
 
 def own_batch(opts: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -566,7 +564,9 @@ def own_batch(opts: dict[str, Any]) -> dict[str, torch.Tensor]:
     from fnflight.data import batch as K
     from fnflight.imaging import estimate_noise_levels, estimate_white_noise, noise_std_map
 
-    noflash, flash = _read(opts["noflash"]), _read(opts["flash"])
+    noflash, depth_nf = _read_depth("noflash", opts["noflash"])
+    flash, depth_f = _read_depth("flash", opts["flash"])
+    _same_depth([("noflash", opts["noflash"], depth_nf), ("flash", opts["flash"], depth_f)])
     if noflash.shape != flash.shape:
         raise EnhanceError(
             f"noflash {tuple(noflash.shape[1:])} and flash {tuple(flash.shape[1:])} differ in size"
@@ -598,101 +598,121 @@ def own_batch(opts: dict[str, Any]) -> dict[str, torch.Tensor]:
     }
 
 
-@torch.no_grad()
-def run(argv: list[str]) -> int:
-    if any(a in ("-h", "--help", "help") for a in argv):
-        print(__doc__)
-        return 0
-    if any(a.startswith("in=") for a in argv):  # a folder of inputs: fnflight.cli.enhance_folder
-        return _run_folder(argv)
+def enhance_one(opts: dict[str, Any]) -> str:
+    """Run one request of checked options (:func:`parse`) and write its output; returns the line to print.
+    Raises the package's errors (each one line naming the problem); nothing is written then."""
+    device = device_of(opts["device"])
+    progress = show_progress()
+    if opts["mode"] == "raw":
+        info = enhance_raw(
+            opts["ckpt"], opts["raw"], opts["ratio"], opts["out"], opts["tile"], opts["bits"], device, progress
+        )
+        return (
+            f"fnflight enhance: wrote {info['path']} ({info['width']}x{info['height']}, "
+            f"{info['bits']}-bit {info['format'].upper()}; {info['cfa']} raw, ratio {info['ratio']:g})"
+        )
+    if opts["mode"] in ("shortlong", "burst"):
+        if opts["mode"] == "shortlong":
+            info = enhance_short_long(
+                opts["ckpt"], opts["short"], opts["long"], opts["out"], opts["tile"], opts["bits"], device, progress
+            )
+            what = ""
+        else:
+            info = enhance_burst(
+                opts["ckpt"],
+                opts["burst"],
+                opts["out"],
+                opts.get("std_read"),
+                opts.get("std_shot"),
+                opts["bits"],
+                device,
+                opts["tile"],
+                progress,
+            )
+            noise = f"std_read {info['std_read']:.3g}, std_shot {info['std_shot']:.3g}"
+            what = f"; {info['frames']} frames, {noise}"
+        return (
+            f"fnflight enhance: wrote {info['path']} ({info['width']}x{info['height']}, "
+            f"{info['bits']}-bit {info['format'].upper()}{what})"
+        )
     from fnflight.cli.evaluate import as_batch
     from fnflight.data import batch as K
     from fnflight.data.base import collate
-    from fnflight.data.image_writer import ImageWriteError
-    from fnflight.data.sources import SourceError
-    from fnflight.data.testset import TestSet, TestSetError
+    from fnflight.data.image_writer import write_image
+    from fnflight.data.testset import TestSet
     from fnflight.imaging.color import render_srgb
-    from fnflight.tasks.checkpoint import CheckpointError, load_task, method_name
-    from fnflight.tasks.image_logging import grid, save_png
+    from fnflight.tasks.checkpoint import method_name
+    from fnflight.tasks.image_logging import grid, to_uint8
 
-    try:
-        opts = parse(list(argv))
-        device = device_of(opts["device"])
-        if opts["mode"] == "raw":
-            info = enhance_raw(
-                opts["ckpt"], opts["raw"], opts["ratio"], opts["out"], opts["tile"], opts["bits"], device
-            )
-            print(
-                f"fnflight enhance: wrote {info['path']} ({info['width']}x{info['height']}, "
-                f"{info['bits']}-bit {info['format'].upper()}; {info['cfa']} raw, ratio {info['ratio']:g})"
-            )
-            return 0
-        if opts["mode"] in ("shortlong", "burst"):
-            if opts["mode"] == "shortlong":
-                info = enhance_short_long(
-                    opts["ckpt"], opts["short"], opts["long"], opts["out"], opts["tile"], opts["bits"], device
-                )
-                what = ""
-            else:
-                info = enhance_burst(
-                    opts["ckpt"],
-                    opts["burst"],
-                    opts["out"],
-                    opts.get("std_read"),
-                    opts.get("std_shot"),
-                    opts["bits"],
-                    device,
-                    opts["tile"],
-                )
-                noise = f"std_read {info['std_read']:.3g}, std_shot {info['std_shot']:.3g}"
-                what = f"; {info['frames']} frames, {noise}"
-            print(
-                f"fnflight enhance: wrote {info['path']} ({info['width']}x{info['height']}, "
-                f"{info['bits']}-bit {info['format'].upper()}{what})"
-            )
-            return 0
-        task = load_task(opts["ckpt"]).to(device)
-        if _is_raw_task(task):
-            raise EnhanceError(
-                f"checkpoint {opts['ckpt']!r} is a raw low-light model ({method_name(task)}, "
-                f"{getattr(task.net, 'cfa', '?')} raws): give raw=FILE ratio=R, not noflash= / flash= / "
-                "testset="
-            )
-        if opts["mode"] == "testset":
-            testset = TestSet(opts["testset"])
-            if not 0 <= opts["index"] < len(testset):
-                raise EnhanceError(
-                    f"index={opts['index']} out of range: the test set has {len(testset)} samples"
-                )
-            batch = as_batch(collate([testset[opts["index"]]]), device)
-            outputs = task.predict(batch)
-        else:
-            batch = {k: v.to(device) for k, v in own_batch(opts).items()}
-            outputs = {"output": _fnf_output(task, batch, opts.get("tile"))}
-    except (EnhanceError, CheckpointError, TestSetError, SourceError, ImageWriteError) as err:
-        print(f"fnflight enhance: {err}", file=sys.stderr)
-        return 2
+    if opts["mode"] == "testset":
+        testset = TestSet(opts["testset"])
+        if not 0 <= opts["index"] < len(testset):
+            raise EnhanceError(f"bad index={opts['index']}: the test set has {len(testset)} samples (0 to {len(testset) - 1})")
+    else:
+        batch = {k: v.to(device) for k, v in own_batch(opts).items()}
+    task = _load_task(opts["ckpt"]).to(device)
+    if _is_raw_task(task):
+        raise EnhanceError(
+            f"checkpoint {opts['ckpt']!r} is a raw low-light model ({method_name(task)}, "
+            f"{getattr(task.net, 'cfa', '?')} raws): give raw=FILE ratio=R, not noflash= / flash= / "
+            "testset="
+        )
     if opts["mode"] == "testset":  # any task: its input preview | output | target (the task's rendering)
+        batch = as_batch(collate([testset[opts["index"]]]), device)
+        outputs = task.predict(batch)
         image = grid(task.sample_panels(batch, outputs), max_rows=1)
-        path = save_png(opts["out"], image)
-        print(f"fnflight enhance: wrote {path} (input | output | target of test sample {opts['index']})")
-        return 0
+        path = write_image(Path(opts["out"]).expanduser(), to_uint8(image))
+        return f"fnflight enhance: wrote {path} (input | output | target of test sample {opts['index']})"
+    outputs = {"output": _fnf_output(task, batch, opts.get("tile"))}
     gain, cm = batch[K.GAIN], batch[K.COLOR_MATRIX]
     shown = [
         render_srgb(batch[K.NOFLASH], gain, cm, clip=True),
         render_srgb(outputs["output"].float(), gain, cm, clip=True),
     ]
     image = grid(shown, max_rows=1) if opts["compare"] else shown[1][0]
-    try:
-        info = _write(Path(opts["out"]).expanduser(), image.float().cpu(), opts["format"], opts["bits"])
-    except ImageWriteError as err:
-        print(f"fnflight enhance: {err}", file=sys.stderr)
-        return 2
-    print(
+    info = _write(Path(opts["out"]).expanduser(), image.float().cpu(), opts["format"], opts["bits"])
+    return (
         f"fnflight enhance: wrote {info['path']} ({info['width']}x{info['height']}, {info['bits']}-bit "
         f"{info['format'].upper()}; gain {float(gain[0]):.3g})"
     )
+
+
+# with in=DIR every input runs through one loaded model: {checkpoint path: task} while a folder runs
+_TASK_CACHE: dict[str, Any] | None = None
+
+
+def _load_task(ckpt: str | Path):
+    """:func:`fnflight.tasks.checkpoint.load_task`, once per checkpoint while a folder runs."""
+    from fnflight.tasks.checkpoint import load_task
+
+    if _TASK_CACHE is None:
+        return load_task(ckpt)
+    if str(ckpt) not in _TASK_CACHE:
+        _TASK_CACHE[str(ckpt)] = load_task(ckpt)
+    return _TASK_CACHE[str(ckpt)]
+
+
+def help_text() -> str:
+    return SCHEMA.help(__doc__)
+
+
+@torch.no_grad()
+def _run(argv: list[str]) -> int:
+    if any(a in ("-h", "--help", "help") for a in argv):
+        print(help_text())
+        return 0
+    if any(a.startswith("in=") for a in argv):  # a folder of inputs: fnflight.cli.enhance_folder
+        from fnflight.cli import enhance_folder
+
+        return enhance_folder.run(argv)
+    opts = parse(list(argv))
+    print(enhance_one(opts))
     return 0
+
+
+def run(argv: list[str]) -> int:
+    """``fnflight enhance``: one line and exit 2 for a bad request, 130 / 143 when interrupted."""
+    return guarded("enhance", _run, list(argv))
 
 
 def _fnf_output(task: Any, batch: dict[str, torch.Tensor], tile: int | None) -> torch.Tensor:
@@ -707,11 +727,11 @@ def _fnf_output(task: Any, batch: dict[str, torch.Tensor], tile: int | None) -> 
 
     def tiled(noflash, flash, noflash_std, flash_std, **_):  # the task's net, run in tiles
         out = tiled_forward(
-            task.net, noflash, flash, noflash_std, flash_std, tile=tile, progress=sys.stderr.isatty()
+            task.net, noflash, flash, noflash_std, flash_std, tile=tile, progress=show_progress()
         )
         return {"output": out}
 
     try:  # the task's prediction (exposure cap, input preparation on the whole image) with the tiled net
         return task.predict(batch, net=tiled)["output"]
     except ValueError as err:  # a tile too small for the net's receptive field
-        raise EnhanceError(f"cannot run the net in tiles: {err}") from None
+        raise _tile_error(tile, err) from None

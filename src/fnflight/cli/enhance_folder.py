@@ -1,5 +1,5 @@
-"""``fnflight enhance ckpt=PATH|model=NAME in=DIR out=DIR [options]``: every image (pair, burst, raw file)
-of a folder through one model, with a progress bar over the images.
+"""``fnflight enhance ckpt=PATH|model=NAME in=DIR out=DIR [options]``: every image (pair, burst or raw file)
+of a folder through one model, with a progress bar over the images (on a terminal).
 
 What is one input, by the model's task (file names pair by their stem before the last ``_``):
 
@@ -9,8 +9,12 @@ What is one input, by the model's task (file names pair by their stem before the
 - raw: every raw file ``NAME.dng|.arw|.raf|...`` (``ratio=`` applies to all).
 
 Each writes ``OUT/NAME.<ext>`` (``ext=png`` by default; ``jpg``, ``tif``) through the single-image mode with
-the same options, atomically. An input that fails (unreadable, mismatched sizes, ...) is reported and the
-others go on; the exit code is 1 if any failed, 2 if nothing could start.
+the same options, atomically. Everything that can be checked once is checked before the first image: the
+options (by the one argument layer, for the model's mode), the model, the folder, and the output folder
+(writable; no earlier output replaced unless ``overwrite=true``); a refused request creates no output folder.
+Input files (``noflash=`` ...) are not options here: they come from the folder. An input that fails
+(unreadable, mismatched sizes, ...) is reported and the others go on; files that pair with nothing are
+listed in the summary. Exit code: 0 all written, 1 some failed, 2 nothing could start.
 """
 
 from __future__ import annotations
@@ -25,16 +29,31 @@ PAIRS = {
     "fnf": {"noflash": ("_ambient", "_noflash"), "flash": ("_flash",)},
     "shortlong": {"short": ("_short",), "long": ("_long",)},
 }
+# the test-set task of a model -> the single-image mode of fnflight enhance
+MODES = {"fnf": "own", "shortlong": "shortlong", "burst": "burst", "raw": "raw"}
 
 
 class FolderError(ValueError):
     """A folder that cannot be enhanced (missing, empty, nothing pairs up)."""
 
 
+def _paired(kind: str, folder: Path) -> dict[str, dict[str, str]]:
+    """Pair-task files of ``folder`` by scene: ``{name: {role: path}}`` (complete pairs or not)."""
+    roles = PAIRS[kind]
+    found: dict[str, dict[str, str]] = {}
+    for p in sorted(folder.iterdir()):
+        if p.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        for role, endings in roles.items():
+            for end in endings:
+                if p.stem.endswith(end):
+                    found.setdefault(p.stem[: -len(end)], {})[role] = str(p)
+    return found
+
+
 def folder_jobs(kind: str, folder: Path) -> list[tuple[str, dict[str, str]]]:
     """``[(name, {enhance key: path}), ...]`` of the inputs in ``folder`` for a model of task ``kind``
-    (``fnf``, ``shortlong``, ``burst``, ``raw``), sorted by name; unpaired files are listed in the error when
-    nothing pairs."""
+    (``fnf``, ``shortlong``, ``burst``, ``raw``), sorted by name; :class:`FolderError` when there are none."""
     if not folder.is_dir():
         raise FolderError(f"in={folder}: not a folder")
     if kind == "burst":
@@ -47,14 +66,7 @@ def folder_jobs(kind: str, folder: Path) -> list[tuple[str, dict[str, str]]]:
         what = f"raw files ({', '.join(RAW_SUFFIXES)})"
     else:
         roles = PAIRS[kind]
-        found: dict[str, dict[str, str]] = {}
-        for p in sorted(folder.iterdir()):
-            if p.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            for role, endings in roles.items():
-                for end in endings:
-                    if p.stem.endswith(end):
-                        found.setdefault(p.stem[: -len(end)], {})[role] = str(p)
+        found = _paired(kind, folder)
         jobs = [(name, files) for name, files in sorted(found.items()) if set(files) == set(roles)]
         what = " + ".join("NAME" + "|".join(e) + ".*" for e in roles.values()) + " pairs"
     if not jobs:
@@ -62,37 +74,75 @@ def folder_jobs(kind: str, folder: Path) -> list[tuple[str, dict[str, str]]]:
     return jobs
 
 
-def run(opts: dict[str, str], enhance_one) -> int:
-    """Enhance every input of ``opts["in"]`` into ``opts["out"]`` with ``enhance_one(argv) -> exit code`` (the
-    single-image ``fnflight enhance``), passing the other options through."""
+def unpaired(kind: str, folder: Path) -> list[str]:
+    """The image files of ``folder`` that are no part of an input of a ``kind`` model (a pair's missing half,
+    a file named neither way), by name: reported in the summary, not skipped silently."""
+    if kind not in PAIRS or not folder.is_dir():
+        return []
+    found = _paired(kind, folder)
+    used = {Path(p).name for files in found.values() if set(files) == set(PAIRS[kind]) for p in files.values()}
+    return [p.name for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in used]
+
+
+def run(argv: list[str]) -> int:
+    """Enhance every input of ``in=`` into ``out=`` (module docstring); the options are checked once, up front,
+    by :data:`fnflight.cli.enhance.SCHEMA` for the model's mode."""
     from tqdm import tqdm
 
-    from fnflight.tasks.checkpoint import CheckpointError, load_task
+    from fnflight.cli import enhance
+    from fnflight.cli.arguments import check_output_dir, show_progress
+    from fnflight.models import checkpoint_path
 
-    ext = opts.pop("ext", "png").lstrip(".").lower()
-    if ext not in ("png", "jpg", "jpeg", "tif", "tiff"):
-        print(f"fnflight enhance: bad ext={ext!r}; valid: png, jpg, tif", file=sys.stderr)
-        return 2
-    folder, out = Path(opts.pop("in")).expanduser(), Path(opts.pop("out")).expanduser()
+    opts = enhance.SCHEMA.parse(argv)
+    given = set(opts.given)
+    inputs = sorted(given & {"noflash", "flash", "raw", "short", "long", "burst", "testset", "index"})
+    if inputs:
+        raise enhance.EnhanceError(
+            f"{inputs[0]}= cannot be combined with in=DIR: the inputs come from the folder (drop {inputs[0]}= "
+            "or in=)"
+        )
+    if not opts.get("out"):
+        raise enhance.EnhanceError("in=DIR needs out=DIR, the output folder")
     try:
-        kind = getattr(load_task(opts["ckpt"]), "testset_task", "fnf")
+        opts["ckpt"] = checkpoint_path(opts.get("ckpt"), opts.get("model"))
+    except ValueError as err:  # ModelNotFoundError included
+        raise enhance.EnhanceError(str(err)) from None
+    folder, out = Path(opts["in"]).expanduser(), Path(opts["out"]).expanduser()
+    ext = "jpg" if opts["ext"] == "jpeg" else "tif" if opts["ext"] == "tiff" else opts["ext"]
+    if out.exists() and not out.is_dir():
+        raise enhance.EnhanceError(f"out={out}: exists and is not a folder (with in=DIR, out= is a folder)")
+    if not folder.is_dir():
+        raise FolderError(f"in={folder}: not a folder")
+    enhance.device_of(opts["device"])
+    enhance._TASK_CACHE = {}
+    try:
+        kind = getattr(enhance._load_task(opts["ckpt"]), "testset_task", "fnf")
+        mode = MODES.get(kind, "own")
         jobs = folder_jobs(kind, folder)
+        # the options of the model's mode, checked once with the first input standing in for each
+        first = {**opts, **jobs[0][1], "out": str(out / f"{jobs[0][0]}.{ext}"), "mode": mode}
+        enhance.check_options(first, given - {"in", "ext"} | set(jobs[0][1]), mode)
+        targets = [f"{name}.{ext}" for name, _ in jobs]
+        check_output_dir(out, "out", overwrite=opts["overwrite"], holds=targets)
         out.mkdir(parents=True, exist_ok=True)
-    except (CheckpointError, FolderError) as err:
-        print(f"fnflight enhance: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:
-        print(f"fnflight enhance: cannot create the output folder {out}: {err}", file=sys.stderr)
-        return 2
-    rest = [f"{k}={v}" for k, v in opts.items()]
-    failed = []
-    for name, files in tqdm(jobs, desc="enhance", unit="image", file=sys.stderr):
-        argv = [*rest, *(f"{k}={v}" for k, v in files.items()), f"out={out / f'{name}.{ext}'}"]
-        if enhance_one(argv) != 0:
-            failed.append(name)
+        failed: list[tuple[str, str]] = []
+        progress = tqdm(jobs, desc="enhance", unit="image", file=sys.stderr, disable=not show_progress())
+        for name, files in progress:
+            job = {**first, **files, "out": str(out / f"{name}.{ext}")}
+            try:
+                enhance.enhance_one(job)
+            except ValueError as err:  # the package's errors, one line each; the others go on
+                if not type(err).__module__.startswith("fnflight."):
+                    raise
+                failed.append((name, str(err)))
+                print(f"fnflight enhance: {name}: {err}", file=sys.stderr)
+    finally:
+        enhance._TASK_CACHE = None
     done = len(jobs) - len(failed)
+    lonely = unpaired(kind, folder)
     print(
         f"fnflight enhance: {done} of {len(jobs)} written to {out}"
-        + (f"; failed: {', '.join(failed)}" if failed else "")
+        + (f"; {len(failed)} failed: {', '.join(n for n, _ in failed)}" if failed else "")
+        + (f"; unpaired (not enhanced): {', '.join(lonely)}" if lonely else "")
     )
     return 1 if failed else 0

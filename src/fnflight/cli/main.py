@@ -1,8 +1,10 @@
 """Entry point of the ``fnflight`` console script.
 
 Each sub-command lives in its own module with a ``run(argv) -> int`` function; they are imported only when
-called so that ``fnflight --help`` stays instant. Run arguments are OmegaConf dotlist overrides
-(``key=value``).
+called so that ``fnflight --help`` stays instant. Arguments are ``key=value``, read by the one argument layer
+(:mod:`fnflight.cli.arguments`); every command runs inside :func:`~fnflight.cli.arguments.guarded`, which turns
+SIGINT / SIGTERM and the package's own errors into one line and an exit code (2: a bad request, 130 / 143:
+interrupted) instead of a traceback. ``fnflight`` alone prints the usage and exits 2.
 """
 
 from __future__ import annotations
@@ -40,15 +42,20 @@ def usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
+    if not argv:  # a command is required: usage on stderr, exit 2 (as argparse-based CLIs do)
+        print(usage(), file=sys.stderr)
+        return 2
+    if argv[0] in ("-h", "--help", "help"):
         print(usage())
         return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(f"fnflight: unknown command {name!r}; valid commands: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
+    from fnflight.cli.arguments import guarded
+
     module = importlib.import_module(COMMANDS[name][0])
-    return int(module.run(rest) or 0)
+    return guarded(name, module.run, rest)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,7 +6,9 @@ rounded to ``2**bits - 1`` levels; ``uint8`` / ``uint16`` arrays are written as 
 
 The image is written to a hidden temporary file in the output folder, then renamed into place
 (``os.replace``, atomic on one file system): a failure (full disk, a crash, an interrupt) leaves no partial
-output file, and an existing file is either kept or replaced whole. Every problem is an
+output file, and an existing file is either kept or replaced whole. Interrupts included: the temporary is
+removed on any exception, ``KeyboardInterrupt`` too, and ``fnflight``'s commands turn SIGTERM into one
+(:func:`fnflight.cli.arguments.guarded`). Every problem is an
 :class:`ImageWriteError` naming the file: unknown extension, 16-bit JPEG, missing or unwritable folder.
 
 Example:
@@ -113,6 +115,12 @@ def check_writable(path: str | Path) -> Path:
         raise ImageWriteError(f"{path}: the output folder {folder} is not a folder")
     if not _can_write(folder):
         raise ImageWriteError(f"{path}: cannot write to the output folder {folder} (permission denied)")
+    try:  # the real test (a read-only file system, /proc, root ignoring permissions): create and remove
+        os.unlink(_temporary(path))
+    except OSError as err:
+        raise ImageWriteError(
+            f"{path}: cannot write to the output folder {folder} ({err.strerror or err})"
+        ) from None
     return path
 
 
@@ -213,7 +221,7 @@ def write_image(path: str | Path, image: Any, bits: int | None = None, quality: 
     try:
         _encode(tmp, pixels, fmt, quality)
         os.replace(tmp, path)
-    except BaseException as err:
+    except BaseException as err:  # an I/O error, or an interrupt (SIGINT; SIGTERM under fnflight.cli)
         try:
             tmp.unlink(missing_ok=True)
         except OSError:  # pragma: no cover - the folder went away
