@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from fnflight.tasks.image_logging import grid, save_png
+from fnflight.data.image_writer import write_image
+from fnflight.tasks.image_logging import grid, to_uint8
 
 __all__ = ["ComparisonFigure"]
 
@@ -146,5 +147,6 @@ class ComparisonFigure:
                 bands.append(grid([c[0][None] for c in cells], max_rows=1, pad=pad))
             image = torch.cat(bands, dim=1)
             stem = Path(self.names.get(img) or f"image{img}").stem
-            paths.append(save_png(Path(out) / f"comparison_{stem}.png", image))
+            # atomically (a temporary renamed into place): an interrupt leaves no half picture
+            paths.append(write_image(Path(out) / f"comparison_{stem}.png", to_uint8(image)))
         return paths

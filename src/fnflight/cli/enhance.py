@@ -76,7 +76,6 @@ rule). Ctrl-C or SIGTERM removes the unfinished output and exits 130 / 143.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +94,24 @@ SCHEMA = Schema(
         Key("out", str, None, "the output image (.png, .jpg, .tif), or with in=DIR the output folder"),
         Key("noflash", str, None, "flash/no-flash mode: the no-flash (ambient) image"),
         Key("flash", str, None, "flash/no-flash mode: the flash image"),
-        Key("dim", float, "auto", "the gain the output is brightened by", low=0, low_open=True, words=("auto",)),
+        Key(
+            "dim",
+            float,
+            "auto",
+            "the gain the output is brightened by",
+            low=0,
+            low_open=True,
+            words=("auto",),
+        ),
         Key("std_read", float, None, "read-noise std (linear [0, 1] units)", low=0),
         Key("std_shot", float, None, "shot-noise std (linear [0, 1] units)", low=0),
-        Key("noise", str, "paper", "noise level when std_read/std_shot are not given", choices=("paper", "estimate")),
+        Key(
+            "noise",
+            str,
+            "paper",
+            "noise level when std_read/std_shot are not given",
+            choices=("paper", "estimate"),
+        ),
         Key("compare", bool, False, "write noisy (x gain) | output side by side"),
         Key("raw", str, None, "raw mode: a raw file (DNG, ARW, RAF, ...)"),
         Key("ratio", float, None, "raw mode: the amplification (SID: 100, 250, 300)", low=0, low_open=True),
@@ -111,7 +124,9 @@ SCHEMA = Schema(
         Key("bits", str, None, "bit depth of the output (default: 16 for .tif, else 8)", choices=("8", "16")),
         Key("device", str, "auto", "auto, cpu, cuda or cuda:N"),
         Key("in", str, None, "a folder of inputs (pairs, bursts or raw files); out= is then a folder"),
-        Key("ext", str, "png", "with in=DIR: the output format", choices=("png", "jpg", "jpeg", "tif", "tiff")),
+        Key(
+            "ext", str, "png", "with in=DIR: the output format", choices=("png", "jpg", "jpeg", "tif", "tiff")
+        ),
         Key("overwrite", bool, False, "replace existing outputs (refused otherwise)"),
     ],
     usage="fnflight enhance ckpt=PATH|model=NAME INPUTS out=FILE [key=value ...]",
@@ -544,7 +559,11 @@ def _read(path: str, key: str = "image") -> torch.Tensor:
     return _read_depth(key, path)[0]
 
 
-DEPTHS = {"uint8": "8-bit (sRGB, linearised)", "uint16": "16-bit (taken as linear)", "float32": "float (linear)"}
+DEPTHS = {
+    "uint8": "8-bit (sRGB, linearised)",
+    "uint16": "16-bit (taken as linear)",
+    "float32": "float (linear)",
+}
 
 
 def _same_depth(named: list[tuple[str, str, str]]) -> None:
@@ -554,8 +573,8 @@ def _same_depth(named: list[tuple[str, str, str]]) -> None:
     for key, path, depth in rest:
         if depth != depth0:
             raise EnhanceError(
-                f"{key0}={path0} is {DEPTHS.get(depth0, depth0)} but {key}={path} is {DEPTHS.get(depth, depth)}: "
-                "mixed bit depths are refused (save both at one depth)"
+                f"{key0}={path0} is {DEPTHS.get(depth0, depth0)} but {key}={path} is "
+                f"{DEPTHS.get(depth, depth)}: mixed bit depths are refused (save both at one depth)"
             )
 
 
@@ -605,7 +624,14 @@ def enhance_one(opts: dict[str, Any]) -> str:
     progress = show_progress()
     if opts["mode"] == "raw":
         info = enhance_raw(
-            opts["ckpt"], opts["raw"], opts["ratio"], opts["out"], opts["tile"], opts["bits"], device, progress
+            opts["ckpt"],
+            opts["raw"],
+            opts["ratio"],
+            opts["out"],
+            opts["tile"],
+            opts["bits"],
+            device,
+            progress,
         )
         return (
             f"fnflight enhance: wrote {info['path']} ({info['width']}x{info['height']}, "
@@ -614,7 +640,14 @@ def enhance_one(opts: dict[str, Any]) -> str:
     if opts["mode"] in ("shortlong", "burst"):
         if opts["mode"] == "shortlong":
             info = enhance_short_long(
-                opts["ckpt"], opts["short"], opts["long"], opts["out"], opts["tile"], opts["bits"], device, progress
+                opts["ckpt"],
+                opts["short"],
+                opts["long"],
+                opts["out"],
+                opts["tile"],
+                opts["bits"],
+                device,
+                progress,
             )
             what = ""
         else:
@@ -647,7 +680,10 @@ def enhance_one(opts: dict[str, Any]) -> str:
     if opts["mode"] == "testset":
         testset = TestSet(opts["testset"])
         if not 0 <= opts["index"] < len(testset):
-            raise EnhanceError(f"bad index={opts['index']}: the test set has {len(testset)} samples (0 to {len(testset) - 1})")
+            raise EnhanceError(
+                f"bad index={opts['index']}: the test set has {len(testset)} samples "
+                f"(0 to {len(testset) - 1})"
+            )
     else:
         batch = {k: v.to(device) for k, v in own_batch(opts).items()}
     task = _load_task(opts["ckpt"]).to(device)

@@ -80,13 +80,17 @@ def unpaired(kind: str, folder: Path) -> list[str]:
     if kind not in PAIRS or not folder.is_dir():
         return []
     found = _paired(kind, folder)
-    used = {Path(p).name for files in found.values() if set(files) == set(PAIRS[kind]) for p in files.values()}
-    return [p.name for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in used]
+    used = {
+        Path(p).name for files in found.values() if set(files) == set(PAIRS[kind]) for p in files.values()
+    }
+    return [
+        p.name for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in used
+    ]
 
 
 def run(argv: list[str]) -> int:
-    """Enhance every input of ``in=`` into ``out=`` (module docstring); the options are checked once, up front,
-    by :data:`fnflight.cli.enhance.SCHEMA` for the model's mode."""
+    """Enhance every input of ``in=`` into ``out=`` (module docstring); the options are checked once, up
+    front, by :data:`fnflight.cli.enhance.SCHEMA` for the model's mode."""
     from tqdm import tqdm
 
     from fnflight.cli import enhance
@@ -98,8 +102,8 @@ def run(argv: list[str]) -> int:
     inputs = sorted(given & {"noflash", "flash", "raw", "short", "long", "burst", "testset", "index"})
     if inputs:
         raise enhance.EnhanceError(
-            f"{inputs[0]}= cannot be combined with in=DIR: the inputs come from the folder (drop {inputs[0]}= "
-            "or in=)"
+            f"{inputs[0]}= cannot be combined with in=DIR: the inputs come from the folder "
+            f"(drop {inputs[0]}= or in=)"
         )
     if not opts.get("out"):
         raise enhance.EnhanceError("in=DIR needs out=DIR, the output folder")

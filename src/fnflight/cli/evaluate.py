@@ -28,17 +28,16 @@ layout (a row per method, PSNR and SSIM per level), also printed; and
 ``comparison_<image>.png`` for the first ``figures`` test images: every method side by side with the inputs
 and the target, a row per dimming level (:mod:`fnflight.cli.comparison_figure`).
 
-Keys: ckpt (repeat for several), model (a shipped model, ``fnflight models``; repeatable), testset, out,
-batch_size (1), device (auto | cpu | cuda), baselines (true),
-sigmas (comma list), limit (first N samples), verify (check test-set hashes, false), figures (2; 0 = none),
-figure_crop (centre crop of the pictures in pixels, 192; 0 = whole image), lpips (a LOCAL weights file for
-an LPIPS column, :mod:`fnflight.tasks.lpips`; never downloaded. Without it, paper 001's one-column layout
-shows the LPIPS column as not available).
+Keys (:data:`SCHEMA`, listed by ``--help``): lpips is a LOCAL weights file for an LPIPS column
+(:mod:`fnflight.tasks.lpips`; never downloaded. Without it, paper 001's one-column layout shows the LPIPS
+column as not available). Options, the device and the output folder are checked before any model runs; an
+earlier evaluation in ``out`` is replaced only with ``overwrite=true`` (every command's rule).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,88 +45,80 @@ from typing import Any
 import torch
 from torch import Tensor
 
-VALID = (
-    "ckpt",
-    "model",
-    "testset",
-    "out",
-    "batch_size",
-    "device",
-    "baselines",
-    "sigmas",
-    "limit",
-    "verify",
-    "figures",
-    "figure_crop",
-    "lpips",
-)
+from fnflight.cli.arguments import ArgumentError, Key, Schema, check_output_dir, guarded, show_progress
+
 DEFAULT_SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+# what an evaluation writes into out= (an earlier evaluation there is replaced only with overwrite=true)
+OUTPUTS = ("results.json", "results.md")
+SCHEMA = Schema(
+    "eval",
+    [
+        Key("ckpt", str, None, "a checkpoint or exported .pt (repeat, or a comma list)", repeat=True),
+        Key("model", str, None, "a shipped model (fnflight models; repeat, or a comma list)", repeat=True),
+        Key("testset", str, None, "a test-set folder written by fnflight testset (required)"),
+        Key("out", str, "runs/eval", "the output folder"),
+        Key("batch_size", int, 1, "samples per batch", low=1),
+        Key("device", str, "auto", "auto, cpu, cuda or cuda:N"),
+        Key("baselines", bool, True, "also the test-set task's classical floors"),
+        Key(
+            "sigmas",
+            float,
+            DEFAULT_SIGMAS,
+            "blur sigmas of the Gaussian oracle, px",
+            low=0,
+            low_open=True,
+            items=True,
+        ),
+        Key("limit", int, None, "evaluate the first N samples only", low=1),
+        Key("verify", bool, False, "check every sample's SHA-256 against the manifest"),
+        Key("figures", int, 2, "side-by-side pictures of the first N test images (0: none)", low=0),
+        Key("figure_crop", int, 192, "centre crop of the pictures, px (0: whole image)", low=0),
+        Key("lpips", str, None, "a LOCAL LPIPS weights file for an LPIPS column (never downloaded)"),
+        Key("overwrite", bool, False, "replace the results of an earlier evaluation in out="),
+    ],
+    usage="fnflight eval ckpt=PATH|model=NAME [ckpt=PATH ...] testset=DIR [out=DIR] [key=value ...]",
+    examples=(
+        "fnflight eval model=deepfnf testset=TESTSET out=runs/eval",
+        "fnflight eval ckpt=runs/deepfnf_small/checkpoints/best.ckpt ckpt=other.pt testset=TESTSET figures=0",
+        "fnflight eval baselines=true testset=TESTSET limit=8 overwrite=true",
+    ),
+)
 
 
-class EvalError(ValueError):
-    """A bad ``fnflight eval`` request."""
+class EvalError(ArgumentError):
+    """A bad ``fnflight eval`` request (one line, exit 2)."""
 
 
 def parse(argv: list[str]) -> dict[str, Any]:
-    """``key=value`` arguments -> options; ``ckpt`` may repeat. Unknown keys list the valid ones."""
-    opts: dict[str, Any] = {
-        "ckpt": [],
-        "out": "runs/eval",
-        "batch_size": 1,
-        "device": "auto",
-        "baselines": True,
-        "sigmas": DEFAULT_SIGMAS,
-        "limit": None,
-        "verify": False,
-        "testset": None,
-        "figures": 2,
-        "figure_crop": 192,
-        "lpips": None,
-    }
-    for item in argv:
-        if "=" not in item:
-            raise EvalError(f"argument {item!r} is not of the form key=value; valid keys: {', '.join(VALID)}")
-        key, value = item.split("=", 1)
-        if key not in VALID:
-            raise EvalError(f"unknown key {key!r}; valid keys: {', '.join(VALID)}")
-        try:
-            if key == "ckpt":
-                opts["ckpt"] += [v for v in value.split(",") if v]
-            elif key == "model":  # shipped models (fnflight models), evaluated like checkpoints
-                from fnflight.models import ModelNotFoundError, resolve
+    """``key=value`` arguments -> options (:data:`SCHEMA`); ``ckpt`` and ``model`` may repeat (shipped
+    models join ``ckpt`` as their weights files). The device, the test set and the output folder are
+    checked here, before any model runs."""
+    opts = SCHEMA.parse(argv)
+    if opts["model"]:  # shipped models (fnflight models), evaluated like checkpoints
+        from fnflight.models import ModelNotFoundError, resolve
 
-                try:
-                    opts["ckpt"] += [str(resolve(v)) for v in value.split(",") if v]
-                except ModelNotFoundError as err:
-                    raise EvalError(str(err)) from None
-            elif key in ("batch_size", "limit", "figures", "figure_crop"):
-                opts[key] = int(value)
-                if opts[key] < 0 or (key == "batch_size" and opts[key] == 0):
-                    raise ValueError(value)
-            elif key in ("baselines", "verify"):
-                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(value)
-                opts[key] = value.lower() in ("true", "1", "yes")
-            elif key == "sigmas":
-                opts[key] = tuple(float(v) for v in value.split(",") if v)
-            else:
-                opts[key] = value
-        except EvalError:
-            raise
-        except ValueError:
-            raise EvalError(f"bad value for {key}: {value!r}") from None
+        try:
+            opts["ckpt"] = [*opts["ckpt"], *(str(resolve(v)) for v in opts["model"])]
+        except ModelNotFoundError as err:
+            raise EvalError(str(err)) from None
     if not opts["testset"]:
         raise EvalError(
             "no test set given: pass testset=DIR (write one with `fnflight testset task=fnf ...`)"
         )
-    if opts["device"] not in ("auto", "cpu", "cuda") and not str(opts["device"]).startswith("cuda:"):
-        raise EvalError(f"bad device {opts['device']!r}; valid: auto, cpu, cuda, cuda:N")
+    _device(str(opts["device"]))
+    check_output_dir(opts["out"], "out", overwrite=opts["overwrite"], holds=OUTPUTS)
     return opts
 
 
 def _device(name: str) -> torch.device:
+    """``device=`` -> :class:`torch.device`; a bad name, or CUDA on a machine without it, is an
+    :class:`EvalError` (before any model runs)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not re.fullmatch(r"cuda:\d+", name):
+        raise EvalError(f"bad device={name}: must be one of auto, cpu, cuda, cuda:N")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise EvalError(f"device={name}: no CUDA device is available here (use device=cpu or auto)")
     return torch.device(name)
 
 
@@ -191,7 +182,16 @@ def _batches(testset, opts: dict[str, Any], device: torch.device, desc: str):
     total = len(loader)
     limit = opts.get("limit")
     seen = 0
-    for batch in tqdm(loader, desc=desc, total=total, unit="batch", file=sys.stderr, leave=False):
+    bar = tqdm(
+        loader,
+        desc=desc,
+        total=total,
+        unit="batch",
+        file=sys.stderr,
+        leave=False,
+        disable=not show_progress(),
+    )
+    for batch in bar:
         if limit is not None and seen >= limit:
             break
         batch = as_batch(batch, device)
@@ -482,36 +482,43 @@ def _clean(record: dict[str, Any], key: str | None = "dim") -> dict[str, Any]:
     return out
 
 
-def run(argv: list[str]) -> int:
+def _write_text(path: Path, text: str) -> None:
+    """Write a small text file through a hidden temporary renamed into place: an interrupt or a full disk
+    leaves the old file or none, never half of one."""
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _run(argv: list[str]) -> int:
     if any(a in ("-h", "--help", "help") for a in argv):
-        print(__doc__)
+        print(SCHEMA.help(__doc__))
         return 0
     from fnflight.data.testset import TestSet, TestSetError
-    from fnflight.tasks.checkpoint import CheckpointError, load_task, method_name
-    from fnflight.tasks.lpips import LPIPSError, load_lpips
+    from fnflight.tasks.checkpoint import load_task, method_name
+    from fnflight.tasks.lpips import load_lpips
 
-    try:
-        opts = parse(list(argv))
-        if not opts["ckpt"] and not opts["baselines"]:
-            raise EvalError("nothing to evaluate: pass ckpt=PATH (several allowed) or baselines=true")
-        testset = TestSet(opts["testset"], verify=bool(opts["verify"]))
-        if len(testset) == 0:
-            raise EvalError(f"test set {opts['testset']} has no samples")
-        device = _device(str(opts["device"]))
-        if opts["lpips"]:
-            opts["_lpips"] = load_lpips(opts["lpips"])
-        tasks = []
-        names: set[str] = set()
-        for path in opts["ckpt"]:
-            task = load_task(path, map_location="cpu")
-            name = method_name(task)
-            if name in names:
-                name = f"{name}:{Path(path).stem}"
-            names.add(name)
-            tasks.append((name, task, path))
-    except (EvalError, TestSetError, CheckpointError, LPIPSError) as err:
-        print(f"fnflight eval: {err}", file=sys.stderr)
-        return 2
+    opts = parse(list(argv))
+    if not opts["ckpt"] and not opts["baselines"]:
+        raise EvalError("nothing to evaluate: pass ckpt=PATH (several allowed) or baselines=true")
+    testset = TestSet(opts["testset"], verify=bool(opts["verify"]))
+    if len(testset) == 0:
+        raise EvalError(f"test set {opts['testset']} has no samples")
+    device = _device(str(opts["device"]))
+    if opts["lpips"]:
+        opts["_lpips"] = load_lpips(opts["lpips"])
+    tasks = []
+    names: set[str] = set()
+    for path in opts["ckpt"]:
+        task = load_task(path, map_location="cpu")
+        name = method_name(task)
+        if name in names:
+            name = f"{name}:{Path(path).stem}"
+        names.add(name)
+        tasks.append((name, task, path))
 
     from fnflight.cli.comparison_figure import ComparisonFigure
 
@@ -532,6 +539,8 @@ def run(argv: list[str]) -> int:
             continue
         try:
             records += evaluate_checkpoint(task, testset, opts, device, name, figure)
+        except TestSetError:  # a damaged test set stops every method: one line, exit 2
+            raise
         except (ValueError, TypeError, KeyError) as err:
             failed += 1
             print(
@@ -555,16 +564,21 @@ def run(argv: list[str]) -> int:
         )
     records = [_clean(r, key) for r in records]
 
-    out = Path(opts["out"])
+    out = Path(opts["out"]).expanduser()
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(records, indent=2) + "\n")
+    _write_text(out / "results.json", json.dumps(records, indent=2) + "\n")
     header = (
         f"# fnflight eval\n\ntest set: {opts['testset']} ({len(testset)} samples, task {testset.task})\n\n"
     )
-    (out / "results.md").write_text(header + md + "\n")
+    _write_text(out / "results.md", header + md + "\n")
     pictures = figure.save(out)
     print(md)
     print(f"\nfnflight eval: wrote {out / 'results.json'} and {out / 'results.md'}")
     if pictures:
         print(f"fnflight eval: side-by-side pictures in {', '.join(str(p) for p in pictures)}")
     return 1 if failed else 0
+
+
+def run(argv: list[str]) -> int:
+    """``fnflight eval``: one line and exit 2 for a bad request, 130 / 143 when interrupted."""
+    return guarded("eval", _run, list(argv))

@@ -1,10 +1,10 @@
 """Entry point of the ``fnflight`` console script.
 
 Each sub-command lives in its own module with a ``run(argv) -> int`` function; they are imported only when
-called so that ``fnflight --help`` stays instant. Arguments are ``key=value``, read by the one argument layer
-(:mod:`fnflight.cli.arguments`); every command runs inside :func:`~fnflight.cli.arguments.guarded`, which turns
-SIGINT / SIGTERM and the package's own errors into one line and an exit code (2: a bad request, 130 / 143:
-interrupted) instead of a traceback. ``fnflight`` alone prints the usage and exits 2.
+called so that ``fnflight --help`` stays instant. Arguments are ``key=value``, read by the one argument
+layer (:mod:`fnflight.cli.arguments`); every command runs inside :func:`~fnflight.cli.arguments.guarded`,
+which turns SIGINT / SIGTERM and the package's own errors into one line and an exit code (2: a bad request,
+130 / 143: interrupted) instead of a traceback. ``fnflight`` alone prints the usage and exits 2.
 """
 
 from __future__ import annotations

@@ -17,12 +17,41 @@ whole frames), each pair at its own ratio.
 from __future__ import annotations
 
 import inspect
-import sys
+from dataclasses import replace
 from typing import Any
 
 from omegaconf import OmegaConf
 
+from fnflight.cli.arguments import Key, Schema, check_output_dir, guarded, show_progress
+
 USAGE = __doc__.split("Usage::", 1)[1].split("``task``", 1)[0].strip("\n")
+# the writer's own keys, checked by the one argument layer; dm.* go to the task's DataModule (OmegaConf,
+# typed by its constructor's defaults)
+SCHEMA = Schema(
+    "testset",
+    [
+        Key("task", str, None, "the test-set task (required)"),
+        Key("out", str, None, "the output folder (required)"),
+        Key("seed", int, 0, "the seed of every random draw"),
+        Key("crop", int, None, "centre-crop size, px (raw: packed px; 0 = whole frames, raw only)", low=1),
+        Key("limit", int, None, "only the first N images of the source", low=1),
+        Key("overwrite", bool, False, "replace a test set already in out="),
+        Key("progress", bool, None, "progress bar (default: when stderr is a terminal)"),
+        Key("source.path", str, None, "the images: a folder, FAID pairs or SID's root (required)"),
+        Key("source.kind", str, "folder", "what source.path holds", choices=("folder", "faid", "sid")),
+        Key("source.recursive", bool, False, "folder: also the images of sub-folders"),
+        Key("source.list_file", str, None, "sid: SID's list file, e.g. Sony_test_list.txt"),
+    ],
+    usage=USAGE.strip().splitlines()[0].strip(),
+    examples=[line.strip() for line in USAGE.strip().splitlines()[2:]],
+)
+# raw test sets: crop in packed pixels, 0 = whole frames
+RAW_SCHEMA = Schema(
+    "testset",
+    [replace(k, low=0) if k.name == "crop" else k for k in SCHEMA.keys],
+    SCHEMA.usage,
+    SCHEMA.examples,
+)
 
 # DataModule arguments the writer sets itself (not user-settable through dm.*)
 _FIXED = (
@@ -40,17 +69,7 @@ _FIXED = (
 
 
 def _defaults(task: str | None) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "task": task,
-        "out": None,
-        "seed": 0,
-        "crop": None,
-        "limit": None,
-        "overwrite": False,
-        "progress": True,
-        "source": {"path": None, "kind": "folder", "recursive": False, "list_file": None},
-        "dm": {},
-    }
+    base: dict[str, Any] = {"task": task, "dm": {}}
     if task is not None:
         from fnflight.data.testset import task_class
 
@@ -68,60 +87,63 @@ def _defaults(task: str | None) -> dict[str, Any]:
     return base
 
 
-def run(argv: list[str]) -> int:
+def _run(argv: list[str]) -> int:
     if any(a in ("-h", "--help", "help") for a in argv):
-        print("usage: " + USAGE.strip())
         from fnflight.data.testset import TASKS
 
-        print(f"\ntasks: {', '.join(TASKS)}")
+        print(SCHEMA.help(__doc__.split("Usage::", 1)[0] + "``task``" + __doc__.split("``task``", 1)[1]))
+        print(f"  dm.<argument>  further arguments of the task's DataModule\n\ntasks: {', '.join(TASKS)}")
         return 0
-    from fnflight.config import ConfigError, merge_overrides
+    from fnflight.config import merge_overrides
     from fnflight.data.raw_sources import SIDRawPairs
-    from fnflight.data.sources import FAIDPairs, ImageFolder, SourceError
+    from fnflight.data.sources import FAIDPairs, ImageFolder
     from fnflight.data.testset import TASKS, TestSetError, write_testset
 
-    try:
-        task = None
-        for item in argv:
-            if item.startswith("task="):
-                task = item.split("=", 1)[1]
-        if task is None:
-            raise TestSetError(f"no task given: pass task=NAME (valid tasks: {', '.join(TASKS)})")
-        cfg = merge_overrides(OmegaConf.create(_defaults(task)), list(argv))
-        if not cfg.out:
-            raise TestSetError("no output folder given: pass out=DIR")
-        if not cfg.source.path:
-            raise TestSetError(
-                "no images given: pass source.path=DIR (a folder of images, or FAID pairs with "
-                "source.kind=faid)"
-            )
-        kind = str(cfg.source.kind)
-        if kind == "folder":
-            source = ImageFolder(cfg.source.path, recursive=bool(cfg.source.recursive))
-        elif kind == "faid":
-            source = FAIDPairs(cfg.source.path)
-        elif kind == "sid":
-            if not cfg.source.list_file:
-                raise TestSetError("source.kind=sid needs source.list_file=... (e.g. Sony_test_list.txt)")
-            source = SIDRawPairs(cfg.source.path, cfg.source.list_file)
-        else:
-            raise TestSetError(f"unknown source.kind {kind!r}; valid: folder, faid, sid")
-        dm_args = OmegaConf.to_container(cfg.dm, resolve=True)
-        defaults = _defaults(task)["dm"]
-        changed = {k: v for k, v in dm_args.items() if defaults.get(k) != v}  # type: ignore[union-attr]
-        manifest = write_testset(
-            task,
-            source,
-            cfg.out,
-            seed=int(cfg.seed),
-            crop=None if cfg.crop is None else int(cfg.crop),
-            limit=None if cfg.limit is None else int(cfg.limit),
-            datamodule_args=changed,
-            overwrite=bool(cfg.overwrite),
-            progress=bool(cfg.progress),
+    own = [a for a in argv if not a.startswith("dm.")]
+    task = SCHEMA.parse([a for a in own if a.startswith("task=")])["task"]
+    if task is None:
+        raise TestSetError(f"no task given: pass task=NAME (valid tasks: {', '.join(TASKS)})")
+    if task not in TASKS:
+        raise TestSetError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
+    opts = (RAW_SCHEMA if task == "raw" else SCHEMA).parse(own)
+    if not opts["out"]:
+        raise TestSetError("no output folder given: pass out=DIR")
+    if not opts["source.path"]:
+        raise TestSetError(
+            "no images given: pass source.path=DIR (a folder of images, or FAID pairs with source.kind=faid)"
         )
-    except (ConfigError, SourceError, TestSetError) as err:
-        print(f"fnflight testset: error: {err}", file=sys.stderr)
-        return 2
+    check_output_dir(opts["out"], "out", overwrite=opts["overwrite"], holds=("manifest.json",))
+    dm_cfg = merge_overrides(
+        OmegaConf.create({"dm": _defaults(task)["dm"]}), [a for a in argv if a.startswith("dm.")]
+    )
+    kind = opts["source.kind"]
+    if kind == "folder":
+        source = ImageFolder(opts["source.path"], recursive=opts["source.recursive"])
+    elif kind == "faid":
+        source = FAIDPairs(opts["source.path"])
+    else:
+        if not opts["source.list_file"]:
+            raise TestSetError("source.kind=sid needs source.list_file=... (e.g. Sony_test_list.txt)")
+        source = SIDRawPairs(opts["source.path"], opts["source.list_file"])
+    dm_args = OmegaConf.to_container(dm_cfg.dm, resolve=True)
+    defaults = _defaults(task)["dm"]
+    changed = {k: v for k, v in dm_args.items() if defaults.get(k) != v}  # type: ignore[union-attr]
+    manifest = write_testset(
+        task,
+        source,
+        opts["out"],
+        seed=opts["seed"],
+        crop=opts["crop"],
+        limit=opts["limit"],
+        datamodule_args=changed,
+        overwrite=opts["overwrite"],
+        progress=show_progress() if opts["progress"] is None else opts["progress"],
+    )
     print(f"wrote {manifest}")
     return 0
+
+
+def run(argv: list[str]) -> int:
+    """``fnflight testset``: one line and exit 2 for a bad request, 130 / 143 when interrupted (the
+    half-written test set is removed: :func:`fnflight.data.testset.write_testset`)."""
+    return guarded("testset", _run, list(argv))

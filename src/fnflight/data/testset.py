@@ -287,8 +287,14 @@ class TestSet(Dataset):
             raise TestSetError(f"{file}: missing sample file of the test set")
         if self.verify and _sha256(file) != entry["sha256"]:
             raise TestSetError(f"{file}: SHA-256 differs from the manifest (file changed or damaged)")
-        with np.load(file, allow_pickle=False) as data:
-            return {k: torch.from_numpy(data[k].copy()) for k in data.files}
+        try:
+            with np.load(file, allow_pickle=False) as data:
+                return {k: torch.from_numpy(data[k].copy()) for k in data.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:  # damaged: name the file
+            raise TestSetError(
+                f"{file}: damaged sample file of the test set ({type(err).__name__}); write the test set "
+                "again"
+            ) from None
 
     def name(self, i: int) -> str:
         return str(self.samples[i]["name"])
