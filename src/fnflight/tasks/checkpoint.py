@@ -17,8 +17,8 @@ keep such a file beside their table so anyone can re-evaluate a row without trai
 from __future__ import annotations
 
 import json
-import pickle
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,14 @@ import torch
 
 from fnflight.config import ConfigError, import_class, instantiate
 
-__all__ = ["WEIGHTS_FORMAT", "CheckpointError", "load_task", "method_name", "save_weights"]
+__all__ = [
+    "WEIGHTS_FORMAT",
+    "CheckpointError",
+    "check_checkpoint",
+    "load_task",
+    "method_name",
+    "save_weights",
+]
 
 WEIGHTS_FORMAT = "fnflight-weights"
 
@@ -35,10 +42,17 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, unreadable, or does not hold what is needed to rebuild its model."""
 
 
+def _torch_load(path: Path, map_location: str | torch.device) -> Any:
+    """``torch.load(weights_only=True)`` without its warnings (a text file makes the unpickler warn)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(path, map_location=map_location, weights_only=True)
+
+
 def _read_weights(path: Path, map_location: str | torch.device) -> dict[str, Any] | None:
     """A weights-only file as a checkpoint-like dict, or None when ``path`` is not one."""
     try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
+        data = _torch_load(path, map_location)
     except Exception:
         return None
     if not isinstance(data, dict) or data.get("format") != WEIGHTS_FORMAT:
@@ -52,8 +66,46 @@ def _read_weights(path: Path, map_location: str | torch.device) -> dict[str, Any
     return {"state_dict": state, "hyper_parameters": hparams}
 
 
+REFUSED = (
+    "reading it would need code executed, so fnflight refuses it (checkpoints of `fnflight train` and files "
+    "of `fnflight export` hold only tensors and plain values)"
+)
+
+
+def why_unreadable(path: Path, err: BaseException) -> str:
+    """Why ``torch.load(path, weights_only=True)`` failed, as one line for the user. Torch's own message is
+    never passed on: it suggests ``weights_only=False`` or ``add_safe_globals``, i.e. running the file's
+    code, which a file of unknown origin must never get.
+
+    Example:
+        >>> import pickle, tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "plain.pkl"
+        >>> _ = path.write_bytes(pickle.dumps({"a": 1}))
+        >>> why = why_unreadable(path, pickle.UnpicklingError("x"))
+        >>> "plain Python pickle" in why and "code executed" in why
+        True
+    """
+    shown = repr(str(path))
+    head = path.read_bytes()[:4] if path.is_file() else b""
+    if path.is_file() and path.stat().st_size == 0:
+        return f"checkpoint {shown} is an empty file"
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+    if found is not None:
+        return f"{shown} holds pickled Python objects ({found.group(1)}): {REFUSED}"
+    if head.startswith(b"PK"):
+        return (
+            f"checkpoint {shown} is a damaged or truncated torch file (its zip archive cannot be read); "
+            "copy or write it again"
+        )
+    if head[:1] == b"\x80":  # a pickle protocol 2+ header: pickle.dump, not torch.save
+        return f"{shown} is a plain Python pickle, not a torch checkpoint: {REFUSED}"
+    return f"{shown} is not a checkpoint (neither a torch file nor a weights file; a text or another file?)"
+
+
 def _read(path: str | Path, map_location: str | torch.device) -> dict[str, Any]:
-    path = Path(path)
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {str(path)!r} is a folder, not a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
     weights = _read_weights(path, map_location)
@@ -61,22 +113,19 @@ def _read(path: str | Path, map_location: str | torch.device) -> dict[str, Any]:
         return weights
     try:
         # weights_only: a checkpoint from an untrusted source must never run code when it is read
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
-        if found is None:  # not a pickle of objects: a damaged file or another kind of file
-            raise CheckpointError(
-                f"cannot read checkpoint {str(path)!r}: not a torch file ({type(err).__name__})"
-            ) from None
-        raise CheckpointError(
-            f"{str(path)!r} holds pickled Python objects ({found.group(1)}), which fnflight never unpickles; "
-            "checkpoints of `fnflight train` and files of `fnflight export` load without that"
-        ) from None
+        ckpt = _torch_load(path, map_location)
     except Exception as err:
-        raise CheckpointError(f"cannot read checkpoint {str(path)!r}: {type(err).__name__}: {err}") from None
+        raise CheckpointError(why_unreadable(path, err)) from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{str(path)!r} is not a Lightning checkpoint (no state_dict)")
     return ckpt
+
+
+def check_checkpoint(path: str | Path) -> None:
+    """Check that ``path`` is a checkpoint that loads weights-only (``fnflight train ckpt_path=``, before the
+    run starts: Lightning would otherwise fail in its own loader with torch's unsafe hint);
+    :class:`CheckpointError` says why not."""
+    _read(path, "cpu")
 
 
 def load_task(path: str | Path, map_location: str | torch.device = "cpu"):
