@@ -10,7 +10,13 @@ Per sample, on the device (:meth:`FlashNoFlashDataModule.degrade`):
 4. camera shake: a DeepFnF homography (:func:`fnflight.imaging.sample_homography`, 90-degree FOV, rotations
    U(-0.5, 0.5) deg, scale U(0.98, 1.02), translation U(-2, 2) px) applied to the NON-reference image only;
    the reference image and the ``target`` stay unwarped, so the target is aligned with the reference
-   (sec. 3.1: ``T_ref = identity``, ``Y = S_a`` in the reference frame). The homography is drawn for a
+   (sec. 3.1: ``T_ref = identity``, ``Y = S_a`` in the reference frame). A warped frame reads the content
+   the shake brings into the crop from the PHOTO around it, as a camera would see it: the crop is read with
+   a margin (:meth:`FlashNoFlashDataModule.read_margin`, the largest displacement the shake ranges allow),
+   the clean pair is made on that window, warped from it and cropped after the warp. Only where the photo
+   itself ends is the content its mirror image (the authors compute the homography in full-image
+   coordinates, NOTES; reflecting at the crop's border made 8.4% of the training flash pixels mirrored
+   content, tests/data/test_flash_window.py). The homography is drawn for a
    ``homography_size`` frame (448, the paper's crop) and a smaller crop is a random window of that frame, so
    a 128-px training crop sees the pixel shifts of a 448 capture rather than about half of them (our choice:
    the paper trains and tests on 448 crops only; see ``homography_size``);
@@ -38,21 +44,89 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from fnflight import imaging
 
 from . import batch as K
-from .base import DEFAULT_NUM_WORKERS, LowLightDataModule
+from .base import DEFAULT_NUM_WORKERS, CropDataset, LowLightDataModule
 from .flash_synthesis import FlashSynthesis, synthesize_flash_pair
 
-__all__ = ["FlashNoFlashDataModule", "TEST_DIMS", "TEST_STD_READ", "TEST_STD_SHOT"]
+__all__ = ["FlashNoFlashDataModule", "TEST_DIMS", "TEST_STD_READ", "TEST_STD_SHOT", "shake_reach"]
 
 TEST_DIMS = (100.0, 50.0, 25.0, 12.5)  # paper 000 sec. 4.2
 TEST_STD_READ = 10**-2.6  # paper 000 sec. 4.2, log sigma_r = -2.6
 TEST_STD_SHOT = 10**-1.8  # paper 000 sec. 4.2, log sigma_s^2 = -3.6 (NOTES)
 PAPER_CROP = 448  # the authors' crop (NOTES; the paper says 440): default camera-shake homography frame
+
+
+def shake_reach(args: dict[str, Any], frame_h: int, frame_w: int, abouts: Sequence[Any]) -> float:
+    """The largest per-axis displacement ``|H^-1 x - x|`` (px) of a shake homography over an ``frame_h x
+    frame_w`` frame: ``H`` at every corner of the parameter box (rotations, scale, translation at their
+    bounds; each scale centre of ``abouts``, ``None`` = the frame centre), evaluated on the frame's corners,
+    edge midpoints and centre. The displacement is close to linear in the (sub-degree, percent) parameters,
+    so its extremes lie at the box's corners; one pixel is added for that approximation.
+
+    >>> args = {"fov_deg": 90.0, "max_rotation_deg": 0.0, "scale_range": (1.0, 1.0), "max_translation": 2.0}
+    >>> shake_reach(args, 448, 448, [None])
+    3.0
+    """
+    import itertools
+
+    r, t = float(args["max_rotation_deg"]), float(args["max_translation"])
+    lo, hi = args["scale_range"]
+    combos = list(itertools.product((-r, r), (-r, r), (-r, r), (lo, hi), (-t, t), (-t, t)))
+    params = torch.tensor(combos, dtype=torch.float64)
+    ys = torch.tensor([0.0, (frame_h - 1) / 2, frame_h - 1.0], dtype=torch.float64)
+    xs = torch.tensor([0.0, (frame_w - 1) / 2, frame_w - 1.0], dtype=torch.float64)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    p = torch.stack([gx.flatten(), gy.flatten(), torch.ones(9, dtype=torch.float64)])  # (3, 9)
+    reach = 0.0
+    for about in abouts:
+        c = None if about is None else torch.tensor(about, dtype=torch.float64).expand(len(params), 2)
+        h = imaging.homography_from_params(
+            params[:, :3], params[:, 3], params[:, 4:], frame_h, frame_w, float(args["fov_deg"]), c
+        )
+        q = torch.linalg.inv(h) @ p
+        reach = max(reach, float((q[:, :2] / q[:, 2:] - p[:2]).abs().max()))
+    return reach + 1.0
+
+
+class _WindowDataset(CropDataset):
+    """Crops read with ``margin`` pixels of the photo around them (the window the shake warps from).
+
+    The crop is placed as :class:`~fnflight.data.base.CropDataset` places it (the same random draw, so the
+    photo only needs to hold the crop); the window around it is read where the photo has it and mirrored
+    (numpy ``reflect``, as ``grid_sample``'s reflection) only where the photo itself ends. The images are
+    ``crop + 2 margin`` px: ``degrade`` recognises a window by that size (no extra batch key).
+    """
+
+    def check_sizes(self) -> None:
+        margin, self.margin = self.margin, 0  # only the crop must fit: the margin is read where it exists
+        try:
+            super().check_sizes()
+        finally:
+            self.margin = margin
+
+    def box(self, index: int) -> tuple[int, int, int, int]:
+        margin, self.margin = self.margin, 0
+        try:
+            top, left, ch, cw = super().box(index)
+        finally:
+            self.margin = margin
+        return top - margin, left - margin, ch + 2 * margin, cw + 2 * margin
+
+    def _read(self, index: int, box: tuple[int, int, int, int] | None) -> dict[str, np.ndarray]:
+        top, left, bh, bw = box
+        h, w = self.source.size(index)
+        t0, l0, t1, l1 = max(top, 0), max(left, 0), min(top + bh, h), min(left + bw, w)
+        arrays = self.source.read(index, (t0, l0, t1 - t0, l1 - l0))
+        pads = ((t0 - top, top + bh - t1), (l0 - left, left + bw - l1), (0, 0))
+        if any(p for pair in pads for p in pair):
+            arrays = {k: np.pad(v, pads, mode="reflect") for k, v in arrays.items()}
+        return arrays
 
 
 def _scaled_shake(args: dict[str, Any], scale: float) -> dict[str, Any]:
@@ -220,6 +294,46 @@ class FlashNoFlashDataModule(LowLightDataModule):
         self.synthesize_flash = synthesize_flash
         self.flash_synthesis = FlashSynthesis(**(flash_synthesis or {}))
 
+    def read_margin(self, stage: str) -> int:
+        """Pixels read around the crop for ``stage``: the largest per-axis displacement of the shake (full
+        ranges; :func:`shake_reach` over the ``homography_size`` frame and the stage's scale centres) times
+        the number of homographies composed into the farthest frame (``extra_noflash``), plus one pixel of
+        bilinear support. Defaults: 36 px for training (the scale about an origin up to 640 px away), 22 px
+        for validation / test."""
+        key = (stage == "train", self.crop if stage == "train" else self.eval_crop)
+        cache = self.__dict__.setdefault("_margins", {})
+        if key not in cache:
+            cache[key] = self._read_margin(stage, key[1])
+        return cache[key]
+
+    def _read_margin(self, stage: str, crop: int) -> int:
+        size = self.homography_size or 0
+        fh, fw = max(size, crop), max(size, crop)
+        abouts: list[Any] = [None]
+        if self.scale_centre == "origin":
+            off = -self.scale_origin_offset if stage == "train" else 0.0
+            abouts = [(0.0, 0.0), (off, 0.0), (0.0, off), (off, off)]
+        m = self.extra_noflash
+        ref = m // 2 if self.reference == "noflash" else m + 1
+        steps = max(ref, m + 1 - ref)
+        return math.ceil(shake_reach(self.homography_args, fh, fw, abouts) * steps) + 1
+
+    def make_dataset(self, stage: str) -> CropDataset:
+        """:class:`_WindowDataset` crops with the stage's :meth:`read_margin` (see the module docstring)."""
+        if stage == "train":
+            return _WindowDataset(
+                self.source, self.crop, True, self.read_margin(stage), self.augment, seed=self.seed
+            )
+        source = self.val_source if stage == "val" else self.test_source
+        return _WindowDataset(
+            source,
+            self.eval_crop,
+            False,
+            self.read_margin(stage),
+            variants=self.eval_variants(),
+            limit=self.limit_val,
+        )
+
     def eval_variants(self) -> dict[str, Sequence[float]] | None:
         return None if self.test_dims is None else {K.DIM: self.test_dims}
 
@@ -303,6 +417,18 @@ class FlashNoFlashDataModule(LowLightDataModule):
         out = dict(batch)
         ambient = batch[K.AMBIENT]
         b, _, h, w = ambient.shape
+        # a window of ``make_dataset`` (the crop plus the stage's read margin): made and warped whole and
+        # cropped after the warp; a batch of any other size is taken as the crop itself (margin 0)
+        margin = self.read_margin(stage)
+        crop_side = self.crop if stage == "train" else self.eval_crop
+        if (h, w) == (crop_side + 2 * margin, crop_side + 2 * margin):
+            h, w = crop_side, crop_side
+        else:
+            margin = 0
+
+        def crop(x: Tensor) -> Tensor:
+            return x[..., margin : margin + h, margin : margin + w] if margin else x
+
         dev, gdev, dt = ambient.device, generator.device, ambient.dtype
         synth = self.synthesize_flash is True or (
             self.synthesize_flash == "auto" and K.FLASH_ONLY not in batch
@@ -310,11 +436,11 @@ class FlashNoFlashDataModule(LowLightDataModule):
         if synth:
             pair = synthesize_flash_pair(ambient, generator, self.flash_synthesis, details=False)
             ambient, flash_only = pair["ambient"], pair["flash_only"]
-            out[K.AMBIENT], out[K.FLASH_ONLY] = ambient, flash_only
         elif K.FLASH_ONLY not in batch:
             raise KeyError("synthesize_flash=False but the source gives no 'flash_only' image")
         else:
             flash_only = batch[K.FLASH_ONLY]
+        out[K.AMBIENT], out[K.FLASH_ONLY] = crop(ambient), crop(flash_only)
 
         # dimming (sec. 4.1): train log-uniform, val/test the fixed dims carried by the samples
         if stage != "train" and K.DIM in batch:
@@ -357,12 +483,12 @@ class FlashNoFlashDataModule(LowLightDataModule):
         )  # flash_gain * flash_only + a ambient
 
         # one randn call for every frame of the capture (each frame its own realisation)
-        normals = torch.randn((m + 2, b, *ambient.shape[1:]), generator=generator, device=gdev, dtype=dt)
+        normals = torch.randn((m + 2, b, 3, h, w), generator=generator, device=gdev, dtype=dt)
         normals = normals.to(dev)
 
         def capture(clean: Tensor, j: int, k: int) -> tuple[Tensor, Tensor]:
             """Frame ``j`` of the sequence (warped unless it is the reference), noise from ``normals[k]``."""
-            x = clean if j == ref else imaging.warp_image(clean, warps[j])
+            x = crop(clean) if j == ref else imaging.warp_image(clean, warps[j], margin=margin)
             noisy = imaging.add_heteroscedastic_noise(x, std_read, std_shot, normal=normals[k])
             return noisy, imaging.noise_std_map(noisy, std_read, std_shot)
 
@@ -377,7 +503,7 @@ class FlashNoFlashDataModule(LowLightDataModule):
         if m:
             out[K.EXTRA_NOFLASH] = torch.stack([x for x, _ in extras], 1)
             out[K.EXTRA_NOFLASH_STD] = torch.stack([sd for _, sd in extras], 1)
-        out[K.TARGET] = clean_nf
+        out[K.TARGET] = crop(clean_nf)
         out[K.GAIN] = dim
         out[K.DIM] = dim
         out[K.STD_READ], out[K.STD_SHOT] = std_read, std_shot

@@ -263,20 +263,33 @@ def _base_grid(height: int, width: int, device: torch.device, dtype: torch.dtype
     return grid
 
 
-def homography_sampling_grid(homography: Tensor, height: int, width: int) -> Tensor:
+def _margins(margin: int | tuple[int, int]) -> tuple[int, int]:
+    """``(my, mx)`` from an int or a ``(my, mx)`` pair of non-negative ints."""
+    my, mx = (margin, margin) if isinstance(margin, int) else (int(margin[0]), int(margin[1]))
+    if my < 0 or mx < 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    return my, mx
+
+
+def homography_sampling_grid(
+    homography: Tensor, height: int, width: int, margin: int | tuple[int, int] = 0
+) -> Tensor:
     r"""The ``grid_sample`` grid (``align_corners=True``) of :func:`warp_image`: output pixel ``x`` samples
     the input at ``H^-1 x``.
 
-    The pixel -> normalised map ``N`` is folded into one matrix ``M = N H^-1``, so the grid is one batched
-    matrix product with the pixel coordinates and one perspective division.
+    With a ``margin`` ``m`` the input is a larger window, ``(H + 2 m_y) x (W + 2 m_x)``, whose central
+    ``H x W`` is the output frame (the frame ``H`` is defined in): output pixel ``x`` samples the window at
+    ``H^-1 x + m``. The pixel -> normalised map ``N`` is folded into one matrix ``M = N T(m) H^-1``, so the
+    grid is one batched matrix product with the pixel coordinates and one perspective division.
 
     Args:
         homography: ``(B, 3, 3)``.
         height: output height H.
         width: output width W.
+        margin: ``m`` or ``(m_y, m_x)``: pixels of the input beyond the output frame on every side.
 
     Returns:
-        ``(B, H, W, 2)`` normalised ``(x, y)`` sampling positions in ``[-1, 1]`` inside the image.
+        ``(B, H, W, 2)`` normalised ``(x, y)`` sampling positions in ``[-1, 1]`` inside the input.
 
     Example:
         >>> g = homography_sampling_grid(identity_homography(1), 3, 3)
@@ -284,11 +297,11 @@ def homography_sampling_grid(homography: Tensor, height: int, width: int) -> Ten
         ([-1.0, -1.0], [1.0, 1.0])
     """
     homography = _check_homography(homography)
+    my, mx = _margins(margin)
     dev, dt = homography.device, homography.dtype
+    sw, sh = 2.0 / max(width + 2 * mx - 1, 1), 2.0 / max(height + 2 * my - 1, 1)
     norm = torch.tensor(
-        [[2.0 / max(width - 1, 1), 0.0, -1.0], [0.0, 2.0 / max(height - 1, 1), -1.0], [0.0, 0.0, 1.0]],
-        device=dev,
-        dtype=dt,
+        [[sw, 0.0, sw * mx - 1.0], [0.0, sh, sh * my - 1.0], [0.0, 0.0, 1.0]], device=dev, dtype=dt
     )
     m = norm @ torch.linalg.inv(homography)  # (B, 3, 3): pixel (output) -> normalised (input)
     q = _base_grid(height, width, dev, dt) @ m.transpose(1, 2)  # (B, HW, 3)
@@ -296,7 +309,11 @@ def homography_sampling_grid(homography: Tensor, height: int, width: int) -> Ten
 
 
 def warp_image(
-    image: Tensor, homography: Tensor, mode: str = "bilinear", padding_mode: str = "reflection"
+    image: Tensor,
+    homography: Tensor,
+    mode: str = "bilinear",
+    padding_mode: str = "reflection",
+    margin: int | tuple[int, int] = 0,
 ) -> Tensor:
     r"""Warp images by homographies: ``J(x) = I(H^-1 x)`` (content at ``p`` moves to ``H p``).
 
@@ -305,20 +322,29 @@ def warp_image(
     result as :func:`kornia.geometry.transform.warp_perspective` with ``align_corners=True`` (to float
     rounding), without its per-call overhead. Differentiable w.r.t. the image and the homography.
 
+    ``margin``: ``image`` is a window read ``m`` pixels beyond the frame on every side (the frame is its
+    central part, and ``H`` is in the frame's coordinates); the output is the frame, ``(H - 2 m_y) x (W - 2
+    m_x)``. Content that the warp brings into the frame from outside it is then read from the window, not
+    reflected at the frame's border (a warped crop of a photo: read a margin around the crop, warp, crop;
+    ``padding_mode`` applies only beyond the window).
+
     Args:
         image: ``(B, C, H, W)``.
         homography: ``(B, 3, 3)`` or ``(1, 3, 3)``.
         mode: ``"bilinear"`` or ``"nearest"``.
         padding_mode: ``"zeros"``, ``"border"`` or ``"reflection"``.
+        margin: ``m`` or ``(m_y, m_x)`` pixels of ``image`` beyond the frame on every side.
 
     Returns:
-        ``(B, C, H, W)``.
+        ``(B, C, H - 2 m_y, W - 2 m_x)``.
 
     Example:
         >>> img = torch.zeros(1, 1, 5, 5); img[0, 0, 2, 2] = 1.0
         >>> out = warp_image(img, translation_homography(torch.tensor([[1.0, 0.0]])), padding_mode="zeros")
         >>> out[0, 0, 2, 3].item()
         1.0
+        >>> warp_image(torch.arange(5.0).expand(1, 1, 1, 5), identity_homography(1), margin=(0, 1))
+        tensor([[[[1., 2., 3.]]]])
     """
     image = _check_bchw(image, "image")
     homography = _check_homography(homography, "homography", len(image))
@@ -326,8 +352,12 @@ def warp_image(
         raise ValueError(f"mode must be 'bilinear' or 'nearest', got {mode!r}")
     if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError(f"padding_mode must be 'zeros', 'border' or 'reflection', got {padding_mode!r}")
+    my, mx = _margins(margin)
+    oh, ow = image.shape[-2] - 2 * my, image.shape[-1] - 2 * mx
+    if oh < 1 or ow < 1:
+        raise ValueError(f"margin {margin} leaves no frame in an image of shape {tuple(image.shape)}")
     h = homography.to(image.device, image.dtype).expand(len(image), 3, 3)
-    grid = homography_sampling_grid(h, image.shape[-2], image.shape[-1])
+    grid = homography_sampling_grid(h, oh, ow, (my, mx))
     return F.grid_sample(image, grid, mode=mode, padding_mode=padding_mode, align_corners=True)
 
 
