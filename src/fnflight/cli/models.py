@@ -1,15 +1,22 @@
 """``fnflight models [NAME]``: the trained models shipped in the package (:mod:`fnflight.models`).
 
-Without a name: one line per model (name, what it enhances, its net and size, the first line of its card).
-With a name: that model's card (training command, data, commit, test table). Use one with ``model=NAME``:
-``fnflight enhance model=NAME ...``, ``fnflight eval model=NAME testset=DIR``, ``fnflight export model=NAME
-out=FILE.onnx``.
+Without a name: a table with one row per model: its name, what it enhances (the inputs ``fnflight enhance``
+takes), its net, its parameter count and its file size. With a name: that model's card (training command,
+data, commit, test table). Use one with ``model=NAME``: ``fnflight enhance model=NAME ...``, ``fnflight eval
+model=NAME testset=DIR``, ``fnflight export model=NAME out=FILE.onnx``.
+
+Examples::
+
+    fnflight models           # the table
+    fnflight models sid       # the card of sid
 """
 
 from __future__ import annotations
 
 import json
 import sys
+
+from fnflight.cli.arguments import plain_text
 
 # what each task's models enhance, for the listing (task class name -> inputs of `fnflight enhance`)
 INPUTS = {
@@ -38,12 +45,12 @@ def describe(path) -> dict[str, str]:
 
 def run(argv: list[str]) -> int:
     if any(a in ("-h", "--help", "help") for a in argv):
-        print(__doc__)
+        print("usage: fnflight models [NAME]\n\n" + plain_text(__doc__).strip())
         return 0
     from fnflight import models
 
-    if len(argv) > 1:
-        print("usage: fnflight models [NAME]", file=sys.stderr)
+    if len(argv) > 1 or any("=" in a for a in argv):
+        print("fnflight models: takes at most one NAME; usage: fnflight models [NAME]", file=sys.stderr)
         return 2
     if argv:
         try:

@@ -7,19 +7,23 @@ With no arguments: a small DeepFnF on the embedded photos (CPU, a few minutes). 
     fnflight train trainer.max_steps=1000 ckpt_path=last  # continue it
     fnflight train model=kpn logger=csv                   # another method
     fnflight train experiment=deepfnf_paper data.init_args.source.init_args.path=/data/FAID
+
+Before the first step (:mod:`fnflight.cli.preflight`): the run keys' values, ``out_dir`` (writable),
+``ckpt_path`` (loads weights-only) and every image of a folder source (readable, at least the crop) are
+checked, each problem in one line (exit 2). A run directory that holds checkpoints is replaced only with
+``overwrite=true`` (every command's rule; ``ckpt_path=last`` resumes it instead).
 """
 
 from __future__ import annotations
 
-import sys
-
-from fnflight.config import GROUPS, ConfigError, available, compose
+from fnflight.cli.arguments import guarded, plain_text
+from fnflight.config import GROUPS, available, compose
 
 HELP = __doc__
 
 
 def usage() -> str:
-    lines = [HELP.strip(), "", "config groups (pick with group=name):"]
+    lines = [plain_text(HELP).strip(), "", "config groups (pick with group=name):"]
     for group in (*GROUPS, "experiment"):
         lines.append(f"  {group:<10} {', '.join(available(group))}")
     lines += [
@@ -31,26 +35,30 @@ def usage() -> str:
     return "\n".join(lines)
 
 
-def run(argv: list[str]) -> int:
+def _run(argv: list[str]) -> int:
     argv = list(argv)
     if any(a in ("-h", "--help", "help") for a in argv):
         print(usage())
         return 0
     show = "--print" in argv
     argv = [a for a in argv if a != "--print"]
-    try:
-        cfg = compose("train", argv)
-        if show:
-            from omegaconf import OmegaConf
+    cfg = compose("train", argv)
+    if show:
+        from omegaconf import OmegaConf
 
-            print(OmegaConf.to_yaml(cfg))
-            return 0
-        from fnflight.tasks.training import train
+        print(OmegaConf.to_yaml(cfg))
+        return 0
+    from fnflight.cli.preflight import check_run
+    from fnflight.tasks.training import train
 
-        result = train(cfg)
-    except ConfigError as err:
-        print(f"fnflight train: {err}", file=sys.stderr)
-        return 2
+    check_run(cfg)  # values, out_dir, ckpt_path and the images, before the first step
+    result = train(cfg)
     if result.trainer is None or result.trainer.is_global_zero:
         print(result.summary(), flush=True)
     return 0
+
+
+def run(argv: list[str]) -> int:
+    """``fnflight train``: one line and exit 2 for a bad config, 130 / 143 when interrupted (checkpoints
+    already written stay: resume with ``ckpt_path=last``)."""
+    return guarded("train", _run, list(argv))
