@@ -103,7 +103,7 @@ def test_eval_errors(ckpts, testset, tmp_path, capsys):
     bad = tmp_path / "bad.ckpt"
     bad.write_text("not a checkpoint")
     assert eval_cli.run([f"ckpt={bad}", f"testset={testset}"]) == 2
-    assert "cannot read checkpoint" in capsys.readouterr().err
+    assert "is not a checkpoint" in capsys.readouterr().err
     assert eval_cli.run([f"ckpt={ckpts['direct']}", f"testset={tmp_path / 'nothing'}"]) == 2
     assert "not a test set" in capsys.readouterr().err
     assert eval_cli.run([f"ckpt={ckpts['direct']}"]) == 2

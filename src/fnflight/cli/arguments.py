@@ -355,7 +355,7 @@ def check_output_file(
             raise ArgumentError(f"{key}={path}: the output folder {folder} does not exist (create it first)")
         folder = _existing_ancestor(folder)
     if not folder.is_dir():
-        raise ArgumentError(f"{key}={path}: {folder} is not a folder")
+        raise ArgumentError(f"{key}={path}: cannot write to {folder}: it is not a folder")
     _probe(folder, key, path)
     if path.exists() and not overwrite:
         raise ArgumentError(f"{key}={path}: the file exists; pass overwrite=true to replace it")
@@ -386,7 +386,7 @@ def check_output_dir(
         raise ArgumentError(f"{key}={path}: exists and is not a folder")
     folder = _existing_ancestor(path)
     if not folder.is_dir():
-        raise ArgumentError(f"{key}={path}: {folder} is not a folder")
+        raise ArgumentError(f"{key}={path}: cannot create it: {folder} is not a folder")
     _probe(folder, key, path)
     if path.is_dir() and not overwrite:
         found = [name for name in holds if (path / name).exists()]

@@ -193,7 +193,8 @@ def check_options(opts: dict[str, Any], given: set[str], mode: str) -> None:
         )
     for key in MODE_INPUTS.get(mode, ()):
         if not opts.get(key):
-            raise EnhanceError(f"{key}= is missing: this mode needs {' and '.join(MODE_INPUTS[mode])}")
+            both = " and ".join(f"{k}=IMG" for k in MODE_INPUTS[mode])
+            raise EnhanceError(f"this mode needs both {both} ({key}= is missing)")
     if mode == "raw" and opts.get("ratio") is None:
         raise EnhanceError(
             "raw=FILE needs ratio=R, the amplification: the exposure ratio of the brightness you want to "
@@ -203,6 +204,9 @@ def check_options(opts: dict[str, Any], given: set[str], mode: str) -> None:
         opts["bits"] = int(opts["bits"])
     if opts.get("tile") == "auto":
         opts["tile"] = None
+    out = Path(opts["out"]).expanduser()
+    if out.is_dir():
+        raise EnhanceError(f"out={out}: is a folder; give an output file name, e.g. out={out / 'output.png'}")
     if mode != "testset":
         try:
             opts["format"], opts["bits"] = output_format(opts["out"], opts.get("bits"))
@@ -217,7 +221,7 @@ def input_file(key: str, path: str | Path) -> Path:
         hint = " (a whole folder of inputs: in=DIR out=DIR)" if key != "raw" else ""
         raise EnhanceError(f"{key}={path}: is a folder, not an image file{hint}")
     if not path.exists():
-        raise EnhanceError(f"{key}={path}: no such file")
+        raise EnhanceError(f"{key}={path}: no such {'raw' if key == 'raw' else 'image'} file")
     return path
 
 
@@ -262,16 +266,15 @@ def parse_ratio(value: Any) -> float:
 
 
 def device_of(name: str) -> torch.device:
-    """``device=`` -> :class:`torch.device` (``auto``: CUDA if available, else CPU); :class:`EnhanceError`."""
+    """``device=`` -> :class:`torch.device` (``auto``: CUDA if available, else CPU); :class:`EnhanceError`
+    for a bad name or CUDA on a machine without it (checked before any work)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise EnhanceError(f"bad device={name!r}; valid: auto, cpu, cuda, cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise EnhanceError(f"device={name}: no CUDA device is available (use device=cpu or auto)")
-    return device
+    if name not in ("cpu", "cuda") and not re.fullmatch(r"cuda:\d+", str(name)):
+        raise EnhanceError(f"bad device={name}: must be one of auto, cpu, cuda, cuda:N")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise EnhanceError(f"device={name}: no CUDA device is available here (use device=cpu or auto)")
+    return torch.device(name)
 
 
 def _is_raw_task(task: Any) -> bool:

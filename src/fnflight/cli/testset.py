@@ -112,7 +112,11 @@ def _run(argv: list[str]) -> int:
         raise TestSetError(
             "no images given: pass source.path=DIR (a folder of images, or FAID pairs with source.kind=faid)"
         )
-    check_output_dir(opts["out"], "out", overwrite=opts["overwrite"], holds=("manifest.json",))
+    out = check_output_dir(opts["out"], "out")
+    if (out / "manifest.json").exists() and not opts["overwrite"]:  # the overwrite rule, before any work
+        raise TestSetError(
+            f"{out} already holds a test set (manifest.json); pass overwrite=true to replace it"
+        )
     dm_cfg = merge_overrides(
         OmegaConf.create({"dm": _defaults(task)["dm"]}), [a for a in argv if a.startswith("dm.")]
     )
