@@ -180,7 +180,10 @@ class Key:
             parts = [p for p in str(text).split(",") if p.strip()]
             if not parts:
                 raise self._bad(value, "empty; ")
-            return tuple(self._number(p.strip()) for p in parts)
+            try:
+                return tuple(self._number(p.strip()) for p in parts)
+            except ArgumentError:  # name the whole list as typed
+                raise self._bad(value) from None
         if self.type in (int, float):
             if isinstance(value, bool):
                 raise self._bad(value, "not a number; ")
@@ -193,7 +196,7 @@ class Key:
 def _show(value: Any) -> str:
     """A value as typed when it is one plain token, else quoted (an empty or spaced value stays visible)."""
     text = str(value).lower() if isinstance(value, bool) else str(value)
-    return text if re.fullmatch(r"[-+.\w/:~]+", text) else repr(text)
+    return text if re.fullmatch(r"[-+.,\w/:~]+", text) else repr(text)
 
 
 def check_value(key: Key, value: Any) -> Any:
