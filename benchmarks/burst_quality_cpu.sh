@@ -63,11 +63,11 @@ for model in "${MODELS[@]}"; do
   fi
   cat "$done_mark" >> "$OUT/command.txt"
   # the weights behind each row (weights only, float16: 7 MB; the table is evaluated from these files)
-  $BIN/fnflight export "ckpt=$RUNS/$model/checkpoints/last.ckpt" "out=$OUT/$model.pt" dtype=float16
+  $BIN/fnflight export "ckpt=$RUNS/$model/checkpoints/last.ckpt" "out=$OUT/$model.pt" dtype=float16 overwrite=true
   WEIGHTS+=("ckpt=$OUT/$model.pt")
 done
 
 if [ ! -f "$TESTSET/manifest.json" ]; then
   $BIN/fnflight testset task=burst "source.path=$DATA/kodak24" "out=$TESTSET" seed=0 crop=256
 fi
-$BIN/fnflight eval "${WEIGHTS[@]}" "testset=$TESTSET" "out=$OUT"
+$BIN/fnflight eval "${WEIGHTS[@]}" "testset=$TESTSET" "out=$OUT" overwrite=true

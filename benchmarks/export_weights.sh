@@ -11,5 +11,5 @@ RUNS=${2:?usage: $0 RESULTS_DIR RUNS_DIR MODEL [MODEL ...]}
 shift 2
 mkdir -p "$OUT/weights"
 for model in "$@"; do
-  .venv/bin/fnflight export "ckpt=$RUNS/$model/checkpoints/last.ckpt" "out=$OUT/weights/$model.pt" dtype=float16
+  .venv/bin/fnflight export "ckpt=$RUNS/$model/checkpoints/last.ckpt" "out=$OUT/weights/$model.pt" dtype=float16 overwrite=true
 done

@@ -46,5 +46,5 @@ if [ ! -f "$done_mark" ]; then
 fi
 cat "$done_mark" >> "$OUT/command.txt"
 best=$(ls "$RUNS"/flash_aligner/checkpoints/best-*.ckpt | tail -1)
-$BIN/fnflight export "ckpt=$best" "out=$OUT/flash_aligner.pt"
+$BIN/fnflight export "ckpt=$best" "out=$OUT/flash_aligner.pt" overwrite=true
 $BIN/python benchmarks/fnf_alignment_eval.py "$OUT/flash_aligner.pt" "$OUT" kodak24="$KODAK" faid_real="$FAID"

@@ -33,7 +33,7 @@ for s in $LEVELS; do
     $BIN/fnflight testset task=fnf "source.path=$DATA/kodak24" "out=$set_dir" seed=0 crop=448 overwrite=true \
       "dm.test_dims=[50]" "dm.shake=$s"
   fi
-  $BIN/fnflight eval "${CKPTS[@]}" "testset=$set_dir" "out=$OUT/shake$s" baselines=false
+  $BIN/fnflight eval "${CKPTS[@]}" "testset=$set_dir" "out=$OUT/shake$s" baselines=false overwrite=true
 done
 $BIN/python benchmarks/fnf_misalignment_summary.py "$OUT" "$RUNS" $LEVELS > "$OUT/results.md"
 cat "$OUT/results.md"

@@ -86,6 +86,6 @@ for model in "${MODELS[@]}"; do
 done
 for model in "${MODELS[@]}"; do cat "$RUNS/$model/trained_steps_$STEPS" >> "$OUT/command.txt"; done
 
-$BIN/fnflight eval "${CKPTS[@]}" "testset=$TESTSET" "out=$OUT"
+$BIN/fnflight eval "${CKPTS[@]}" "testset=$TESTSET" "out=$OUT" overwrite=true
 # the weights behind every row (float16, weights only), beside the table
 benchmarks/export_weights.sh "$OUT" "$RUNS" "${MODELS[@]}"

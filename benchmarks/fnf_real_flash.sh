@@ -26,4 +26,4 @@ for c in "$@"; do CKPTS+=("ckpt=$c"); done
 } > "$OUT/command.txt"
 [ -f "$TESTSET/manifest.json" ] || $BIN/fnflight testset task=fnf source.kind=faid "source.path=$DATA/faid-samples" \
   "out=$TESTSET" seed=0 crop=224
-$BIN/fnflight eval "${CKPTS[@]}" "testset=$TESTSET" "out=$OUT" figures=3 figure_crop=0
+$BIN/fnflight eval "${CKPTS[@]}" "testset=$TESTSET" "out=$OUT" figures=3 figure_crop=0 overwrite=true

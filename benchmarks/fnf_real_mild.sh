@@ -26,4 +26,4 @@ mkdir -p "$OUT"
   "out=$TESTSET" seed=0 crop=224 "dm.test_dims=[12.5,8,5]"
 ARGS=()
 for m in "${MODELS[@]}"; do ARGS+=("model=$m"); done
-$BIN/fnflight eval "${ARGS[@]}" "testset=$TESTSET" "out=$OUT" figures=3 figure_crop=0
+$BIN/fnflight eval "${ARGS[@]}" "testset=$TESTSET" "out=$OUT" figures=3 figure_crop=0 overwrite=true

@@ -61,5 +61,5 @@ if [ ! -f "$TESTSET/manifest.json" ]; then
 fi
 # the weights behind the table (weights only, loads without unpickling): re-evaluate with
 #   fnflight eval ckpt=benchmarks/results/raw_quality_cpu/sid_small.pt testset=...
-$BIN/fnflight export "ckpt=$RUNS/$model/checkpoints/last.ckpt" "out=$OUT/$model.pt"
-$BIN/fnflight eval "ckpt=$OUT/$model.pt" "testset=$TESTSET" "out=$OUT"
+$BIN/fnflight export "ckpt=$RUNS/$model/checkpoints/last.ckpt" "out=$OUT/$model.pt" overwrite=true
+$BIN/fnflight eval "ckpt=$OUT/$model.pt" "testset=$TESTSET" "out=$OUT" overwrite=true

@@ -67,7 +67,7 @@ for model in "${MODELS[@]}"; do
   fi
   cat "$done_mark" >> "$OUT/command.txt"
   # the weights behind each row (weights only; re-evaluate with fnflight eval ckpt=$OUT/$model.pt ...)
-  $BIN/fnflight export "ckpt=$RUNS/$model/checkpoints/last.ckpt" "out=$OUT/$model.pt"
+  $BIN/fnflight export "ckpt=$RUNS/$model/checkpoints/last.ckpt" "out=$OUT/$model.pt" overwrite=true
   WEIGHTS+=("ckpt=$OUT/$model.pt")
 done
 
@@ -76,4 +76,4 @@ if [ ! -f "$TESTSET/manifest.json" ]; then
   $BIN/fnflight testset task=fnf "source.path=$DATA/kodak24" "out=$TESTSET" seed=0 crop=224 \
     "${PROTOCOL[@]//data.init_args./dm.}"
 fi
-$BIN/fnflight eval "${WEIGHTS[@]}" "testset=$TESTSET" "out=$OUT"
+$BIN/fnflight eval "${WEIGHTS[@]}" "testset=$TESTSET" "out=$OUT" overwrite=true
