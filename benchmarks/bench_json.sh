@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs `fnflight bench WHAT --json [key=value ...]` and commits-ready output:
 # benchmarks/results/bench_WHAT.jsonl (one JSON object per case) + bench_WHAT.md (command, machine, load).
-# usage: benchmarks/bench_json.sh ops|data|enhance [key=value ...]
+# usage: benchmarks/bench_json.sh ops|data|enhance|train [key=value ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WHAT=${1:?usage: $0 ops|data|enhance [key=value ...]}
+WHAT=${1:?usage: $0 ops|data|enhance|train [key=value ...]}
 shift
 OUT=benchmarks/results
 mkdir -p "$OUT"

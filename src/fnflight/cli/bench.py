@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-USAGE = """usage: fnflight bench ops|data|enhance|flash-realism [--json] [key=value ...]
+USAGE = """usage: fnflight bench ops|data|enhance|flash-realism|train [--json] [key=value ...]
 
   ops    filtering-op speed/memory, ours vs the naive per-pixel-kernel formulation
          (options: cases=[deepfnf,kpn,saecnn] repeats=5 size=448 j=90 frames=8 threads=null
@@ -21,6 +21,10 @@ USAGE = """usage: fnflight bench ops|data|enhance|flash-realism [--json] [key=va
          (options: cases=[sid_full_sony] tile=null repeats=1 check_size=1024 threads=null seed=0)
   flash-realism  synthetic vs real flash: detail-transfer gain and fine-detail correlation per dim
          (options: synthetic=DIR real=DIR crop=224 dims=[100,50,25,12.5] limit=null seed=0)
+  train  the training step (real DataModule, workers, degradation, step, backward, Adam): steps_per_s,
+         flops_per_step, roofline_fraction, data_wait_fraction, peak_mb (options: cases=[deepfnf_small,...]
+         steps=null warmup=null repeats=3 device=cpu|cuda|auto precision=32-true threads=null
+         channels_last=false crop=null batch_size=null num_workers=null config=[] profile=null sgemm_n=2048 seed=0)
   --json one JSON object per case per line (default output is key=value text)"""
 
 MODULES = {
@@ -28,6 +32,7 @@ MODULES = {
     "data": "fnflight.bench.data",
     "enhance": "fnflight.bench.enhance",
     "flash-realism": "fnflight.bench.flash_realism",
+    "train": "fnflight.bench.train",
 }
 
 
