@@ -61,6 +61,8 @@ def _run(argv: list[str]) -> int:
         ckpt = checkpoint_path(opts.get("ckpt"), opts.get("model"))
     except ValueError as err:  # ModelNotFoundError included
         raise ArgumentError(str(err)) from None
+    if not Path(ckpt).expanduser().exists():  # the cheapest problem first
+        raise ArgumentError(f"checkpoint {ckpt!r} does not exist")
     check_output_file(out, "out", overwrite=opts["overwrite"], parents=True)  # before any work
 
     import torch

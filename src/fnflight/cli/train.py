@@ -16,7 +16,7 @@ checked, each problem in one line (exit 2). A run directory that holds checkpoin
 
 from __future__ import annotations
 
-from fnflight.cli.arguments import guarded, plain_text
+from fnflight.cli.arguments import Terminated, guarded, plain_text
 from fnflight.config import GROUPS, available, compose
 
 HELP = __doc__
@@ -52,7 +52,16 @@ def _run(argv: list[str]) -> int:
     from fnflight.tasks.training import train
 
     check_run(cfg)  # values, out_dir, ckpt_path and the images, before the first step
-    result = train(cfg)
+    try:
+        result = train(cfg)
+    except SystemExit as err:
+        # Lightning turns Ctrl-C into its own graceful shutdown and sys.exit(1): report it as the interrupt
+        # it was (one line, exit 130); SIGTERM reaches guarded as Terminated through Lightning's re-raise
+        if isinstance(err.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        if type(err).__name__ == "SIGTERMException":  # Lightning's own SIGTERM stop between steps
+            raise Terminated(15) from None
+        raise
     if result.trainer is None or result.trainer.is_global_zero:
         print(result.summary(), flush=True)
     return 0
