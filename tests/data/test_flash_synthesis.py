@@ -24,7 +24,11 @@ def test_deterministic_and_in_range() -> None:
 def test_flash_falls_off_with_depth() -> None:
     # no specular, no luminance depth, strong depth plane: the far side of a flat grey card is darker
     cfg = FlashSynthesis(
-        specular=(0.0, 0.0), luma_depth=(0.0, 0.0), plane_strength=(1.5, 2.0), shadow_strength=(0.0, 0.0)
+        specular=(0.0, 0.0),
+        luma_depth=(0.0, 0.0),
+        plane_strength=(1.5, 2.0),
+        shadow_strength=(0.0, 0.0),
+        reference_size=48.0,  # the depth plane's slope is per px of this frame: a 48-px scene
     )
     out = synthesize_flash_pair(_grey(), torch.Generator().manual_seed(0), cfg)
     falloff, flash = out["falloff"], out["flash_only"].mean(1, keepdim=True)
@@ -73,3 +77,59 @@ def test_synthetic_flash_does_not_repeat_the_photos_own_shading():
         pair = synthesize_flash_pair(image, torch.Generator().manual_seed(i))
         corrs.append(_corr(_high_pass(pair["ambient"]), _high_pass(pair["flash_only"])))
     assert 0.5 < sum(corrs) / len(corrs) < 0.85
+
+
+def test_statistics_do_not_depend_on_the_crop_size():
+    """Every spatial parameter is in px of the photo (issue 22, point 2): 128-px crops of a photo, made as
+    the data makes them (on a window with the training read margin), get the statistics of a 448-px crop of
+    it, measured on the same 128-px windows: detail amplitude and slope per band, shadow share, spread of
+    the flash / ambient ratio (not its mean: the flash's exposure is set on the window, as a camera meters
+    its frame). The per-image draws that are not spatial are pinned, so that few samples compare."""
+    from fnflight.bench.flash_realism import band_stats
+    from fnflight.data.sources import EmbeddedPhotos
+
+    cfg = FlashSynthesis(
+        albedo_detail=(0.6, 0.6),
+        albedo_mid=(0.5, 0.5),
+        relief_detail=(0.8, 0.8),
+        relief_mid=(0.8, 0.8),
+        flash_mean=(0.25, 0.25),
+        ambient_min=(0.5, 0.5),
+        shadow_shift=(0.04, 0.04),
+        shadow_strength=(0.8, 0.8),
+    )
+    source = EmbeddedPhotos(split="train")
+    photo = torch.from_numpy(source.read(0)["ambient"].copy()).permute(2, 0, 1)[None][..., :512, :512]
+    margin, top = 36, 32  # the training read margin (FlashNoFlashDataModule.read_margin); the 448 crop
+    starts = (40, 160, 280)
+
+    def stats(amb: torch.Tensor, fl: torch.Tensor, shadow: torch.Tensor) -> dict[str, float]:
+        out = band_stats(amb, fl)
+        out["shadow"] = float(shadow.mean())
+        ratio = (
+            fl.mean(1).clamp(min=1e-4) / amb.mean(1).clamp(min=1e-4)
+        ).log()  # the flash's own spatial variation
+        out["ratio_spread"] = float(ratio.std())
+        return out
+
+    big, small = [], []
+    for seed in range(2):
+        pair = synthesize_flash_pair(
+            photo[..., top : top + 448, top : top + 448], torch.Generator().manual_seed(seed), cfg
+        )
+        for y in starts:
+            for x in starts:
+                win = (..., slice(y, y + 128), slice(x, x + 128))
+                big.append(stats(pair["ambient"][win], pair["flash_only"][win], pair["shadow"][win]))
+                y0, x0 = top + y - margin, top + x - margin
+                window = photo[..., y0 : y0 + 128 + 2 * margin, x0 : x0 + 128 + 2 * margin]
+                crop = synthesize_flash_pair(
+                    window, torch.Generator().manual_seed(100 + seed * 9 + y + x), cfg
+                )
+                inner = (..., slice(margin, margin + 128), slice(margin, margin + 128))
+                small.append(stats(crop["ambient"][inner], crop["flash_only"][inner], crop["shadow"][inner]))
+    for key in ("fine_ratio", "fine_slope", "mid_ratio", "mid_slope", "ratio_spread"):
+        a, b = (sum(s[key] for s in rows) / len(rows) for rows in (big, small))
+        assert abs(a - b) < 0.2 * abs(a), (key, a, b)
+    a, b = (sum(s["shadow"] for s in rows) / len(rows) for rows in (big, small))
+    assert abs(a - b) < 0.02, ("shadow", a, b)

@@ -2,57 +2,66 @@ r"""Synthetic flash / ambient pairs from one linear photograph.
 
 The public FAID download is dead (NOTES "DeepFnF"), so the flash/no-flash task must also train from ordinary
 photos. From one linear image ``I`` (an ordinary photo, i.e. a scene under soft ambient light) we make a
-pair that shares albedo but differs in illumination the way real captures do. All fields below are per
-sample; ``(x, y)`` are pixel coordinates, ``L`` is luminance, ``G_s`` a Gaussian-like low-pass of scale ``s``
-(computed cheaply at low resolution and upsampled bilinearly).
+pair that shares albedo but differs in illumination the way real captures do. Paper 000 trains on real FAID
+pairs and says nothing of a synthesis: every choice below is ours, checked against the three real FAID pairs
+by ``fnflight bench flash-realism`` (benchmarks/results/flash_realism.jsonl). ``L`` is luminance, ``G_s`` a
+Gaussian low-pass of scale ``s`` px.
 
-Shading and albedo. The photo is taken as albedo times a shading: ``I = A * S * exp(D)``. ``S`` is a
-normalised coarse low-pass of the luminance, ``S = clip(G_c(L) / mean(G_c(L)), 1/4, 4)`` (``c =
-shading_scale``, 56 px). ``D`` is the part of the photo's finer luminance detail that is AMBIENT shading, not
-albedo: with ``h_f = log L - G_3(log L)`` (the fine band, ``detail_sigma`` 3 px) and ``h_m = G_3(log L) -
-G_24(log L)`` (the mid band, ``mid_sigma`` 24 px), ``D = (1 - rho_f) h_f + (1 - rho_m) h_m`` with ``rho_f,
-rho_m ~ U(0.2, 0.5)``: a real flash lights the same albedo with other shading, so only a fraction of the
-photo's fine detail may repeat in the flash. (The first version took all detail finer than ``H/8`` as albedo:
-its flash repeated the photo's own shadows and highlights, and an untrained flash detail transfer gained
-+4.4 to +5.6 dB on synthetic pairs against +0.9 to +1.5 dB on the real FAID pairs, with a fine-detail
-correlation of 0.98 against 0.70: ``fnflight bench flash-realism``. With ``D`` both match: see
-``benchmarks/results/flash_realism.jsonl``.)
+Scale. Every spatial parameter is in pixels of the source photo (``reference_size`` = 448 px, the paper's
+capture frame, for the spans of ramps, the depth plane, the specular's camera and the shadow parallax),
+never a fraction of the crop: a 128-px training crop and a 448-px test crop of one photo get the same
+statistics (tests/data/test_flash_synthesis.py). (The first versions scaled the shadow parallax, the ambient
+field, the ramps and a low-pass with the crop: a 128-px flash had 2.6-6.4 px shadows, a 448-px one 9-22 px.)
+The smooth fields live on a grid of 4 px per sample and are upsampled once. Only scalar normalisations (the
+flash's exposure ``k``, the shading's mean) are set on the window, as a camera meters its own frame.
+
+Shading and albedo. The photo is taken as albedo times a shading, ``I = A * S * exp(D)``: ``S = clip(G_56(L)
+/ mean, 1/4, 4)`` the coarse shading, ``D`` the part of the photo's finer detail that is AMBIENT shading.
+With the bands of ``log L``: fine ``h_f = log L - G_3`` and mid ``h_m = G_3 - G_24``, the flash keeps a
+share ``rho_f ~ U(0.5, 0.75)``, ``rho_m ~ U(0.35, 0.6)`` of each band as albedo and adds its OWN shading
+detail: the band's relief lit from the side (its derivative along a random direction ``u``, uncorrelated
+with the band itself), scaled to ``beta_f ~ U(0.65, 0.95)``, ``beta_m ~ U(0.6, 0.95)`` times the band's
+std. A real flash lights the same albedo with other shading: on the FAID pairs the ambient's detail has
+about the flash's amplitude (std ratio 0.96-1.0 fine, 1.10-1.16 mid), the regression slope of the ambient's
+detail on the flash's is 0.66-0.72 (fine) and 0.77-0.84 (mid), the correlation 0.69-0.73 (fine). (The
+previous version kept only ``rho ~ U(0.2, 0.5)`` and added a relief correlated against the band: its flash
+detail was a third of the ambient's, ratio 3.0-3.5 and slope 2.2-2.75, so a net had to amplify the flash's
+detail by an unknown per-image gain.)
 
 Ambient (soft, coloured, spatially varying).
     ``ambient = I * E_a(x, y) * c(T_a) * t``
-where ``E_a`` is a smooth illumination field (a random 4x4 log-normal grid upsampled bicubically times a
-random linear ramp, normalised to max 1, so ``E_a in [e_min, 1]``), ``c(T)`` the linear-sRGB colour of a
-black body at ``T`` kelvin relative to D65 (Kim et al. cubic fit of the Planckian locus -> XYZ -> linear sRGB,
-normalised to max channel 1), ``T_a ~ logU(ambient_kelvin)`` (warm: tungsten to neutral) and ``t`` a small
-random green/magenta tint. Keeping ``I``'s own shading in the ambient image is deliberate: the photo *is* an
-ambient-lit capture.
+where ``E_a = e_min + (1 - e_min) sigmoid(z)`` with ``z`` a stationary random field (bicubic over a lattice
+of 150 px at a random phase) plus a linear ramp of 2 per 448 px along a random direction (so ``E_a in
+[e_min, 1]``), ``c(T)`` the linear-sRGB colour of a black body at ``T`` kelvin relative to D65 (Kim et al.
+cubic fit of the Planckian locus -> XYZ -> linear sRGB, normalised to max channel 1), ``T_a ~
+logU(ambient_kelvin)`` (warm: tungsten to neutral) and ``t`` a small random green/magenta tint. Keeping
+``I``'s own shading in the ambient image is deliberate: the photo *is* an ambient-lit capture.
 
 Flash (neutral, point light next to the lens).
-    ``flash_only = k * [A * R * c(T_f) * F(x, y) * cos(x, y) * (1 - s_h * Shadow(x, y))
-    + k_s * Gloss * Spec]``
-- the flash's own fine shading ``R = exp(beta (h_f(x + 2 px u) - h_f(x)))``: the fine relief lit from another
-  direction (``u`` a random unit vector, ``beta ~ U(0.1, 0.2)``);
-- depth proxy ``d = 1 + a_p * ramp(x, y) + a_l * (1 - Lb)``: a random plane (``ramp`` in [0, 1] along a random
-  direction) plus "bright is near" from the normalised blurred luminance ``Lb``; falloff ``F = (min d / d)^2``
-  (inverse square law, nearest point 1);
-- ``cos = n_z`` with the normal ``n ∝ (-b dLb/dx, -b dLb/dy, 1)`` of a luminance bump map (Lambert, light at
-  the camera); specular ``Spec = max(n . v, 0)^p`` with ``v`` the viewing ray of a 90-degree pinhole camera
-  through a plane tilted by a random normal -- the classic flash hot spot -- masked by a smooth random
-  glossiness field ``Gloss`` and coloured like the flash (not the albedo);
+    ``flash_only = k c(T_f) [I exp(flash detail) / S * F * cos * (1 - s_h Shadow) + k_s Gloss Spec (1 -
+    Shadow)]``
+- depth proxy ``log d = log(1 + a_p) ramp + log(1 + a_l (1 - near))``: a plane (``ramp`` along a random
+  direction, 1 per 448 px) and "bright is near", ``near = G_14(L)^(1/2.2)`` (absolute, in [0, 1]); falloff
+  ``F = 1 / d^2`` (inverse square law);
+- ``cos = n_z`` with the normal ``n ∝ (-b dLb/dx + t_x, -b dLb/dy + t_y, 1)`` of a luminance bump map on a
+  tilted base plane (Lambert, light at the camera); specular ``Spec = max(n . v, 0)^p`` with ``v`` the
+  viewing ray of a 90-degree pinhole camera over a 448-px frame in which the window sits at a random place
+  -- the classic flash hot spot -- masked by a smooth random glossiness ``Gloss`` (a 150-px field) and
+  coloured like the flash (not the albedo);
 - hard shadows cast at depth edges: the flash sits beside the lens, so seen from it the scene shifts by a
-  parallax ``delta = shift * near`` (``near`` = the quarter-resolution luminance normalised to [0, 1],
-  "bright is near"; ``shift ~ U(shadow_shift) * min(H, W)``), and a point is in shadow when a nearer point
-  towards the flash rises above its ray to the flash (a screen-space shadow test, ``_shadow_score``; in
-  effect the occluder mask shifted by its parallax, minus the occluder). Smooth depth slopes never shadow
-  themselves, so shadows fall only beside steep depth edges (silhouettes), on the side away from the flash,
-  never as bands across smooth surfaces; the score is upsampled and thresholded (binary, hard edges, smooth
-  contours) and darkens the flash by ``s_h`` (some light still bounces in);
-- ``T_f ~ U(flash_kelvin)`` (neutral, slightly cool) and ``k`` normalises the mean flash luminance to
-  ``U(flash_mean)`` (the FAID flash images are well exposed); the result is clipped to ``[0, 1]``.
+  parallax ``shift * near`` (``shift ~ U(0.02, 0.05) x 448 px`` = 9-22 px), and a point is in shadow when a
+  nearer point towards the flash rises above its ray to the flash (a screen-space shadow test,
+  ``_shadow_score``); smooth depth slopes never shadow themselves, so shadows fall only beside steep depth
+  edges, on the side away from the flash; the score is upsampled and thresholded (binary, hard edges) and
+  darkens the flash by ``s_h`` (some light still bounces in);
+- ``T_f ~ U(flash_kelvin)`` (neutral, slightly cool) and ``k`` normalises the mean flash luminance of the
+  window to ``U(flash_mean)`` (the FAID flash images are well exposed); the result is clipped to ``[0, 1]``.
 
-Everything is batched ``(B, 3, H, W)``, runs on the input's device, and every random number comes from the
-given ``torch.Generator`` (sampled on the generator's device, then moved), so a pair is deterministic given
-the generator state. Parameters are returned for manifests and tests.
+Everything is batched ``(B, 3, H, W)`` float32 on the input's device; every random number comes from the
+given ``torch.Generator`` (the per-sample scalars in one draw), so a pair is deterministic given the
+generator state. Cost: no per-sample Python loop, no FFT, no float64 image; the Gaussians are sums of
+shifted slices (a one-channel convolution is several times slower on a CPU), the full-resolution work is a
+few elementwise passes. Parameters are returned for manifests and tests.
 """
 
 from __future__ import annotations
@@ -118,34 +127,57 @@ def blackbody_rgb(kelvin: Tensor) -> Tensor:
 class FlashSynthesis:
     """Ranges of the synthetic flash/ambient model (see the module docstring); call it on a batch.
 
+    Every spatial parameter is in pixels of the source photo (``reference_size``: the frame of a capture,
+    448 px, the paper's crop), never a fraction of the crop: a 128-px training crop and a 448-px test crop of
+    the same photo get the same statistics (tests/data/test_flash_synthesis.py).
+
     Attributes:
         ambient_kelvin: log-uniform range of the ambient colour temperature (warm).
         flash_kelvin: uniform range of the flash colour temperature (neutral, slightly cool).
         tint: bound of the ambient green/magenta tint (log10 of the green gain).
         ambient_min: range of the darkest value of the ambient illumination field ``E_a``.
-        plane_strength: range of the depth-plane slope ``a_p`` (far side at ``1 + a_p`` times the distance).
+        ambient_scale: node spacing (px) of the ambient field's random lattice (150: the 4 x 4 grid a 448
+            crop had).
+        reference_size: px of the capture frame: ramps and the depth plane change by their full amount
+            over it, the specular's pinhole camera has a 90-degree field of view over it, shadow parallax
+            is a fraction of it.
+        plane_strength: range of the depth-plane slope ``a_p`` (the far side of a ``reference_size`` span
+            at ``1 + a_p`` times the distance).
         luma_depth: range of the "bright is near" depth term ``a_l``.
+        depth_scale: scale (px) of the blurred luminance that gives the depth proxy.
         bump: range of the bump-map strength ``b`` (pixels of relief per unit luminance).
         specular: range of the specular weight ``k_s``.
         shininess: log-uniform range of the specular exponent ``p``.
-        shadow_shift: range of the shadow offset as a fraction of the image size.
+        shadow_shift: range of the largest shadow parallax, a fraction of ``reference_size`` (9-22 px).
         shadow_strength: range of ``s_h``.
         flash_mean: range of the mean flash-only luminance after normalisation.
-        albedo_detail: range of ``rho_f``, the fraction of the photo's fine log-luminance detail (finer than
-            ``detail_sigma`` px) the flash keeps as albedo.
-        albedo_mid: range of ``rho_m``, the same for the mid band (``detail_sigma`` to ``mid_sigma`` px).
-        flash_relief: range of ``beta``, the strength of the flash's own fine shading.
-        detail_sigma, mid_sigma: the bands' Gaussian scales in pixels (fixed px: crop-size independent).
-        shading_scale: the scale (px) of the coarse shading ``S`` (fixed px, so 128-px training crops and
-            448-px test crops see the same statistics; it was ``H/8`` of the crop).
+        albedo_detail, albedo_mid: ranges of ``rho_f``, ``rho_m``: the share of the photo's log-luminance
+            detail, fine (finer than ``detail_sigma``) and mid (``detail_sigma`` to ``mid_sigma``), that the
+            flash keeps as albedo (the rest is the ambient's shading).
+        relief_detail, relief_mid: ranges of ``beta_f``, ``beta_m``: the std of the flash's own shading
+            detail in each band, relative to the photo's detail in that band.
+        detail_sigma, mid_sigma: the bands' Gaussian scales in pixels.
+        shading_scale: the scale (px) of the coarse shading ``S``.
+        light_share: share of samples whose scene holds light sources (emissive regions with glow, and
+            specular highlights of the ambient light), see the module docstring.
+        light_count: slots of light sources and of highlights over a ``reference_size`` square, each
+            present with probability 1/2 in a scene with lights.
+        light_radius: log-uniform range of a source's core radius (px; a highlight's is half).
+        light_peak: log-uniform range of a source's peak, in units of the ambient image (a highlight's is
+            a tenth): far above the white level once dimmed (clipped in the captures).
+        glow: log-uniform range of the glow's peak relative to the core's, and ``glow_radius`` of its radius
+            relative to the core's.
     """
 
     ambient_kelvin: tuple[float, float] = (2300.0, 5500.0)
     flash_kelvin: tuple[float, float] = (6000.0, 8000.0)
     tint: float = 0.04
     ambient_min: tuple[float, float] = (0.25, 0.8)
+    ambient_scale: float = 150.0
+    reference_size: float = 448.0
     plane_strength: tuple[float, float] = (0.3, 2.0)
     luma_depth: tuple[float, float] = (0.0, 1.0)
+    depth_scale: float = 14.0
     bump: tuple[float, float] = (5.0, 40.0)
     specular: tuple[float, float] = (0.0, 0.6)
     shininess: tuple[float, float] = (20.0, 300.0)
@@ -153,69 +185,107 @@ class FlashSynthesis:
     shadow_strength: tuple[float, float] = (0.6, 0.95)
     flash_mean: tuple[float, float] = (0.15, 0.35)
     # the photo's own detail that the flash keeps (the rest is taken as ambient shading) and the flash's own
-    # fine shading; chosen so that the untrained detail-transfer gain and the fine-detail correlation match
-    # the real FAID pairs (fnflight bench flash-realism; benchmarks/results/flash_realism.jsonl)
-    albedo_detail: tuple[float, float] = (0.2, 0.5)
-    albedo_mid: tuple[float, float] = (0.2, 0.5)
-    flash_relief: tuple[float, float] = (0.1, 0.2)
+    # shading detail: chosen so that amplitude ratio, regression slope and correlation of ambient and flash
+    # detail, per band, and the untrained detail-transfer gain match the real FAID pairs (fnflight bench
+    # flash-realism; benchmarks/results/flash_realism.jsonl)
+    albedo_detail: tuple[float, float] = (0.5, 0.75)
+    albedo_mid: tuple[float, float] = (0.35, 0.6)
+    relief_detail: tuple[float, float] = (0.65, 0.95)
+    relief_mid: tuple[float, float] = (0.6, 0.95)
     detail_sigma: float = 3.0
     mid_sigma: float = 24.0
     shading_scale: float = 56.0
+    light_share: float = 0.0
+    light_count: int = 4
+    light_radius: tuple[float, float] = (1.0, 5.0)
+    light_peak: tuple[float, float] = (5.0, 500.0)
+    glow: tuple[float, float] = (0.01, 0.1)
+    glow_radius: tuple[float, float] = (3.0, 8.0)
 
     def __call__(self, image: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
         return synthesize_flash_pair(image, generator, self)
 
 
-def _blur3(x: Tensor, times: int) -> Tensor:
-    """``times`` passes of the 3x3 binomial blur ``[1, 2, 1]^2 / 16`` (replicate padding), per channel."""
-    k = torch.tensor([0.25, 0.5, 0.25], device=x.device, dtype=x.dtype)
-    k2 = (k[:, None] * k[None, :]).expand(x.shape[1], 1, 3, 3)
-    for _ in range(times):
-        x = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k2, groups=x.shape[1])
+_LUMA = (0.2126, 0.7152, 0.0722)
+
+
+def _gaussian(x: Tensor, sigma: float) -> Tensor:
+    """Separable Gaussian blur of ``(B, C, H, W)`` (replicate borders) as weighted sums of shifted slices:
+    for the few-tap kernels used here (radius <= 10) far faster on a CPU than a one-channel convolution."""
+    radius = max(1, math.ceil(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = (k / k.sum()).tolist()
+    for dim in (-1, -2):
+        n = x.shape[dim]
+        xp = F.pad(x, (radius, radius, 0, 0) if dim == -1 else (0, 0, radius, radius), mode="replicate")
+        out = xp.narrow(dim, 0, n) * k[0]
+        for i in range(1, 2 * radius + 1):
+            out.add_(xp.narrow(dim, i, n), alpha=k[i])
+        x = out
     return x
 
 
-def _lowpass(x: Tensor, size: int) -> Tensor:
-    """Cheap smooth low-pass: area-downsample to ``size`` on the short side, blur 3x3 twice, upsample."""
-    h, w = x.shape[-2:]
-    s = size / min(h, w)
-    small = F.interpolate(x, size=(max(2, round(h * s)), max(2, round(w * s))), mode="area")
-    return F.interpolate(_blur3(small, 2), size=(h, w), mode="bilinear", align_corners=False)
+def _blur_px(x: Tensor, sigma_px: float, step: float) -> Tensor:
+    """Gaussian low-pass of scale ``sigma_px`` (px of the source) of ``x`` sampled every ``step`` px:
+    pooled by an integer factor while the blur stays above 1.5 samples, blurred, upsampled back."""
+    sigma = sigma_px / step
+    pool = max(1, int(sigma // 1.5))
+    if pool > 1 and min(x.shape[-2:]) >= 2 * pool:
+        small = F.avg_pool2d(x, pool, ceil_mode=True)
+        out = _gaussian(small, math.sqrt(max(sigma**2 - pool**2 / 12, 0.25)) / pool)
+        return F.interpolate(out, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    return _gaussian(x, sigma)
+
+
+def _directional(x: Tensor, angle: Tensor, step: int) -> Tensor:
+    """``u . grad x`` along the unit vector ``u = (cos, sin)(angle)`` per sample, central differences over
+    ``2 step`` samples (0 on the ``step``-sample border): the relief ``x`` lit from the side, uncorrelated
+    with ``x`` itself (for a stationary field ``E[x dx] = 0``)."""
+    s2 = 2 * step
+    out = torch.zeros_like(x)
+    c, s = torch.cos(angle)[:, None, None, None], torch.sin(angle)[:, None, None, None]
+    inner = out[..., step:-step, step:-step]
+    torch.mul(x[..., step:-step, s2:] - x[..., step:-step, :-s2], c, out=inner)
+    inner.add_((x[..., s2:, step:-step] - x[..., :-s2, step:-step]).mul_(s))
+    return out
+
+
+def _std(x: Tensor, stride: int = 1) -> Tensor:
+    """Per-sample std of ``(B, 1, H, W)`` from every ``stride``-th row and column, ``(B,)``."""
+    return x[..., ::stride, ::stride].std((1, 2, 3)).clamp(min=1e-6)
 
 
 _SHADOW_STEPS = 8  # samples of the shadow ray (t in (0, shift])
 
 
-def _shadow_score(lum: Tensor, shift: Tensor, direction: Tensor) -> Tensor:
+def _shadow_score(disp: Tensor, shift: Tensor, direction: Tensor) -> Tensor:
     r"""Screen-space hard-shadow test of a flash beside the lens; ``> 0`` where a pixel is in shadow.
 
     Seen from a flash offset from the lens the scene shifts by the disparity ``f b / z`` (baseline ``b``),
-    near points more. With the "bright is near" proxy ``near = (L - min L) / (max L - min L)`` the disparity
-    is ``delta = shift * near`` (``shift`` = the largest parallax). A point ``x`` is in the flash's shadow
-    when a nearer point towards the flash rises above the ray to the flash:
-    ``max_t delta(x - t u) - delta(x) - t > 0`` for some ``t in (0, shift]`` (``u`` the image direction away
-    from the flash). Smooth depth slopes (below 1 px of parallax per px) never shadow themselves, so shadows
-    are cast only at steep depth edges (silhouettes), on the side away from the flash, about
-    ``shift * (jump of near)`` wide: the occluder's mask shifted by its parallax, minus the occluder.
+    near points more: ``disp = shift * near`` (``shift`` the largest parallax, ``near`` in ``[0, 1]``). A
+    point ``x`` is in the flash's shadow when a nearer point towards the flash rises above the ray to the
+    flash: ``max_t disp(x - t u) - disp(x) - t > 0`` for some ``t in (0, shift]`` (``u`` the image direction
+    away from the flash). Smooth depth slopes (below 1 px of parallax per px) never shadow themselves, so
+    shadows are cast only at steep depth edges (silhouettes), on the side away from the flash, about
+    ``shift * (jump of near)`` wide.
 
     Args:
-        lum: ``(B, 1, h, w)`` (blurred) luminance.
-        shift: ``(B,)`` largest parallax in pixels of ``lum``.
+        disp: ``(B, 1, h, w)`` disparity in pixels of this grid.
+        shift: ``(B,)`` largest parallax in pixels of this grid.
         direction: ``(B,)`` angle of ``u``, radians.
 
     Returns:
         ``(B, 1, h, w)`` score (continuous: an upsampled score thresholded at 0 has smooth contours).
     """
-    b, _, h, w = lum.shape
-    lo, hi = lum.amin((2, 3), keepdim=True), lum.amax((2, 3), keepdim=True)
-    disp = (lum - lo) / (hi - lo).clamp(min=1e-6) * shift[:, None, None, None]
-    steps = torch.arange(1, _SHADOW_STEPS + 1, device=lum.device, dtype=lum.dtype) / _SHADOW_STEPS
+    b, _, h, w = disp.shape
+    steps = torch.arange(1, _SHADOW_STEPS + 1, device=disp.device, dtype=disp.dtype) / _SHADOW_STEPS
     t = shift[:, None] * steps  # (B, S)
-    ys = torch.linspace(-1, 1, h, device=lum.device, dtype=lum.dtype)[None, None, :, None]
-    xs = torch.linspace(-1, 1, w, device=lum.device, dtype=lum.dtype)[None, None, None, :]
+    ys = torch.linspace(-1, 1, h, device=disp.device, dtype=disp.dtype)[None, None, :, None]
+    xs = torch.linspace(-1, 1, w, device=disp.device, dtype=disp.dtype)[None, None, None, :]
     dx = (-t * torch.cos(direction)[:, None] * 2 / max(w - 1, 1))[:, :, None, None]  # (B, S, 1, 1)
     dy = (-t * torch.sin(direction)[:, None] * 2 / max(h - 1, 1))[:, :, None, None]
-    grid = torch.empty((b, _SHADOW_STEPS, h, w, 2), device=lum.device, dtype=lum.dtype)
+    grid = torch.empty((b, _SHADOW_STEPS, h, w, 2), device=disp.device, dtype=disp.dtype)
     grid[..., 0], grid[..., 1] = xs + dx, ys + dy
     along = F.grid_sample(
         disp, grid.flatten(1, 2), mode="bilinear", padding_mode="border", align_corners=True
@@ -224,27 +294,16 @@ def _shadow_score(lum: Tensor, shift: Tensor, direction: Tensor) -> Tensor:
     return along.amax(1, keepdim=True) - disp
 
 
-def _gaussian(x: Tensor, sigma: float) -> Tensor:
-    """Separable Gaussian blur of ``(B, 1, H, W)`` (reflect borders; the radius capped by the image)."""
-    radius = max(1, math.ceil(3 * sigma))
-    t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
-    k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = k / k.sum()
-    py, px = min(radius, x.shape[-2] - 1), min(radius, x.shape[-1] - 1)
-    ky, kx = k[radius - py : radius + py + 1], k[radius - px : radius + px + 1]
-    x = F.conv2d(F.pad(x, (px, px, 0, 0), mode="reflect"), (kx / kx.sum()).view(1, 1, 1, -1))
-    return F.conv2d(F.pad(x, (0, 0, py, py), mode="reflect"), (ky / ky.sum()).view(1, 1, -1, 1))
-
-
-def _shifted(x: Tensor, dx: Tensor, dy: Tensor) -> Tensor:
-    """``x(p + (dx, dy))`` per sample (bilinear, border values outside); ``dx, dy`` ``(B,)`` pixels."""
-    b, _, h, w = x.shape
-    ys = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype)[None, :, None]
-    xs = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype)[None, None, :]
-    grid = torch.empty((b, h, w, 2), device=x.device, dtype=x.dtype)
-    grid[..., 0] = xs + (dx * 2 / max(w - 1, 1))[:, None, None]
-    grid[..., 1] = ys + (dy * 2 / max(h - 1, 1))[:, None, None]
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
+def _gaussian_spots(h: int, w: int, centres: Tensor, radii: Tensor, peaks: Tensor) -> Tensor:
+    """``sum_k peak_k exp(-|x - c_k|^2 / (2 r_k^2))`` on an ``h x w`` pixel grid, ``(B, 1, h, w)``: each
+    spot is separable, so the sum is one batched product of ``(B, h, K)`` and ``(B, K, w)`` profiles."""
+    dev, dt = centres.device, centres.dtype
+    ys = torch.arange(h, device=dev, dtype=dt)[None, :, None]
+    xs = torch.arange(w, device=dev, dtype=dt)[None, :, None]
+    r = radii[:, None, :]
+    gy = torch.exp(-0.5 * ((ys - centres[:, None, :, 1]) / r) ** 2) * peaks[:, None, :]  # (B, h, K)
+    gx = torch.exp(-0.5 * ((xs - centres[:, None, :, 0]) / r) ** 2)  # (B, w, K)
+    return torch.bmm(gy, gx.transpose(1, 2))[:, None]
 
 
 def synthesize_flash_pair(
@@ -260,9 +319,11 @@ def synthesize_flash_pair(
             at, saving a full-resolution interpolation; the images are identical).
 
     Returns:
-        dict with ``ambient``, ``flash_only`` ``(B, 3, H, W)`` in ``[0, 1]``, ``shadow`` ``(B, 1, H, W)`` (the
-        hard shadow mask), ``falloff`` ``(B, 1, H, W)`` (see ``details``) and the sampled ``ambient_kelvin``,
-        ``flash_kelvin`` (B,).
+        dict with ``ambient`` ``(B, 3, H, W)`` (``>= 0``; above 1 only at light sources), ``flash_only``
+        ``(B, 3, H, W)`` in ``[0, 1]``, ``shadow`` ``(B, 1, H, W)`` (the hard shadow mask), ``falloff``
+        ``(B, 1, H, W)`` (see ``details``), ``lights`` ``(B, 1, H, W)`` (the emissive luminance added to the
+        ambient, ambient units), the sampled ``ambient_kelvin``, ``flash_kelvin``, ``shadow_shift_px``,
+        ``has_lights`` (B,).
 
     Example:
         >>> out = synthesize_flash_pair(torch.rand(2, 3, 32, 32), torch.Generator().manual_seed(0))
@@ -273,127 +334,199 @@ def synthesize_flash_pair(
         raise ValueError(f"image must be a (B, 3, H, W) tensor, got {getattr(image, 'shape', type(image))}")
     cfg = config or FlashSynthesis()
     b, _, h, w = image.shape
-    dev, dt = image.device, image.dtype
+    dev, dt = image.device, torch.float32
     gdev = generator.device
+    ref = float(cfg.reference_size)
 
-    def u(lo: float, hi: float, *shape: int) -> Tensor:
-        r = torch.rand((b, *shape), generator=generator, device=gdev, dtype=torch.float32)
-        return (lo + (hi - lo) * r).to(dev, dt)
+    # every random number of a batch in one draw on the generator's device (fixed layout below)
+    n_uniform = 32
+    draws = torch.rand((b, n_uniform), generator=generator, device=gdev, dtype=torch.float32).to(dev)
+    slot = iter(range(n_uniform))
 
-    def logu(lo: float, hi: float, *shape: int) -> Tensor:
-        return torch.exp(u(math.log(lo), math.log(hi), *shape))
+    def u(lo: float, hi: float) -> Tensor:
+        return lo + (hi - lo) * draws[:, next(slot)]
 
-    # smooth fields live on a quarter-resolution grid and are upsampled once (cheap on CPU and GPU)
-    hl, wl = max(2, (h + 3) // 4), max(2, (w + 3) // 4)
-
-    def up(x: Tensor) -> Tensor:
-        return F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
-
-    def ramp() -> Tensor:  # (B, 1, hl, wl) linear ramp in [0, 1] along a random direction
-        theta = u(0.0, 2 * math.pi)
-        ys = torch.linspace(-1, 1, hl, device=dev, dtype=dt)[:, None]
-        xs = torch.linspace(-1, 1, wl, device=dev, dtype=dt)[None, :]
-        r = torch.cos(theta)[:, None, None] * xs + torch.sin(theta)[:, None, None] * ys
-        lo, hi = r.amin((1, 2), keepdim=True), r.amax((1, 2), keepdim=True)
-        return ((r - lo) / (hi - lo).clamp(min=1e-6))[:, None]
-
-    def smooth_field(sigma: float) -> Tensor:  # (B, 1, hl, wl) positive log-normal field from a 4x4 grid
-        grid = torch.exp(sigma * torch.randn((b, 1, 4, 4), generator=generator, device=gdev)).to(dev, dt)
-        return F.interpolate(grid, size=(hl, wl), mode="bicubic", align_corners=True).clamp(min=1e-3)
+    def logu(lo: float, hi: float) -> Tensor:
+        return torch.exp(u(math.log(lo), math.log(hi)))
 
     def col(v: Tensor) -> Tensor:
         return v[:, None, None, None]
 
-    img = image.clamp(0, 1)
-    # luminance at low resolution: area averaging is linear, so average the channels first (one full-res read)
-    img_low = F.interpolate(img, size=(hl, wl), mode="area")
-    lum = (0.2126 * img_low[:, 0:1] + 0.7152 * img_low[:, 1:2] + 0.0722 * img_low[:, 2:3]).clamp(min=1e-4)
+    # the quarter-resolution grid of the smooth fields (4 px per sample whatever the crop)
+    hl, wl = max(2, -(-h // 4)), max(2, -(-w // 4))
+    sy, sx = h / hl, w / wl
+    yq = (torch.arange(hl, device=dev, dtype=dt) + 0.5) * sy - h / 2  # px from the window's centre
+    xq = (torch.arange(wl, device=dev, dtype=dt) + 0.5) * sx - w / 2
 
-    # shading / albedo: I = A * S
-    shading = _lowpass(lum, max(2, round(min(h, w) / cfg.shading_scale)))
+    def ramp(angle: Tensor, phase: Tensor) -> Tensor:  # (B, 1, hl, wl) px along ``angle`` / ref, + phase
+        r = (
+            torch.cos(angle)[:, None, None] * xq[None, None, :]
+            + torch.sin(angle)[:, None, None] * yq[None, :, None]
+        )
+        return (r / ref + phase[:, None, None])[:, None]
+
+    def lattice(spacing_px: float) -> Tensor:  # (B, 1, hl, wl) ~N(0, 1) field, bicubic over a px lattice
+        sp = spacing_px / sy
+        nh, nw = math.ceil(hl / sp) + 4, math.ceil(wl * sy / sx / sp) + 4
+        nodes = torch.randn((b, 1, nh, nw), generator=generator, device=gdev, dtype=torch.float32).to(dev)
+        phase = torch.rand((b, 2), generator=generator, device=gdev, dtype=torch.float32).to(dev)
+        gx = (
+            (torch.arange(wl, device=dev, dtype=dt) * sx / sy / sp)[None, None, :]
+            + 1
+            + phase[:, None, None, :1].squeeze(-1)
+        )
+        gy = (
+            (torch.arange(hl, device=dev, dtype=dt) / sp)[None, :, None]
+            + 1
+            + phase[:, None, None, 1:].squeeze(-1)
+        )
+        grid = torch.stack(
+            [(2 * gx / (nw - 1) - 1).expand(b, hl, wl), (2 * gy / (nh - 1) - 1).expand(b, hl, wl)], -1
+        )
+        return F.grid_sample(nodes, grid, mode="bicubic", align_corners=True)
+
+    img = image.to(dt)  # linear, in [0, 1] (sources give it so; not clamped again: a full-resolution pass)
+    lum = img[:, 0:1] * _LUMA[0]
+    lum.add_(img[:, 1:2], alpha=_LUMA[1]).add_(img[:, 2:3], alpha=_LUMA[2])
+    logl = lum.clamp(min=1e-4).log_()
+    lum_q = F.adaptive_avg_pool2d(lum, (hl, wl)) if (h % 4 or w % 4) else F.avg_pool2d(lum, 4)
+    lum_q = lum_q.clamp(min=1e-4)
+
+    # shading / albedo: I = A * S (S normalised to mean 1 over the window: a scalar)
+    shading = _blur_px(lum_q, cfg.shading_scale, sy)
     shading = (shading / shading.mean((2, 3), keepdim=True)).clamp(0.25, 4.0)
 
-    # ambient: soft coloured illumination field
+    # ambient: soft coloured illumination field, stationary in px (lattice + ramp squashed into [e_min, 1])
     ambient_kelvin = logu(*cfg.ambient_kelvin)
     c_a = blackbody_rgb(ambient_kelvin).to(dev, dt)
     tint = 10 ** u(-cfg.tint, cfg.tint)
     c_a = c_a * torch.stack([torch.ones_like(tint), tint, torch.ones_like(tint)], 1)
     c_a = c_a / c_a.amax(1, keepdim=True)
-    e_a = smooth_field(0.5) * (0.5 + ramp())
-    e_a = e_a / e_a.amax((2, 3), keepdim=True)
+    z = 0.8 * lattice(cfg.ambient_scale) + 2.0 * ramp(u(0.0, 2 * math.pi), u(-0.5, 0.5))
     e_min = col(u(*cfg.ambient_min))
-    e_a = e_min + (1 - e_min) * e_a
+    e_a = e_min + (1 - e_min) * torch.sigmoid(z + 1.0)
 
-    # flash: depth proxy, inverse-square falloff
-    lb = _lowpass(lum, 32)
-    lo, hi = lb.amin((2, 3), keepdim=True), lb.amax((2, 3), keepdim=True)
-    lb = (lb - lo) / (hi - lo).clamp(min=1e-6)
-    depth = 1 + col(u(*cfg.plane_strength)) * ramp() + col(u(*cfg.luma_depth)) * (1 - lb)
-    falloff = (depth.amin((2, 3), keepdim=True) / depth) ** 2
+    # flash: depth proxy (a plane in log depth plus "bright is near"), inverse-square falloff
+    near = _blur_px(lum_q, cfg.depth_scale, sy).clamp(0, 1) ** (1 / 2.2)
+    plane = torch.log1p(col(u(*cfg.plane_strength))) * ramp(u(0.0, 2 * math.pi), torch.zeros(b, device=dev))
+    log_depth = plane + torch.log1p(col(u(*cfg.luma_depth)) * (1 - near))
+    log_falloff = -2 * log_depth  # (1 / d)^2; its scale is absorbed by k
 
-    # Lambert term and specular hot spot from a bump map (light at the camera); gradients in full-res pixels
-    bump = _lowpass(lum, max(8, min(hl, wl))) * col(u(*cfg.bump))
-    sy, sx = h / hl, w / wl
+    # Lambert term and specular hot spot from a bump map (light at the camera); gradients in full-res px
+    bump = F.avg_pool2d(F.pad(lum_q, (1, 1, 1, 1), mode="replicate"), 3, stride=1) * col(u(*cfg.bump))
     gx = F.pad(bump[..., :, 2:] - bump[..., :, :-2], (1, 1, 0, 0), mode="replicate") / (2 * sx)
     gy = F.pad(bump[..., 2:, :] - bump[..., :-2, :], (0, 0, 1, 1), mode="replicate") / (2 * sy)
-    tilt = u(-0.3, 0.3, 2)  # tilt of the base plane normal
-    nx, ny = -gx + col(tilt[:, 0]), -gy + col(tilt[:, 1])
+    nx, ny = -gx + col(u(-0.3, 0.3)), -gy + col(u(-0.3, 0.3))  # tilted base plane
     norm = torch.sqrt(nx**2 + ny**2 + 1)
-    cos = 1 / norm
-    f = max(h, w) / 2  # 90-degree field of view
-    ys = ((torch.arange(hl, device=dev, dtype=dt) + 0.5) * sy - h / 2)[:, None]
-    xs = ((torch.arange(wl, device=dev, dtype=dt) + 0.5) * sx - w / 2)[None, :]
-    vnorm = torch.sqrt(xs**2 + ys**2 + f**2)
-    n_dot_v = ((-nx * xs - ny * ys + f) / vnorm / norm).clamp(min=0)  # normal . direction to the camera
-    gloss = smooth_field(1.0)
-    gloss = gloss / gloss.amax((2, 3), keepdim=True)
+    f = ref / 2  # 90-degree field of view over the reference frame; the window at a random place of it
+    vx = xq[None, None, None, :] + col(u(-ref / 4, ref / 4))
+    vy = yq[None, None, :, None] + col(u(-ref / 4, ref / 4))
+    n_dot_v = ((-nx * vx - ny * vy + f) / torch.sqrt(vx**2 + vy**2 + f**2) / norm).clamp(min=0)
+    gloss = torch.sigmoid(2.0 * lattice(cfg.ambient_scale) - 1.0)
     spec = col(u(*cfg.specular)) * gloss * n_dot_v ** col(logu(*cfg.shininess))
 
-    # hard shadows cast at depth edges by a flash beside the lens (screen-space shadow test, low resolution)
-    shift_mag = u(*cfg.shadow_shift) * (min(h, w) / sx)  # largest parallax, low-res pixels
-    shift_dir = u(0.0, 2 * math.pi)
-    score = _shadow_score(lum, shift_mag, shift_dir)  # the 4x4 area average is the only blur
+    # hard shadows cast at depth edges by a flash beside the lens (screen-space test, quarter resolution)
+    shift_px = u(*cfg.shadow_shift) * ref
+    near_q = lum_q.clamp(0, 1) ** (1 / 2.2)  # unblurred: the 4x4 area average is the only blur
+    score = _shadow_score(near_q * col(shift_px / sx), shift_px / sx, u(0.0, 2 * math.pi))
     shadow_strength = col(u(*cfg.shadow_strength))
 
+    # detail bands of log L: fine h_f = log L - G_3, mid h_m = G_3 - G_24 (G_3 at half resolution, G_24
+    # and the mid band's own shading at quarter resolution); the flash keeps rho of each band as albedo
+    # and adds its own shading detail (the band's relief lit from the side), std beta x the band's std
+    rho_f, rho_m = col(u(*cfg.albedo_detail)), col(u(*cfg.albedo_mid))
+    beta_f, beta_m = u(*cfg.relief_detail), u(*cfg.relief_mid)
+    angle = u(0.0, 2 * math.pi)
+    logl_h = F.avg_pool2d(logl, 2, ceil_mode=True)
+    g3_h = _gaussian(logl_h, math.sqrt(cfg.detail_sigma**2 - 1 / 3) / 2)
+    g3_q = F.interpolate(g3_h, size=(hl, wl), mode="area")
+    g24_q = _blur_px(g3_q, math.sqrt(cfg.mid_sigma**2 - cfg.detail_sigma**2), sy)
+    h_m = g3_q - g24_q
+    relief_m = _directional(h_m, angle, 1)
+    relief_m = relief_m * col(beta_m * _std(h_m) / _std(relief_m))
+    # log of the flash's smooth factor: (1 - rho_m) G_24 + own mid shading - log S + log falloff + log cos
+    low = (1 - rho_m) * g24_q + relief_m - shading.log() + log_falloff - norm.log()
+    # the smooth fields go to full resolution: the flash factor via the half grid (where G_3 joins it)
+    half = (
+        F.interpolate(low, size=g3_h.shape[-2:], mode="bilinear", align_corners=False)
+        + (rho_m - rho_f) * g3_h
+    )
+    fields = F.interpolate(
+        torch.cat([e_a, spec * torch.exp(log_falloff), score], 1),
+        size=(h, w),
+        mode="bilinear",
+        align_corners=False,
+    )
+    e_a_f, spec_f, score_f = fields[:, 0:1], fields[:, 1:2], fields[:, 2:3]
+    shadow = (score_f > 0).to(dt)
+    # keep exp in range (the factor's scale is normalised by k below; the full-resolution terms are bounded:
+    # log L >= log 1e-4)
+    half = half - half.amax((2, 3), keepdim=True)
+    logf = F.interpolate(half, size=(h, w), mode="bilinear", align_corners=False)
+    relief_f = _directional(logl, angle + math.pi / 2, 2)
+    # the fine band's std from the half-resolution detail log L - G_3 (a proxy: the relief's size is set
+    # relative to it, and beta_f is calibrated with this proxy)
+    fine_std = _std(logl_h - g3_h)
+    logf = logf.add_(logl * (rho_f - 1)).add_(relief_f.mul_(col(beta_f * fine_std / _std(relief_f, 2))))
+    diffuse = logf.exp_().mul_(1 - shadow_strength * shadow)
+    flash = img * diffuse
+    # the hot spot is coloured like the flash, not the albedo (scaled to twice the mean diffuse flash)
+    flash = flash.add_(spec_f * (1 - shadow) * (2 * flash.mean((1, 2, 3), keepdim=True)))
+    # k normalises the mean flash luminance (a per-channel linear function of the channel means)
     flash_kelvin = u(*cfg.flash_kelvin)
     c_f = blackbody_rgb(flash_kelvin).to(dev, dt)
-    # the smooth fields go to full resolution in one interpolation call
-    fields = [shading, e_a, falloff * cos, spec * falloff, score] + ([falloff] if details else [])
-    fields = up(torch.cat(fields, 1)).unbind(1)
-    shading_f, e_a_f, diffuse_f, spec_f, score_f = fields[:5]
-    shadow = (score_f > 0).to(dt)[:, None]  # binary: hard, smooth-contoured edges
-    # ambient = I * E_a * c(T_a): in [0, 1] as every factor is (I clipped, E_a and c_a at most 1)
-    ambient = torch.mul(img, e_a_f[:, None]).mul_(c_a[:, :, None, None]).clamp_(0, 1)
-    # flash = c_f * k * (A * diffuse * (1 - s_h shadow) + spec * (1 - shadow)),  A = clip(I / S, 0, 1)
-    diffuse_f = (diffuse_f * (1 - shadow_strength[:, 0] * shadow[:, 0]))[:, None]
-    spec_f = (spec_f * (1 - shadow[:, 0]))[:, None]
-    # fine detail (scale detail_sigma px): the photo's fine luminance detail h = log L - G(log L) is part
-    # albedo (kept in the flash, a fraction rho) and part ambient shading (removed from the flash); the flash
-    # adds its own fine shading, the relief of h lit from another direction (h shifted by one detail_sigma
-    # along a random direction, minus h): a real flash lights the same albedo with other fine shading
-    logl = (0.2126 * img[:, 0:1] + 0.7152 * img[:, 1:2] + 0.0722 * img[:, 2:3]).clamp(min=1e-4).log()
-    smooth = _gaussian(logl, cfg.detail_sigma)
-    detail, mid = logl - smooth, smooth - _gaussian(logl, cfg.mid_sigma)  # (B, 1, H, W) each
-    rho, rho_mid, relief = col(u(*cfg.albedo_detail)), col(u(*cfg.albedo_mid)), col(u(*cfg.flash_relief))
-    angle = u(0.0, 2 * math.pi)
-    step = min(cfg.detail_sigma, 2.0)
-    relit = _shifted(detail, step * torch.cos(angle), step * torch.sin(angle)) - detail
-    fine = torch.exp((rho - 1) * detail + (rho_mid - 1) * mid + relief * relit)
-    flash = (
-        torch.mul(img, (1 / shading_f)[:, None]).mul_(fine).clamp_(0, 1)
-    )  # albedo x the flash's fine shading
-    flash = torch.addcmul(spec_f, flash, diffuse_f, out=flash)
-    # k normalises the mean flash luminance (a per-channel linear function of the channel means)
-    lum_w = torch.tensor([0.2126, 0.7152, 0.0722], device=dev, dtype=dt)
-    flash_lum_mean = (flash.mean((2, 3)) * c_f) @ lum_w
-    k = u(*cfg.flash_mean) / flash_lum_mean.clamp(min=1e-6)
+    lum_w = torch.tensor(_LUMA, device=dev, dtype=dt)
+    k = u(*cfg.flash_mean) / ((flash.mean((2, 3)) * c_f) @ lum_w).clamp(min=1e-9)
     flash = flash.mul_((c_f * k[:, None])[:, :, None, None]).clamp_(0, 1)
-    falloff = fields[5][:, None] if details else falloff
+
+    # ambient = I * E_a * c(T_a), plus light sources (emissive, at the ambient's colour; see the docstring)
+    ambient = torch.mul(img, e_a_f).mul_(c_a[:, :, None, None])
+    has_lights = draws[:, next(slot)] < cfg.light_share
+    lights = torch.zeros((b, 1, h, w), device=dev, dtype=dt)
+    if cfg.light_share > 0 and bool(has_lights.any()):
+        lights = _lights(cfg, b, h, w, has_lights, generator, dev, dt)
+        ambient = ambient.add_(lights * c_a[:, :, None, None])
+    falloff = torch.exp(log_falloff - log_falloff.flatten(1).amax(1)[:, None, None, None])
+    if details:
+        falloff = F.interpolate(falloff, size=(h, w), mode="bilinear", align_corners=False)
     return {
         "ambient": ambient,
         "flash_only": flash,
         "shadow": shadow,
         "falloff": falloff,
+        "lights": lights,
         "ambient_kelvin": ambient_kelvin,
         "flash_kelvin": flash_kelvin,
+        "shadow_shift_px": shift_px,
+        "has_lights": has_lights,
     }
+
+
+def _lights(
+    cfg: FlashSynthesis, b: int, h: int, w: int, has_lights: Tensor, generator: torch.Generator, dev, dt
+) -> Tensor:
+    """The emissive luminance ``(B, 1, h, w)`` (ambient units) of the samples with lights: ``light_count``
+    source slots (core + glow) and as many highlight slots, each present with probability 1/2, placed
+    uniformly over a ``reference_size`` square about the window's centre (so a crop sees the density of
+    lights a larger crop of the same scene sees)."""
+    n = int(cfg.light_count)
+    r = torch.rand((b, 2 * n, 6), generator=generator, device=generator.device, dtype=torch.float32).to(
+        dev, dt
+    )
+    on = (r[..., 0] < 0.5) & has_lights[:, None]
+    ref = float(cfg.reference_size)
+    centres = torch.stack([w / 2 + (r[..., 1] - 0.5) * ref, h / 2 + (r[..., 2] - 0.5) * ref], -1)
+
+    def logu(x: Tensor, lo: float, hi: float) -> Tensor:
+        return torch.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * x)
+
+    radius = logu(r[..., 3], *cfg.light_radius)
+    peak = logu(r[..., 4], *cfg.light_peak)
+    radius[:, n:] *= 0.5  # highlights: smaller, dimmer, no glow
+    peak[:, n:] *= 0.1
+    glow_peak = peak[:, :n] * logu(r[:, :n, 5], *cfg.glow)
+    glow_radius = radius[:, :n] * logu(r[:, :n, 3].flip(1), *cfg.glow_radius)
+    peaks = torch.cat([peak, glow_peak], 1) * torch.cat([on, on[:, :n]], 1).to(dt)
+    return _gaussian_spots(
+        h, w, torch.cat([centres, centres[:, :n]], 1), torch.cat([radius, glow_radius], 1), peaks
+    )
