@@ -133,3 +133,18 @@ def test_statistics_do_not_depend_on_the_crop_size():
         assert abs(a - b) < 0.2 * abs(a), (key, a, b)
     a, b = (sum(s["shadow"] for s in rows) / len(rows) for rows in (big, small))
     assert abs(a - b) < 0.02, ("shadow", a, b)
+
+
+def test_band_stats_amplitude_and_slope():
+    """bench flash-realism's amplitude measures: a flash with the ambient's log detail doubled has half the
+    amplitude ratio and half the slope; the same detail gives 1 and 1."""
+    from fnflight.bench.flash_realism import band_stats
+
+    g = torch.Generator().manual_seed(0)
+    log_detail = 0.3 * torch.randn((1, 1, 64, 64), generator=g)
+    ambient = (0.2 * log_detail.exp()).expand(1, 3, 64, 64)
+    same = band_stats(ambient, ambient)
+    double = band_stats(ambient, (0.2 * (2 * log_detail).exp()).expand(1, 3, 64, 64))
+    assert abs(same["fine_ratio"] - 1) < 1e-4 and abs(same["mid_slope"] - 1) < 1e-4
+    assert abs(double["fine_ratio"] - 0.5) < 0.05 and abs(double["fine_slope"] - 0.5) < 0.05
+    assert double["fine_corr"] > 0.95

@@ -16,9 +16,17 @@ crops of ``crop`` px:
   the log mean-RGB luminance (minus its Gaussian blur, sigma 3 px), per image, mean over images (the same at
   every dim: the clean images do not depend on it). A real flash lights the same albedo with other shading
   (0.64-0.76 on the three FAID samples); a flash that repeats the ambient's shading correlates near 1.
+- the detail's AMPLITUDE per band (issue 22, point 3), fine (``log L - G_3``) and mid (``G_3 - G_24``) of
+  the same log luminance, per image, mean over images: ``{fine,mid}_ratio`` the std of the ambient's detail
+  over the flash's, ``{fine,mid}_slope`` the regression slope of the ambient's detail on the flash's
+  (``cov / var(flash)``: what a detail transfer must multiply the flash's detail by), ``mid_corr``. The
+  real FAID pairs: ratio about 1, slope about 0.7; a flash whose detail is much weaker than the
+  ambient's makes a net amplify the flash by an unknown per-image gain.
 
 Options: ``synthetic=DIR`` (photos; default the embedded photos), ``real=DIR`` (pairs; none: skipped),
-``crop=224``, ``dims=[100,50,25,12.5]``, ``sigmas=[0.5,1,1.5,2,3,4,6,8,12,16]``, ``limit=null``, ``seed=0``.
+``crop=224`` (or a list, e.g. ``crop=[128,448]``: one set of lines per crop; an image smaller than the crop
+is measured on its largest centred square, ``crop_used``), ``dims=[100,50,25,12.5]``,
+``sigmas=[0.5,1,1.5,2,3,4,6,8,12,16]``, ``limit=null``, ``seed=0``.
 """
 
 from __future__ import annotations
@@ -45,17 +53,20 @@ DEFAULTS: dict[str, Any] = {
 _EPS = 1e-3
 
 
-def _centre(x: Tensor, crop: int) -> Tensor:
+def _centre(x: Tensor, crop: int, fit: bool = False) -> Tensor:
     h, w = x.shape[-2:]
+    if fit:
+        crop = min(crop, h, w)
     if h < crop or w < crop:
         raise ValueError(f"image {h}x{w} is smaller than the crop {crop}")
     top, left = (h - crop) // 2, (w - crop) // 2
     return x[..., top : top + crop, left : left + crop]
 
 
-def read_real_pairs(folder: str | Path, crop: int) -> list[tuple[str, Tensor, Tensor]]:
+def read_real_pairs(folder: str | Path, crop: int, fit: bool = False) -> list[tuple[str, Tensor, Tensor]]:
     """``[(name, ambient, flash_only)]`` linear ``(1, 3, crop, crop)`` of a FAID-layout folder
-    (:class:`fnflight.data.sources.FAIDPairs`: 16-bit linear, or 8-bit sRGB like ``faid-samples``)."""
+    (:class:`fnflight.data.sources.FAIDPairs`: 16-bit linear, or 8-bit sRGB like ``faid-samples``);
+    ``fit``: a smaller image gives its largest centred square."""
     import warnings
 
     from fnflight.data.sources import FAIDPairs
@@ -69,23 +80,25 @@ def read_real_pairs(folder: str | Path, crop: int) -> list[tuple[str, Tensor, Te
         amb, fl = (
             torch.from_numpy(arrays[k].copy()).permute(2, 0, 1)[None] for k in ("ambient", "flash_only")
         )
-        pairs.append((source.name(i), _centre(amb, crop), _centre(fl, crop)))
+        pairs.append((source.name(i), _centre(amb, crop, fit), _centre(fl, crop, fit)))
     return pairs
 
 
 def _synthetic_pairs(
-    folder: str | None, crop: int, limit: int | None, seed: int
+    folder: str | None, crop: int, limit: int | None, seed: int, fit: bool = False
 ) -> list[tuple[str, Tensor, Tensor]]:
-    from fnflight.data.flash_synthesis import synthesize_flash_pair
+    from fnflight.data.flash_synthesis import FlashSynthesis, synthesize_flash_pair
     from fnflight.data.sources import EmbeddedPhotos, ImageFolder
 
     source = ImageFolder(folder) if folder else EmbeddedPhotos(split="val")
     count = len(source) if limit is None else min(int(limit), len(source))
     pairs = []
     for i in range(count):
-        image = _centre(torch.from_numpy(source.read(i)["ambient"].copy()).permute(2, 0, 1)[None], crop)
+        image = _centre(torch.from_numpy(source.read(i)["ambient"].copy()).permute(2, 0, 1)[None], crop, fit)
         g = torch.Generator().manual_seed(seed * 100003 + i)
-        pair = synthesize_flash_pair(image, g, details=False)  # synthesised on the crop, as the data does
+        # synthesised on the crop; without light sources (FlashSynthesis.light_share): the real pairs hold
+        # none, and the measure is of the surfaces' detail
+        pair = synthesize_flash_pair(image, g, FlashSynthesis(light_share=0.0), details=False)
         pairs.append((source.name(i), pair["ambient"], pair["flash_only"]))
     return pairs
 
@@ -107,6 +120,27 @@ def _corr(a: Tensor, b: Tensor) -> float:
     return float((a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-12))
 
 
+def bands(x: Tensor) -> tuple[Tensor, Tensor]:
+    """The fine (``log L - G_3``) and mid (``G_3 - G_24``) detail of the log mean-RGB luminance."""
+    log = torch.log(x.mean(1, keepdim=True).clamp_min(0) + _EPS)
+    g3 = _blur(log, 3.0)
+    return log - g3, g3 - _blur(log, 24.0)
+
+
+def band_stats(ambient: Tensor, flash: Tensor) -> dict[str, float]:
+    """Per band: ``ratio`` std(ambient detail) / std(flash detail), ``slope`` of the regression of the
+    ambient's detail on the flash's, ``corr``; keys ``fine_ratio``, ``fine_slope``, ``fine_corr``,
+    ``mid_*``."""
+    out = {}
+    for name, a, f in zip(("fine", "mid"), bands(ambient), bands(flash)):
+        a, f = a.flatten() - a.mean(), f.flatten() - f.mean()
+        var_f = (f * f).mean().clamp_min(1e-12)
+        out[f"{name}_ratio"] = float((a * a).mean().sqrt() / var_f.sqrt())
+        out[f"{name}_slope"] = float((a * f).mean() / var_f)
+        out[f"{name}_corr"] = _corr(a, f)
+    return out
+
+
 @torch.no_grad()
 def measure(
     pairs: list[tuple[str, Tensor, Tensor]], dims: list[float], sigmas: list[float], seed: int
@@ -117,6 +151,11 @@ def measure(
 
     eye = torch.eye(3)[None]
     corr = sum(_corr(_high_pass(a), _high_pass(f)) for _, a, f in pairs) / len(pairs)
+    stats = [band_stats(a, f) for _, a, f in pairs]
+    amplitude = {
+        k: round(sum(st[k] for st in stats) / len(stats), 4)
+        for k in ("fine_ratio", "fine_slope", "mid_ratio", "mid_slope", "mid_corr")
+    }
     rows = []
     for dim in dims:
         blur_psnr = {s: 0.0 for s in sigmas}
@@ -142,6 +181,7 @@ def measure(
                 "dim": dim,
                 "transfer_gain_db": round(transfer_psnr[st] - blur_psnr[sb], 3),
                 "detail_corr": round(corr, 4),
+                **amplitude,
                 "blur_psnr": round(blur_psnr[sb], 3),
                 "transfer_psnr": round(transfer_psnr[st], 3),
                 "sigma_blur": sb,
@@ -167,20 +207,26 @@ def run(overrides: list[str] | None = None, json_out: bool = True) -> int:
         )
         return 2
     opts = OmegaConf.to_container(cfg, resolve=True)
-    crop, dims, sigmas = (
-        int(opts["crop"]),
-        [float(d) for d in opts["dims"]],
-        [float(s) for s in opts["sigmas"]],
-    )
-    try:
-        sources = [("synthetic", _synthetic_pairs(opts["synthetic"], crop, opts["limit"], int(opts["seed"])))]
-        if opts["real"]:
-            sources.append(("real", read_real_pairs(opts["real"], crop)))
-    except (SourceError, ValueError) as err:
-        print(f"fnflight bench flash-realism: {err}", file=sys.stderr)
-        return 2
-    for name, pairs in sources:
-        for row in measure(pairs, dims, sigmas, int(opts["seed"])):
-            row = {"source": name, **row, "crop": crop}
-            print(json.dumps(row) if json_out else "  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+    several = isinstance(opts["crop"], list)
+    crops = [int(c) for c in opts["crop"]] if several else [int(opts["crop"])]
+    dims, sigmas = [float(d) for d in opts["dims"]], [float(s) for s in opts["sigmas"]]
+    for crop in crops:
+        try:
+            sources = [
+                (
+                    "synthetic",
+                    _synthetic_pairs(opts["synthetic"], crop, opts["limit"], int(opts["seed"]), several),
+                )
+            ]
+            if opts["real"]:
+                sources.append(("real", read_real_pairs(opts["real"], crop, several)))
+        except (SourceError, ValueError) as err:
+            print(f"fnflight bench flash-realism: {err}", file=sys.stderr)
+            return 2
+        for name, pairs in sources:
+            used = min(int(x.shape[-1]) for _, x, _ in pairs)
+            for row in measure(pairs, dims, sigmas, int(opts["seed"])):
+                row = {"source": name, **row, "crop": crop, "crop_used": used}
+                line = json.dumps(row) if json_out else "  ".join(f"{k}={v}" for k, v in row.items())
+                print(line, flush=True)
     return 0

@@ -20,7 +20,7 @@ Shading and albedo. The photo is taken as albedo times a shading, ``I = A * S * 
 With the bands of ``log L``: fine ``h_f = log L - G_3`` and mid ``h_m = G_3 - G_24``, the flash keeps a
 share ``rho_f ~ U(0.5, 0.75)``, ``rho_m ~ U(0.35, 0.6)`` of each band as albedo and adds its OWN shading
 detail: the band's relief lit from the side (its derivative along a random direction ``u``, uncorrelated
-with the band itself), scaled to ``beta_f ~ U(0.65, 0.95)``, ``beta_m ~ U(0.6, 0.95)`` times the band's
+with the band itself), scaled to ``beta_f ~ U(0.7, 1.0)``, ``beta_m ~ U(0.6, 0.95)`` times the band's
 std. A real flash lights the same albedo with other shading: on the FAID pairs the ambient's detail has
 about the flash's amplitude (std ratio 0.96-1.0 fine, 1.10-1.16 mid), the regression slope of the ambient's
 detail on the flash's is 0.66-0.72 (fine) and 0.77-0.84 (mid), the correlation 0.69-0.73 (fine). (The
@@ -190,7 +190,7 @@ class FlashSynthesis:
     # flash-realism; benchmarks/results/flash_realism.jsonl)
     albedo_detail: tuple[float, float] = (0.5, 0.75)
     albedo_mid: tuple[float, float] = (0.35, 0.6)
-    relief_detail: tuple[float, float] = (0.65, 0.95)
+    relief_detail: tuple[float, float] = (0.7, 1.0)
     relief_mid: tuple[float, float] = (0.6, 0.95)
     detail_sigma: float = 3.0
     mid_sigma: float = 24.0
