@@ -442,3 +442,39 @@ def test_init_weights_reproducible_and_bounded():
         else:
             fan_in = p[0].numel()
             assert p.abs().max() <= math.sqrt(3 / fan_in), name
+
+
+# ---------------------------------------------------------------------------------- bounded scale map
+def test_bounded_scale_map_keeps_the_colour_of_the_filtered_image():
+    from fnflight.nets.deepfnf import DeepFnF
+
+    torch.manual_seed(0)
+    net = DeepFnF(num_basis=4, width=1 / 16, scale_map="bounded", scale_map_max=4.0)
+    with torch.no_grad():  # a scale map far from 1, different per colour before the bound
+        net.net.pixel_decoder.out.bias[4:] = torch.tensor([-3.0, 0.5, 4.0])
+    x = torch.rand(2, 3, 40, 40)
+    out = net(x, x.flip(-1), 0.1 * x, 0.1 * x)
+    g = out["scale_map"]
+    assert (g > 0).all() and (g >= 0.25 - 1e-6).all() and (g <= 4.0 + 1e-6).all()
+    assert torch.equal(g[:, 0], g[:, 1]) and torch.equal(g[:, 1], g[:, 2])
+    torch.testing.assert_close(out["output"], out["filtered"] * g[:, :1])
+
+
+def test_bounded_scale_map_starts_at_its_init():
+    from fnflight.nets.deepfnf import DeepFnF
+
+    net = DeepFnF(num_basis=4, width=1 / 16, scale_map="bounded", scale_map_init=1.0)
+    with torch.no_grad():
+        net.net.pixel_decoder.out.weight.zero_()
+    x = torch.rand(1, 3, 32, 32)
+    torch.testing.assert_close(net(x, x, x, x)["scale_map"], torch.ones(1, 3, 32, 32))
+    for bad in ({"scale_map": "clipped"}, {"scale_map": "bounded", "scale_map_init": 9.0}):
+        with pytest.raises(ValueError, match="scale_map"):
+            DeepFnF(num_basis=4, width=1 / 16, **bad)
+
+
+def test_bounded_scale_map_gradcheck():
+    from fnflight.nets.deepfnf import bounded_scale_map
+
+    raw = torch.randn(1, 3, 3, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda r: bounded_scale_map(r, 6.0), (raw,))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from fnflight.tasks.losses import DeepFnFLoss, HierarchicalLoss, KPNAnnealedLoss, L1Loss, MSELoss
 
 
-def _srgb(v: float) -> float:
+def _srgb(v: float, toe: str = "linear") -> float:
+    if v <= 0.0 and toe == "clamped":
+        return 0.0
     if v <= 0.0031308:
         return 12.92 * v
     if v > 1.0:
@@ -17,7 +20,7 @@ def _srgb(v: float) -> float:
     return 1.055 * v ** (1 / 2.4) - 0.055
 
 
-def _hand_loss(pred, target, gain, cm, eta):
+def _hand_loss(pred, target, gain, cm, eta, toe="clamped"):
     """Eq. 6 with plain Python loops over a (1, 3, H, W) pair."""
     _, c, h, w = pred.shape
 
@@ -28,7 +31,7 @@ def _hand_loss(pred, target, gain, cm, eta):
                 rgb = [float(x[0, k, y, xx]) for k in range(c)]
                 for i in range(c):
                     lin = gain * sum(float(cm[i, k]) * rgb[k] for k in range(c))
-                    out[i][y][xx] = _srgb(lin)
+                    out[i][y][xx] = _srgb(lin, toe)
         return out
 
     a, b = render(pred), render(target)
@@ -50,11 +53,38 @@ def test_deepfnf_loss_matches_hand_computation():
     batch = _batch(g)
     pred = batch["target"] + 0.03 * torch.randn(batch["target"].shape, generator=g)
     pred[0, 0, 0, 0] = 0.2  # renders above 1: the linear continuation, not a clip, must be used
-    for eta in (1.0, 0.5):
-        got = DeepFnFLoss(grad_weight=eta)({"output": pred}, batch)
-        want = _hand_loss(pred, batch["target"], 20.0, batch["color_matrix"][0], eta)
-        assert math.isclose(float(got["loss"]), want, rel_tol=1e-5)
-        assert math.isclose(float(got["l2"] + eta * got["grad"]), want, rel_tol=1e-5)
+    pred[0, 1, 1, 1] = -0.01  # renders below 0: the toe decides
+    for toe in ("clamped", "linear"):
+        for eta in (1.0, 0.5):
+            got = DeepFnFLoss(grad_weight=eta, toe=toe)({"output": pred}, batch)
+            want = _hand_loss(pred, batch["target"], 20.0, batch["color_matrix"][0], eta, toe)
+            assert math.isclose(float(got["loss"]), want, rel_tol=1e-5)
+            assert math.isclose(float(got["l2"] + eta * got["grad"]), want, rel_tol=1e-5)
+
+
+def test_clamped_toe_removes_the_positive_offset_incentive():
+    """A noisy estimate of a dark target: under the authors' linear toe a constant positive offset lowers the
+    loss a lot (what the direct net learnt); with the toe clamped at 0, as the metric clips, the best offset
+    is a small fraction of the noise."""
+    g = torch.Generator().manual_seed(3)
+    target = torch.full((1, 3, 64, 64), 1e-4)
+    batch = {"target": target, "gain": torch.tensor([100.0]), "color_matrix": torch.eye(3)[None]}
+    sigma = 0.0025  # residual noise, linear, at the target's exposure
+    noisy = target + sigma * torch.randn(target.shape, generator=g)
+    offsets = [k * 0.1 * sigma for k in range(31)]
+
+    def best(toe: str) -> float:
+        losses = [float(DeepFnFLoss(toe=toe)({"output": noisy + o}, batch)["l2"]) for o in offsets]
+        return offsets[losses.index(min(losses))] / sigma
+
+    assert best("linear") >= 1.0
+    assert best("clamped") <= 0.5
+    try:
+        DeepFnFLoss(toe="bogus")
+    except ValueError as err:
+        assert "toe" in str(err)
+    else:  # pragma: no cover
+        raise AssertionError("a bad toe must be refused")
 
 
 def test_deepfnf_loss_not_clipped_above_one():
@@ -95,3 +125,15 @@ def test_l1_mse_hierarchical():
     batch = {"target": y, "gain": torch.ones(1), "color_matrix": torch.eye(3)[None]}
     h = HierarchicalLoss()({"output": x}, batch)
     assert float(h["loss"]) > float(h["l2"]) > 0 and float(h["ssim"]) < 1
+
+
+def test_kpn_anneal_fraction_of_the_run():
+    loss = KPNAnnealedLoss(anneal_until=0.2)
+    assert loss.weight(100) == pytest.approx(100 * 0.9998**100)  # run length unknown: the paper's decay
+    loss.run_steps = 5000
+    assert loss.weight(0) == pytest.approx(100.0)
+    assert loss.weight(1000) == pytest.approx(1.0)  # 100x down at 20% of the run
+    assert loss.weight(5000) == pytest.approx(100 * 0.01**5)
+    assert KPNAnnealedLoss(beta=0.0, anneal_until=0.2).weight(10) == 0.0
+    with pytest.raises(ValueError, match="anneal_until"):
+        KPNAnnealedLoss(anneal_until=1.5)

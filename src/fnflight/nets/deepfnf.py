@@ -8,6 +8,7 @@ and the result is multiplied by ``G`` (eq. 5).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -23,7 +24,35 @@ from fnflight.nets.unet import (
     table3_receptive_field,
 )
 
-__all__ = ["DeepFnF", "check_fnf_inputs"]
+__all__ = ["SCALE_MAPS", "DeepFnF", "bounded_scale_map", "check_fnf_inputs"]
+
+# How the decoder's scale-map channels become G (eq. 5): the paper's linear per-colour map, or a positive,
+# bounded gain shared by the colours (DeepFnF docstring, ``scale_map``).
+SCALE_MAPS = ("linear", "bounded")
+
+
+def bounded_scale_map(raw: Tensor, g_max: float = 8.0) -> Tensor:
+    """A positive gain shared by the colours: ``g_max ** tanh(mean_c raw)``, in ``[1/g_max, g_max]``.
+
+    Args:
+        raw: ``(B, 3, H, W)`` the decoder's scale-map channels.
+        g_max: the largest gain (> 1); the smallest is its inverse.
+
+    Returns:
+        ``(B, 3, H, W)``, the three channels equal (so ``F * G`` keeps the colour of ``F``).
+
+    >>> g = bounded_scale_map(torch.tensor([[-50.0, 0.0, 50.0]]).reshape(1, 3, 1, 1).expand(2, 3, 1, 1))
+    >>> g.flatten().tolist()
+    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    >>> round(float(bounded_scale_map(torch.full((1, 3, 1, 1), 50.0)).max()), 3)
+    8.0
+    """
+    if raw.dim() != 4:
+        raise ValueError(f"raw must have shape (B, C, H, W), got {tuple(raw.shape)}")
+    if not g_max > 1.0:
+        raise ValueError(f"g_max must be > 1, got {g_max}")
+    log_gain = math.log(g_max) * torch.tanh(raw.mean(dim=1, keepdim=True))
+    return torch.exp(log_gain).expand_as(raw)
 
 
 def _check_image(name: str, x: object, like: Tensor | None = None) -> None:
@@ -102,6 +131,15 @@ class DeepFnF(GlobalBasisTiling, nn.Module):
             stalled training (val PSNR flat from 200 to 3000 steps). Starting at G = 1 makes the net begin
             as a pure filter of the no-flash image (the no-flash baseline) and learn flash detail through G.
             Architecture unchanged (still a linear conv); ``0.0`` restores the authors' initialisation.
+        scale_map: how the decoder's 3 scale-map channels ``s`` become ``G`` (:data:`SCALE_MAPS`).
+            ``"linear"``: the paper's ``G = s`` per colour. ``"bounded"`` (our choice, see
+            :func:`bounded_scale_map`): one gain for the three colours, ``G = g_max ** tanh(mean_c s')``, in
+            ``[1 / g_max, g_max]``. Why: on a real pair with a clipped light source the paper's G went
+            negative in red and green and positive in blue at the source (G = -0.71 / -0.50 / +0.41 against
+            0.76 elsewhere, shipped 8000-step net), which painted the lamp blue; a positive gain shared by
+            the colours cannot change the hue of the filtered no-flash image F, only its brightness, so the
+            flash's detail still comes through G while its colour cannot.
+        scale_map_max: ``g_max`` of the bounded scale map.
         The flash reaches the net as the task prepares it (one step for every flash/no-flash net:
         :func:`fnflight.tasks.fnf.fnf_inputs`, by default brought to the no-flash exposure).
 
@@ -134,8 +172,19 @@ class DeepFnF(GlobalBasisTiling, nn.Module):
         coarse: bool | None = None,
         extra_noflash: int = 0,
         scale_map_init: float = 1.0,
+        scale_map: str = "linear",
+        scale_map_max: float = 8.0,
     ):
         super().__init__()
+        if scale_map not in SCALE_MAPS:
+            raise ValueError(f"scale_map must be one of {SCALE_MAPS}, got {scale_map!r}")
+        if not scale_map_max > 1.0:
+            raise ValueError(f"scale_map_max must be > 1, got {scale_map_max}")
+        if scale_map == "bounded" and not 1.0 / scale_map_max < scale_map_init < scale_map_max:
+            raise ValueError(
+                f"a bounded scale map starts inside (1/{scale_map_max:g}, {scale_map_max:g}); "
+                f"got scale_map_init={scale_map_init}"
+            )
         if reference not in ("noflash", "flash"):
             raise ValueError(f"reference must be 'noflash' or 'flash', got {reference!r}")
         if num_basis < 1:
@@ -164,14 +213,19 @@ class DeepFnF(GlobalBasisTiling, nn.Module):
         )
         self.stride = self.net.stride
         init_weights(self, "fan_in_uniform")  # NOTES: U(+-sqrt(3/fan_in)), zero bias
+        self.scale_map, self.scale_map_max = scale_map, float(scale_map_max)
         with torch.no_grad():  # see scale_map_init: G starts at scale_map_init instead of 0
-            self.net.pixel_decoder.out.bias[self.num_basis :].fill_(float(scale_map_init))
+            start = float(scale_map_init)
+            if scale_map == "bounded":  # the decoder value whose bounded map is scale_map_init
+                start = math.atanh(math.log(start) / math.log(self.scale_map_max))
+            self.net.pixel_decoder.out.bias[self.num_basis :].fill_(start)
         self.scale_map_init = float(scale_map_init)
 
     def extra_repr(self) -> str:
         return (
             f"num_basis={self.num_basis}, kernel_size={self.kernel_size}, dilation={self.dilation}, "
-            f"coarse={self.coarse}, extra_noflash={self.extra_noflash}, reference={self.reference!r}"
+            f"coarse={self.coarse}, extra_noflash={self.extra_noflash}, reference={self.reference!r}, "
+            f"scale_map={self.scale_map!r}"
         )
 
     def forward(
@@ -224,6 +278,8 @@ class DeepFnF(GlobalBasisTiling, nn.Module):
         m = self.extra_noflash
         j, k = self.num_basis, self.kernel_size
         coeffs, scale_map = pixel[:, :j], pixel[:, j:]  # Table 3 "Coeffs + Scale map"
+        if self.scale_map == "bounded":
+            scale_map = bounded_scale_map(scale_map, self.scale_map_max)
         b = basis.shape[0]
         # the ops need H, W > kernel radius: tiny inputs are reflect-padded for filtering, then cropped
         radius = basis_radius(k, self.dilation, self.coarse)

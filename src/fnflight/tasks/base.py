@@ -44,7 +44,23 @@ from fnflight.data import batch as keys
 from fnflight.tasks.image_logging import grid, log_grid
 from fnflight.tasks.metrics import PAPER_DIMS, DimMetrics
 
-__all__ = ["EnhancementTask"]
+__all__ = ["SCHEDULES", "EnhancementTask", "cosine_rate"]
+
+SCHEDULES = ("plateau", "cosine")
+
+
+def cosine_rate(step: int, total: int, warmup: int = 0, floor: float = 0.0) -> float:
+    """The learning-rate factor of the cosine schedule at ``step``: ``(step + 1) / warmup`` during the
+    warm-up, then ``floor + (1 - floor) (1 + cos(pi t)) / 2`` with ``t`` going from 0 after the warm-up to 1
+    at ``total`` (and ``floor`` after it).
+
+    >>> [round(cosine_rate(s, 100, 10, 0.1), 3) for s in (0, 9, 10, 55, 100, 200)]
+    [0.1, 1.0, 1.0, 0.55, 0.1, 0.1]
+    """
+    if step < warmup:
+        return (step + 1) / warmup
+    t = min(max(step - warmup, 0) / max(total - warmup, 1), 1.0)
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 def _check_drop_steps(drop_steps: Any) -> None:
@@ -73,6 +89,12 @@ class EnhancementTask(pl.LightningModule):
         adam_eps: Adam's epsilon (torch default 1e-8, as the authors' TensorFlow code uses Adam's default).
         drop_steps: global steps at which the rate is multiplied by ``lr_drop_factor`` (``min_lr`` is not
             applied); ``None`` (default) uses the plateau schedule instead.
+        schedule: ``"plateau"`` (default: the paper's drops on plateaus, or ``drop_steps``) or ``"cosine"``
+            (:func:`cosine_rate`: a linear warm-up over ``warmup_steps``, then a cosine from ``lr`` to
+            ``min_lr`` at the run's last step, ``trainer.max_steps``). Cosine is for short fixed budgets (the
+            default ``make train``): the rate is small when the run ends, so the last checkpoint is the best
+            one, instead of a sample of the +-0.5 dB band a constant rate leaves.
+        warmup_steps: steps of the cosine schedule's linear warm-up.
         log_images_every_n: log a picture of the first validation batch every n validations (0: never).
         max_logged_images: rows of that picture.
         dims: the levels (of ``level_key``) the metrics are reported at (``None``: the task's default;
@@ -105,6 +127,8 @@ class EnhancementTask(pl.LightningModule):
         plateau_threshold: float = 0.01,
         adam_eps: float = 1e-8,
         drop_steps: Sequence[int] | None = None,
+        schedule: str = "plateau",
+        warmup_steps: int = 0,
         log_images_every_n: int = 1,
         max_logged_images: int = 4,
         dims: Sequence[float] | None = None,
@@ -125,6 +149,12 @@ class EnhancementTask(pl.LightningModule):
                 f"need lr > 0, min_lr >= 0, 0 < lr_drop_factor <= 1; got {lr}, {min_lr}, {lr_drop_factor}"
             )
         _check_drop_steps(drop_steps)
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+        if schedule == "cosine" and drop_steps:
+            raise ValueError("drop_steps and schedule=cosine exclude each other: pick one")
+        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be an integer >= 0, got {warmup_steps!r}")
         self.save_hyperparameters(ignore=["net", "loss"])
         # a subclass's **kwargs frame may hold the unresolved Nones: the checkpoint keeps the values used
         self.hparams.update(lr=lr, lr_drop_factor=lr_drop_factor, min_lr=min_lr, dims=dims)
@@ -162,6 +192,12 @@ class EnhancementTask(pl.LightningModule):
         (1, ..., height, width) tensor}`` in the order of the net's ``forward``, at the size its images come
         in (raw nets: the packed size)."""
         raise NotImplementedError
+
+    def comparisons(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Classical results on the same batch that a user should see the model's beside, ``{name: sRGB
+        (B, 3, H, W) in [0, 1]}`` (``fnflight train``'s summary and ``sample.png``): what a method without
+        the task's key idea gets (flash/no-flash: a no-flash-only denoiser). None by default."""
+        return {}
 
     def metric_images(self, batch: dict[str, Tensor], outputs: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """Prediction and target as the metrics see them (:meth:`to_srgb`)."""
@@ -257,12 +293,30 @@ class EnhancementTask(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_metrics(self.test_metrics, "test")
 
+    def on_fit_start(self) -> None:
+        # a loss whose schedule is stated as a fraction of the run (KPNAnnealedLoss.anneal_until) learns
+        # the run's length here
+        if hasattr(self.loss, "run_steps"):
+            self.loss.run_steps = int(self.trainer.max_steps) if self.trainer.max_steps > 0 else None
+
     # ---------------------------------------------------------------- optimisation
     def configure_optimizers(self) -> torch.optim.Optimizer | dict[str, Any]:
         hp = self.hparams
         optimizer = torch.optim.Adam(
             self.parameters(), lr=float(hp["lr"]), eps=float(hp.get("adam_eps", 1e-8))
         )
+        if hp.get("schedule", "plateau") == "cosine":
+            total = int(self.trainer.max_steps) if self._trainer is not None else -1
+            if total <= 0:
+                raise ValueError(
+                    "schedule=cosine needs trainer.max_steps > 0 (the step the rate reaches min_lr)"
+                )
+            lr, floor, warmup = float(hp["lr"]), float(hp["min_lr"]), int(hp.get("warmup_steps", 0))
+            cosine = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda step: cosine_rate(step, total, warmup, floor / lr)
+            )
+            self._plateau = None
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
         if hp.get("drop_steps"):
             # fixed drops, stepped by Lightning after every optimizer step; its state is in the checkpoint
             steps = torch.optim.lr_scheduler.MultiStepLR(

@@ -166,11 +166,26 @@ class FlashNoFlashTask(EnhancementTask):
         """The noisy no-flash image brightened by the gain."""
         return self.to_srgb(batch, batch[keys.NOFLASH])
 
+    def comparisons(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """``nlmeans_noflash``: the no-flash image alone denoised by non-local means given its TRUE noise
+        level (variance-stabilised, :func:`fnflight.classical.vst_denoise`; the floor ``fnflight eval``
+        reports under that name): what denoising without the flash gets, so that a summary shows what the
+        flash added. Needs the batch's ``std_read`` / ``std_shot`` (synthetic data); else none."""
+        if keys.STD_READ not in batch or keys.STD_SHOT not in batch:
+            return {}
+        from fnflight.classical import vst_denoise
+
+        ones = torch.ones_like(batch[keys.STD_READ])
+        # not clipped first: clipping the dim image's read noise at 0 would bias the dark pixels
+        den = vst_denoise(batch[keys.NOFLASH].float(), ones, batch[keys.STD_READ], batch[keys.STD_SHOT])
+        return {"nlmeans_noflash": self.to_srgb(batch, den)}
+
     def sample_panels(self, batch: dict[str, Tensor], outputs: dict[str, Tensor]) -> list[Tensor]:
-        """``noisy no-flash x gain | flash (as captured) | output | target`` in sRGB (``sample.png``)."""
+        """``noisy no-flash x gain | flash (as captured) | [no-flash only] | output | target`` in sRGB
+        (``sample.png``; the no-flash-only panel is :meth:`comparisons`' when the batch allows it)."""
         noisy, output, target = super().sample_panels(batch, outputs)
         flash = render_srgb(batch[keys.FLASH].float(), 1.0, batch[keys.COLOR_MATRIX], clip=True)
-        return [noisy, flash, output, target]
+        return [noisy, flash, *self.comparisons(batch).values(), output, target]
 
     def panels(self, batch: dict[str, Tensor], outputs: dict[str, Tensor]) -> tuple[list[Tensor], str]:
         gain, cm = batch[keys.GAIN], batch[keys.COLOR_MATRIX]

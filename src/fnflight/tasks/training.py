@@ -16,7 +16,8 @@ first). Layout::
     <run dir>/wandb/                 the wandb run (logger=wandb or wandb_offline)
     <run dir>/images/*.png           validation pictures (noisy | flash | output | target | filtered | scale)
     <run dir>/metrics.json           validation metrics of the best checkpoint after training
-    <run dir>/sample.png             noisy input | output | target for the first validation images
+    <run dir>/sample.png             noisy input | flash | no-flash only | output | target (first validation images)
+    <run dir>/results.json           PSNR / SSIM per level: the model, the noisy input, the task's comparisons
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ __all__ = [
     "run_name",
     "train",
     "write_sample",
+    "write_validation_records",
 ]
 
 PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "64")
@@ -350,6 +352,34 @@ def write_sample(
     return save_png(path, grid(panels, max_rows=rows))
 
 
+def write_validation_records(
+    task: pl.LightningModule, datamodule: pl.LightningDataModule, path: Path
+) -> Path:
+    """``results.json``: ``{"records": [{"method", <level>, "psnr", "ssim", "count"}]}`` of the trained
+    model, the noisy input and the task's comparisons on the validation data
+    (:func:`fnflight.tasks.validation_report.validation_records`), written after the best checkpoint was
+    validated (``task`` holds its weights then)."""
+    from fnflight.tasks.checkpoint import method_name
+    from fnflight.tasks.validation_report import validation_records
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    records = validation_records(task.to(device), datamodule, method_name(task))
+    path.write_text(json.dumps({"records": records}, indent=2) + "\n")
+    return path
+
+
+@torch.no_grad()
+def _sample_detail(task: pl.LightningModule, datamodule: pl.LightningDataModule) -> float:
+    """:func:`~fnflight.tasks.validation_report.detail_ratio` of the output on the crops of ``sample.png``."""
+    from fnflight.tasks.validation_report import detail_ratio
+
+    device = next(task.parameters()).device
+    batch = next(iter(datamodule.val_dataloader()))
+    batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    batch = datamodule.on_after_batch_transfer(batch, 0)
+    return detail_ratio(*task.metric_images(batch, task.predict(batch)))
+
+
 @dataclass
 class RunResult:
     """Where a training put everything, and its final validation metrics."""
@@ -361,6 +391,9 @@ class RunResult:
     metrics: dict[str, float] = field(default_factory=dict)
     metrics_path: Path | None = None
     sample_path: Path | None = None
+    results_path: Path | None = None
+    records: list[dict[str, Any]] = field(default_factory=list)
+    detail: float | None = None
     images_dir: Path | None = None
     csv_path: Path | None = None
     wandb_dir: Path | None = None
@@ -408,11 +441,44 @@ class RunResult:
                     f"  vs input     val/psnr {self.metrics.get('val/psnr', float('nan')):.2f} dB against "
                     f"{psnr:.2f} dB for the degraded input itself (SSIM {ssim:.3f})"
                 )
+        lines += self._comparison_lines()
+        if self.detail is not None:
+            lines.append(
+                f"  detail       the output holds {self.detail:.2f} x the target's mean gradient on the "
+                "sample crops (1 = as sharp as the target; a blur is well below 1)"
+            )
         lines.append(
             f"  evaluate     fnflight eval ckpt={rel(self.best_ckpt or self.last_ckpt)} testset=DIR "
             f"(make one: fnflight testset task={self.testset_task} out=DIR)"
         )
         return "\n".join(lines)
+
+    def _comparison_lines(self) -> list[str]:
+        """PSNR per level of the model, the noisy input and the task's comparisons (``results.json``)."""
+        if not self.records:
+            return []
+        key = next(
+            (k for k in self.records[0] if k not in ("method", "psnr", "ssim", "lpips", "count")), None
+        )
+        methods = list(dict.fromkeys(r["method"] for r in self.records))
+        levels = sorted({r[key] for r in self.records}, reverse=True) if key else [None]
+        head = " / ".join(f"{key} {lv:g}" for lv in levels) if key else "all"
+        lines = [f"  per level    val PSNR dB, {head}   ({rel_or_name(self.results_path)})"]
+        for method in methods:
+            by_level = {r.get(key): r["psnr"] for r in self.records if r["method"] == method}
+            values = " / ".join(f"{by_level[lv]:.2f}" if lv in by_level else "-" for lv in levels)
+            lines.append(f"    {method:<20} {values}")
+        return lines
+
+
+def rel_or_name(path: Path | None) -> str:
+    """``path`` relative to the working directory when it lies below it, else as it is."""
+    if path is None:
+        return "(none)"
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _prepare_run_dir(cfg: DictConfig, directory: Path) -> None:
@@ -486,8 +552,12 @@ def train(cfg: DictConfig) -> RunResult:
             }
             result.metrics_path.write_text(json.dumps(payload, indent=2) + "\n")
     if trainer.is_global_zero:
+        if bool(cfg.after_fit.evaluate) and not fast and trainer.limit_val_batches != 0:
+            result.results_path = write_validation_records(task, datamodule, directory / "results.json")
+            result.records = json.loads(result.results_path.read_text())["records"]
         if bool(cfg.after_fit.sample):
             result.sample_path = write_sample(task, datamodule, directory / "sample.png")
+            result.detail = _sample_detail(task, datamodule)
         images = directory / "images"
         result.images_dir = images if images.is_dir() else None
         csv_logger = next((lg for lg in trainer.loggers if type(lg).__name__ == "CSVLogger"), None)
