@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-USAGE = """usage: fnflight bench ops|data|enhance|flash-realism|train [--json] [key=value ...]
+USAGE = """usage: fnflight bench ops|data|enhance|flash-realism|train|color-artifacts [--json] [key=value ...]
 
   ops    filtering-op speed/memory, ours vs the naive per-pixel-kernel formulation
          (options: cases=[deepfnf,kpn,saecnn] repeats=5 size=448 j=90 frames=8 threads=null
@@ -19,6 +19,8 @@ USAGE = """usage: fnflight bench ops|data|enhance|flash-realism|train [--json] [
   data   data-pipeline throughput (fnflight.bench.data)
   enhance  full-resolution tiled inference: seconds, peak_mb, max_abs_diff_vs_untiled, tiles
          (options: cases=[sid_full_sony] tile=null repeats=1 check_size=1024 threads=null seed=0)
+  color-artifacts  share of FnF output pixels with a colour neither input has, on light-source pairs and
+         real pairs (options: models=[deepfnf,nfonly] kodak=DIR bsds=DIR faid=DIR limit=null crop=448 seed=0)
   flash-realism  synthetic vs real flash: detail-transfer gain and fine-detail correlation per dim
          (options: synthetic=DIR real=DIR crop=224 dims=[100,50,25,12.5] limit=null seed=0)
   train  the training step (real DataModule, workers, degradation, step, backward, Adam): steps_per_s,
@@ -33,6 +35,7 @@ MODULES = {
     "enhance": "fnflight.bench.enhance",
     "flash-realism": "fnflight.bench.flash_realism",
     "train": "fnflight.bench.train",
+    "color-artifacts": "fnflight.bench.color_artifacts",
 }
 
 
