@@ -109,6 +109,9 @@ class EnhancementTask(pl.LightningModule):
     #: the metric the best checkpoint is chosen by and whether higher or lower is better
     #: (``checkpoint.monitor`` / ``checkpoint.mode`` of the run config override it)
     checkpoint_metric: tuple[str, str] = ("val/psnr", "max")
+    #: whether the task's prediction is an image scored by PSNR / SSIM per level (``fnflight train`` then
+    #: writes ``results.json`` beside the input and the :meth:`comparisons`); the flash aligner's is a warp
+    predicts_images: bool = True
     #: the prefixes of the validation metrics ``fnflight train`` prints in its summary
     summary_metrics: tuple[str, ...] = ("val/psnr", "val/ssim")
     #: the loss used when none is given (a class of :mod:`fnflight.tasks.losses`)

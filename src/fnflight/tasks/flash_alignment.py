@@ -36,6 +36,7 @@ class FlashAlignmentTask(FlashNoFlashTask):
 
     default_loss = HomographyResidualLoss
     checkpoint_metric = ("val/residual_px", "min")
+    predicts_images = False  # a homography: scored by its residual in pixels, not by PSNR
     summary_metrics = ("val/residual_px", "val/before_px")
 
     def __init__(self, net: nn.Module, loss: nn.Module | None = None, **options) -> None:

@@ -16,7 +16,7 @@ first). Layout::
     <run dir>/wandb/                 the wandb run (logger=wandb or wandb_offline)
     <run dir>/images/*.png           validation pictures (noisy | flash | output | target | filtered | scale)
     <run dir>/metrics.json           validation metrics of the best checkpoint after training
-    <run dir>/sample.png             noisy input | flash | no-flash only | output | target (first validation images)
+    <run dir>/sample.png             noisy | flash | no-flash only | output | target (first validation crops)
     <run dir>/results.json           PSNR / SSIM per level: the model, the noisy input, the task's comparisons
 """
 
@@ -552,12 +552,13 @@ def train(cfg: DictConfig) -> RunResult:
             }
             result.metrics_path.write_text(json.dumps(payload, indent=2) + "\n")
     if trainer.is_global_zero:
-        if bool(cfg.after_fit.evaluate) and not fast and trainer.limit_val_batches != 0:
+        scored = bool(getattr(task, "predicts_images", True))
+        if bool(cfg.after_fit.evaluate) and scored and not fast and trainer.limit_val_batches != 0:
             result.results_path = write_validation_records(task, datamodule, directory / "results.json")
             result.records = json.loads(result.results_path.read_text())["records"]
         if bool(cfg.after_fit.sample):
             result.sample_path = write_sample(task, datamodule, directory / "sample.png")
-            result.detail = _sample_detail(task, datamodule)
+            result.detail = _sample_detail(task, datamodule) if scored else None
         images = directory / "images"
         result.images_dir = images if images.is_dir() else None
         csv_logger = next((lg for lg in trainer.loggers if type(lg).__name__ == "CSVLogger"), None)
