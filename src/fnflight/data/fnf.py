@@ -24,7 +24,9 @@ Per sample, on the device (:meth:`FlashNoFlashDataModule.degrade`):
    (sec. 4.1 writes the shot term as a log10 variance, NOTES); test ``std_read = 10**-2.6``,
    ``std_shot = 10**-1.8`` (sec. 4.2 "log sigma_r = -2.6, log sigma_s = -3.6", same reading);
    ``noisy = x + std_shot sqrt(x) N + std_read N``, no clipping; std maps from the NOISY images;
-6. ``target = alpha * ambient``, ``gain = dim = 1 / alpha`` (sec. 4.1 "Losses and metrics").
+6. ``target = alpha * ambient``, ``gain = dim = 1 / alpha`` (sec. 4.1 "Losses and metrics");
+7. both captures and the target clipped at the sensor's ``white_level`` after the warp, before the noise
+   (our addition: the synthesis's light sources exceed it, as lamps in a dim room do).
 
 Extra no-flash frames (supplement, Table 6): with ``extra_noflash = M`` the capture is a sequence of
 ``M + 1`` no-flash frames followed by the flash frame. Consecutive frames differ by their own random
@@ -191,6 +193,11 @@ class FlashNoFlashDataModule(LowLightDataModule):
         extra_noflash: number ``M`` of extra no-flash frames (Table 6 variant; 0 = the pair protocol).
         synthesize_flash: ``"auto"`` (synthesise when the source has no ``flash_only``), ``True`` or
             ``False``.
+        white_level: the sensor's white level (linear units of the captures): both captures, and the
+            target (the clean no-flash capture), are clipped at it after the warp and before the noise, as
+            a camera clips (light sources of the synthesis exceed it). ``"auto"`` (default): 1.0 for
+            synthesised pairs, no clipping for a source's own flash images (paper 000's FAID protocol does
+            not clip, NOTES "DeepFnF"; its tables are reproduced as the paper made them); ``None``: never.
         flash_synthesis: keyword ranges of :class:`~fnflight.data.flash_synthesis.FlashSynthesis`.
     """
 
@@ -229,6 +236,7 @@ class FlashNoFlashDataModule(LowLightDataModule):
         extra_noflash: int = 0,
         synthesize_flash: bool | str = "auto",
         flash_synthesis: dict[str, Any] | None = None,
+        white_level: float | str | None = "auto",
     ) -> None:
         if reference not in ("noflash", "flash"):
             raise ValueError(f"reference must be 'noflash' or 'flash', got {reference!r}")
@@ -293,6 +301,11 @@ class FlashNoFlashDataModule(LowLightDataModule):
         self.extra_noflash = int(extra_noflash)
         self.synthesize_flash = synthesize_flash
         self.flash_synthesis = FlashSynthesis(**(flash_synthesis or {}))
+        if white_level not in (None, "auto") and (
+            not isinstance(white_level, (int, float)) or float(white_level) <= 0
+        ):
+            raise ValueError(f"white_level must be > 0, 'auto' or null, got {white_level!r}")
+        self.white_level = white_level if white_level in (None, "auto") else float(white_level)
 
     def read_margin(self, stage: str) -> int:
         """Pixels read around the crop for ``stage``: the largest per-axis displacement of the shake (full
@@ -359,6 +372,10 @@ class FlashNoFlashDataModule(LowLightDataModule):
             "test_std_shot": self.test_std_shot,
             "extra_noflash": self.extra_noflash,
             "synthesize_flash": self.synthesize_flash,
+            "white_level": self.white_level,
+            "flash_synthesis": {
+                k: list(v) if isinstance(v, tuple) else v for k, v in vars(self.flash_synthesis).items()
+            },
         }
 
     def shake_scale(self, stage: str) -> float:
@@ -441,6 +458,7 @@ class FlashNoFlashDataModule(LowLightDataModule):
         else:
             flash_only = batch[K.FLASH_ONLY]
         out[K.AMBIENT], out[K.FLASH_ONLY] = crop(ambient), crop(flash_only)
+        white = (1.0 if synth else None) if self.white_level == "auto" else self.white_level
 
         # dimming (sec. 4.1): train log-uniform, val/test the fixed dims carried by the samples
         if stage != "train" and K.DIM in batch:
@@ -489,6 +507,8 @@ class FlashNoFlashDataModule(LowLightDataModule):
         def capture(clean: Tensor, j: int, k: int) -> tuple[Tensor, Tensor]:
             """Frame ``j`` of the sequence (warped unless it is the reference), noise from ``normals[k]``."""
             x = crop(clean) if j == ref else imaging.warp_image(clean, warps[j], margin=margin)
+            if white is not None:  # the sensor clips before its noise
+                x = x.clamp(max=white)
             noisy = imaging.add_heteroscedastic_noise(x, std_read, std_shot, normal=normals[k])
             return noisy, imaging.noise_std_map(noisy, std_read, std_shot)
 
@@ -503,7 +523,8 @@ class FlashNoFlashDataModule(LowLightDataModule):
         if m:
             out[K.EXTRA_NOFLASH] = torch.stack([x for x, _ in extras], 1)
             out[K.EXTRA_NOFLASH_STD] = torch.stack([sd for _, sd in extras], 1)
-        out[K.TARGET] = crop(clean_nf)
+        target = crop(clean_nf)
+        out[K.TARGET] = target if white is None else target.clamp(max=white)
         out[K.GAIN] = dim
         out[K.DIM] = dim
         out[K.STD_READ], out[K.STD_SHOT] = std_read, std_shot
