@@ -134,6 +134,10 @@ def tiny_overrides(model: str) -> list[str]:
 
 
 def fast_dev_run(model: str, precision: str, dry: bool, out: Path) -> dict[str, Any]:
+    import gc
+
+    import torch
+
     from fnflight.config import compose
     from fnflight.tasks.training import train
 
@@ -149,10 +153,14 @@ def fast_dev_run(model: str, precision: str, dry: bool, out: Path) -> dict[str, 
     ]
     args += tiny_overrides(model) + ["trainer.accelerator=cpu"] if dry else ["trainer=gpu"]
     result = train(compose("train", args))
-    if result.global_step != 1:
-        raise RuntimeError(f"fast_dev_run ran {result.global_step} steps, expected 1")
-    trainer = result.trainer
-    return {"steps": result.global_step, "device": str(trainer.strategy.root_device), "precision": precision}
+    steps, device = result.global_step, str(result.trainer.strategy.root_device)
+    del result  # 44 runs in one process: free each run's loaders (and their workers) and GPU memory
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    if steps != 1:
+        raise RuntimeError(f"fast_dev_run ran {steps} steps, expected 1")
+    return {"steps": steps, "device": device, "precision": precision}
 
 
 # ------------------------------------------------------------------------------------------ ddp
