@@ -25,8 +25,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install fnflight with its dev tools and ONNX export
 
-train: $(STAMP) ## train the default small DeepFnF on the embedded photos (CPU, minutes)
-	$(BIN)/fnflight train $(ARGS)
+# `make train` runs the first-run recipe (configs/experiment/first_run.yaml) unless ARGS picks a model, data or
+# experiment of its own (e.g. ARGS="model=sid_small data=raw_synthetic"), which then runs as `fnflight train` would
+FIRST_RUN = $(if $(or $(findstring model=,$(ARGS)),$(findstring data=,$(ARGS)),$(findstring experiment=,$(ARGS))),,experiment=first_run)
+
+train: $(STAMP) ## the first run: a small DeepFnF on the embedded photos (CPU, under 5 minutes)
+	$(BIN)/fnflight train $(FIRST_RUN) $(ARGS)
 
 test: $(STAMP) ## run the whole test suite (doctests, notebooks included)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS) $(ARGS)

@@ -478,3 +478,24 @@ def test_bounded_scale_map_gradcheck():
 
     raw = torch.randn(1, 3, 3, 3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda r: bounded_scale_map(r, 6.0), (raw,))
+
+
+def test_box_filter_init_starts_as_a_box_filter_of_the_noflash_image():
+    import torch.nn.functional as F
+
+    from fnflight.nets.deepfnf import DeepFnF
+
+    torch.manual_seed(0)
+    x, flash = torch.rand(2, 3, 48, 48), torch.rand(2, 3, 48, 48)
+    box = F.avg_pool2d(F.pad(x, (7, 7, 7, 7), mode="reflect"), 15, stride=1)
+    for scale_map in ("linear", "bounded"):
+        net = DeepFnF(num_basis=4, width=1 / 16, filter_init="box", scale_map=scale_map)
+        out = net(x, flash, 0.1 * x, 0.1 * flash)
+        torch.testing.assert_close(out["output"], box, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(out["scale_map"], torch.ones_like(x))
+        # every part learns from step 0: the zeroed output layers get gradients
+        out["output"].sum().backward()
+        assert net.net.basis_decoder.heads[0][-1].weight.grad.abs().sum() > 0
+        assert net.net.pixel_decoder.out.weight.grad[4:].abs().sum() > 0  # the scale map's rows
+    with pytest.raises(ValueError, match="filter_init"):
+        DeepFnF(num_basis=4, width=1 / 16, filter_init="delta")

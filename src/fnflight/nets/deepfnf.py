@@ -29,6 +29,8 @@ __all__ = ["SCALE_MAPS", "DeepFnF", "bounded_scale_map", "check_fnf_inputs"]
 # How the decoder's scale-map channels become G (eq. 5): the paper's linear per-colour map, or a positive,
 # bounded gain shared by the colours (DeepFnF docstring, ``scale_map``).
 SCALE_MAPS = ("linear", "bounded")
+# How the filter's output layers start (DeepFnF docstring, ``filter_init``)
+FILTER_INITS = ("authors", "box")
 
 
 def bounded_scale_map(raw: Tensor, g_max: float = 8.0) -> Tensor:
@@ -140,6 +142,16 @@ class DeepFnF(GlobalBasisTiling, nn.Module):
             the colours cannot change the hue of the filtered no-flash image F, only its brightness, so the
             flash's detail still comes through G while its colour cannot.
         scale_map_max: ``g_max`` of the bounded scale map.
+        filter_init: how the filter starts. ``"authors"`` (default): every layer as the authors' code
+            (NOTES: U(+-sqrt(3/fan_in)) weights, zero biases), so the first filtered image F is a random
+            combination of random kernels whose mean is about 0 (-1e-6 against a no-flash mean of 0.013 on
+            a make-train batch), and the scale map G, whose gradient is proportional to F, gets almost
+            none: after 1000 CPU steps G still spanned only 0.98-1.06 and the output was a blur that
+            never took the flash's detail. ``"box"`` (our choice, not in the paper): the output layers of
+            the kernel basis and of the coefficients start at zero weights with biases that make every
+            fine kernel A_j a K x K box (1/K^2), every coarse B_j zero and every coefficient 1/J, and the
+            scale map's rows start at zero weights: the net starts as a box filter of the no-flash image
+            times G = ``scale_map_init``, a denoiser whose every part gets a useful gradient at step 0.
         The flash reaches the net as the task prepares it (one step for every flash/no-flash net:
         :func:`fnflight.tasks.fnf.fnf_inputs`, by default brought to the no-flash exposure).
 
@@ -174,10 +186,13 @@ class DeepFnF(GlobalBasisTiling, nn.Module):
         scale_map_init: float = 1.0,
         scale_map: str = "linear",
         scale_map_max: float = 8.0,
+        filter_init: str = "authors",
     ):
         super().__init__()
         if scale_map not in SCALE_MAPS:
             raise ValueError(f"scale_map must be one of {SCALE_MAPS}, got {scale_map!r}")
+        if filter_init not in FILTER_INITS:
+            raise ValueError(f"filter_init must be one of {FILTER_INITS}, got {filter_init!r}")
         if not scale_map_max > 1.0:
             raise ValueError(f"scale_map_max must be > 1, got {scale_map_max}")
         if scale_map == "bounded" and not 1.0 / scale_map_max < scale_map_init < scale_map_max:
@@ -219,7 +234,23 @@ class DeepFnF(GlobalBasisTiling, nn.Module):
             if scale_map == "bounded":  # the decoder value whose bounded map is scale_map_init
                 start = math.atanh(math.log(start) / math.log(self.scale_map_max))
             self.net.pixel_decoder.out.bias[self.num_basis :].fill_(start)
+            if filter_init == "box":
+                self._init_box_filter()
         self.scale_map_init = float(scale_map_init)
+        self.filter_init = filter_init
+
+    @torch.no_grad()
+    def _init_box_filter(self) -> None:
+        """``filter_init="box"`` (see the class docstring): F = box(no-flash) and G = scale_map_init at
+        step 0."""
+        out = self.net.pixel_decoder.out
+        out.weight.zero_()  # coefficients and scale map: constant at the start
+        out.bias[: self.num_basis].fill_(1.0 / self.num_basis)
+        basis_out = self.net.basis_decoder.heads[0][-1]
+        basis_out.weight.zero_()
+        bias = basis_out.bias.view(self.num_basis, -1, 3)  # channels: J x (frames x scales) x colour
+        bias.zero_()
+        bias[:, 0].fill_(1.0 / self.kernel_size**2)  # the first (fine) kernel of each element: a box
 
     def extra_repr(self) -> str:
         return (

@@ -50,10 +50,13 @@ LINEAR_OUTPUTS = ("output", "filtered", "from_noflash", "from_flash", "aligned_f
 EXTRA_FRAMES = (keys.EXTRA_NOFLASH, keys.EXTRA_NOFLASH_STD)
 
 
-def cap_exposure(batch: dict[str, Tensor], cap: float | None) -> tuple[dict[str, Tensor], Tensor | None]:
+def cap_exposure(
+    batch: dict[str, Tensor], cap: float | None, normalize: bool = False
+) -> tuple[dict[str, Tensor], Tensor | None]:
     """``(batch, k)``: the batch with every image brighter than ``cap`` (mean of its no-flash image) scaled
     down to it, its flash, extra frames and their std maps by the same factor ``k`` ``(B, 1, 1, 1)``
-    (``<= 1``; ``None`` when nothing is scaled); divide linear outputs by ``k``.
+    (``<= 1``; ``None`` when nothing is scaled); divide linear outputs by ``k``. With ``normalize`` every
+    image is brought to the mean ``cap``, darker ones brightened too (``k`` any positive factor).
 
     >>> b = {keys.NOFLASH: torch.full((2, 3, 4, 4), 0.01), keys.FLASH: torch.full((2, 3, 4, 4), 0.5)}
     >>> b[keys.NOFLASH][1] = 0.2
@@ -62,14 +65,16 @@ def cap_exposure(batch: dict[str, Tensor], cap: float | None) -> tuple[dict[str,
     ([1.0, 0.25], 0.05)
     >>> cap_exposure(b, 0.5)[1] is None
     True
+    >>> [round(v, 2) for v in cap_exposure(b, 0.05, normalize=True)[1].flatten().tolist()]
+    [5.0, 0.25]
     """
     if cap is None:
         return batch, None
     noflash = batch[keys.NOFLASH]
     mean = noflash.mean(dim=tuple(range(1, noflash.dim())), keepdim=True).clamp_min(1e-12)
-    if bool((mean <= cap).all()):
+    if not normalize and bool((mean <= cap).all()):
         return batch, None
-    k = (cap / mean).clamp(max=1.0)
+    k = cap / mean if normalize else (cap / mean).clamp(max=1.0)
     scaled = dict(batch)
     for name in (keys.NOFLASH, keys.FLASH, keys.NOFLASH_STD, keys.FLASH_STD) + EXTRA_FRAMES:
         x = batch.get(name)
@@ -132,6 +137,7 @@ class FlashNoFlashTask(EnhancementTask):
         loss: nn.Module | None = None,
         input_preparation: str = "exposure_matched",
         exposure_cap: float | None = TRAINED_MEAN,
+        normalize_exposure: bool = False,
         **options,
     ) -> None:
         if input_preparation not in INPUT_PREPARATIONS:
@@ -143,11 +149,14 @@ class FlashNoFlashTask(EnhancementTask):
         super().__init__(net, loss, **options)
         self.input_preparation = input_preparation
         self.exposure_cap = None if exposure_cap is None else float(exposure_cap)
+        if normalize_exposure and self.exposure_cap is None:
+            raise ValueError("normalize_exposure needs exposure_cap, the mean every image is brought to")
+        self.normalize_exposure = bool(normalize_exposure)
 
     def predict(self, batch: dict[str, Tensor], net=None) -> dict[str, Tensor]:
         """The net's outputs for ``batch``: exposure cap and input preparation, then ``net`` (default
         ``self.net``; ``fnflight enhance`` passes the same net run in tiles), linear outputs scaled back."""
-        batch, k = cap_exposure(batch, self.exposure_cap)
+        batch, k = cap_exposure(batch, self.exposure_cap, self.normalize_exposure)
         out = (net or self.net)(**fnf_inputs(batch, self.input_preparation))
         if k is None:
             return out

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The first run a newcomer makes (issue 26): `make train` on a FRESH clone of this repository (the venv
+# bootstrapped by the Makefile, then the default run, timed without the bootstrap), its outputs committed:
+# summary.txt (what it printed), sample.png, metrics.csv, results.json ({"records": [{"method", "dim",
+# "psnr", "ssim", "count"}]}: the trained net, the noisy input and the no-flash-only comparison on the
+# validation crops), and command.txt (command, commit, machine, wall time).
+#
+# usage: benchmarks/make_train.sh [CLONE_DIR]     (default /tmp/fnflight_make_train; it is replaced)
+# Results: benchmarks/results/make_train/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+CLONE=${1:-/tmp/fnflight_make_train}
+OUT=$REPO/benchmarks/results/make_train
+rm -rf "$CLONE"
+git clone -q "$REPO" "$CLONE"
+mkdir -p "$OUT"
+(cd "$CLONE" && make venv > /dev/null)
+start=$(date +%s)
+(cd "$CLONE" && make train ARGS="trainer.enable_progress_bar=false") 2>&1 | tee "$CLONE/make_train.log"
+wall=$(( $(date +%s) - start ))
+RUN=$CLONE/runs/deepfnf_small
+sed -n '/fnflight train: done/,$p' "$CLONE/make_train.log" > "$OUT/summary.txt"
+cp "$RUN/sample.png" "$RUN/results.json" "$RUN/metrics.json" "$OUT/"
+cp "$(ls "$RUN"/logs/version_*/metrics.csv | tail -1)" "$OUT/metrics.csv"
+{
+  echo "# $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "benchmarks/make_train.sh (make train on a fresh clone; the venv bootstrap not timed)"
+  echo "code: commit $(git -C "$CLONE" rev-parse --short HEAD)"
+  echo "machine: $(uname -srm), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  echo "make train wall time: ${wall} s"
+} > "$OUT/command.txt"
+cat "$OUT/command.txt"
