@@ -1,5 +1,6 @@
-"""What `fnflight train` reports after a run: the model beside its input and the task's comparison (results.json,
-the summary's per-level table, the sample's no-flash-only panel, the detail ratio), and the cosine schedule."""
+"""What `fnflight train` reports after a run: the model beside its input and the task's comparison
+(results.json, the summary's per-level table, the sample's no-flash-only panel, the detail ratio), and the
+cosine schedule."""
 
 from __future__ import annotations
 
