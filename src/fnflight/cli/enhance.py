@@ -7,9 +7,11 @@ nothing is unpickled); ``model=NAME`` instead is a shipped model (``fnflight mod
 
     fnflight enhance ckpt=PATH noflash=IMG flash=IMG out=OUT.png|.jpg|.tif [dim=auto|FACTOR] [std_read=S]
                      [std_shot=S] [noise=estimate] [tile=auto|N] [bits=8|16] [compare=true]
+    fnflight enhance ckpt=PATH noflash=A.dng flash=B.dng out=OUT.png [options as above]   # raw pair
     fnflight enhance ckpt=PATH raw=FILE ratio=R out=OUT.png|.jpg|.tif [tile=auto|N] [bits=8|16] [device=auto]
     fnflight enhance ckpt=PATH short=IMG long=IMG out=OUT.png|.jpg|.tif [tile=auto|N] [bits=8|16]
     fnflight enhance ckpt=PATH burst=DIR_OR_GLOB out=OUT.png|.jpg|.tif [std_read=S] [std_shot=S] [tile=auto|N]
+    fnflight enhance ckpt=PATH burst='FRAMES/*.dng' out=OUT.png [options as above]        # raw burst
     fnflight enhance ckpt=PATH testset=DIR index=N out=OUT.png
     fnflight enhance ckpt=PATH|model=NAME in=DIR out=DIR [ext=png|jpg|tif] [options]   # a whole folder
 
@@ -32,6 +34,15 @@ and kernel basis come from the whole image, so the result equals the untiled for
 run in one pass.
 Nets pad any size to a multiple of 32 internally. ``compare=true`` writes ``noisy (x gain) | output`` side by
 side instead.
+
+Raw pairs and bursts: ``noflash=A.dng flash=B.dng`` (and ``burst='FRAMES/*.dng'``, or a folder of raw
+frames) take DNGs and any raw file rawpy reads with a Bayer or X-Trans colour filter array (by extension:
+``.dng``, ``.arw``, ``.nef``, ``.cr2``, ``.raf``, ...). Each is decoded like ``raw=`` into linear camera RGB
+(:func:`fnflight.data.raw_sources.read_linear_camera_rgb`: black and white levels per the file, the
+package's bilinear demosaic), turned upright by the camera's orientation flag; the net runs on that, and the
+output is rendered through the no-flash's (the burst's reference frame's) white balance and colour matrix
+(one camera -> sRGB matrix, the task's ``color_matrix``). Every input must be raw then (a raw file with a PNG
+is refused), from one camera, of one size; linear or monochrome DNGs are refused as with ``raw=``.
 
 Own raw file (SID, paper 004; a raw low-light checkpoint, e.g. from ``fnflight train model=sid
 data=raw_sid_sony``): a DNG, Sony ARW or Fuji RAF (any file rawpy reads with a Bayer or X-Trans colour
@@ -92,8 +103,8 @@ SCHEMA = Schema(
         Key("ckpt", str, None, "a checkpoint of fnflight train or a file of fnflight export"),
         Key("model", str, None, "a shipped model instead of ckpt= (fnflight models lists them)"),
         Key("out", str, None, "the output image (.png, .jpg, .tif), or with in=DIR the output folder"),
-        Key("noflash", str, None, "flash/no-flash mode: the no-flash (ambient) image"),
-        Key("flash", str, None, "flash/no-flash mode: the flash image"),
+        Key("noflash", str, None, "flash/no-flash mode: the no-flash (ambient) image or raw file (DNG, ...)"),
+        Key("flash", str, None, "flash/no-flash mode: the flash image, or a raw file from the same camera"),
         Key(
             "dim",
             float,
@@ -117,7 +128,12 @@ SCHEMA = Schema(
         Key("ratio", float, None, "raw mode: the amplification (SID: 100, 250, 300)", low=0, low_open=True),
         Key("short", str, None, "short/long mode: the short (noisy) exposure"),
         Key("long", str, None, "short/long mode: the long (blurry) exposure"),
-        Key("burst", str, None, "burst mode: a folder or glob pattern of frames (the first the reference)"),
+        Key(
+            "burst",
+            str,
+            None,
+            "burst mode: a folder or glob pattern of frames, images or raw files (the first the reference)",
+        ),
         Key("testset", str, None, "test-set mode: a folder written by fnflight testset"),
         Key("index", int, 0, "test-set mode: the sample", low=0),
         Key("tile", int, "auto", "tile side in pixels (packed pixels for raw files)", low=1, words=("auto",)),
@@ -132,9 +148,11 @@ SCHEMA = Schema(
     usage="fnflight enhance ckpt=PATH|model=NAME INPUTS out=FILE [key=value ...]",
     examples=(
         "fnflight enhance model=deepfnf noflash=AMBIENT.png flash=FLASH.png noise=estimate out=out.png",
+        "fnflight enhance model=deepfnf noflash=AMBIENT.dng flash=FLASH.dng noise=estimate out=out.png",
         "fnflight enhance model=sid raw=CAPTURE.ARW ratio=100 out=out.png",
         "fnflight enhance model=lsd2 short=SHORT.png long=LONG.png out=out.png",
         "fnflight enhance model=kpn_burst burst='FRAMES/*.png' out=out.png",
+        "fnflight enhance model=kpn_burst burst='FRAMES/*.dng' out=out.png",
         "fnflight enhance ckpt=runs/deepfnf_small/checkpoints/last.ckpt testset=TESTSET index=0 out=s.png",
         "fnflight enhance model=lsd2 in=PAIRS/ out=RESULTS/ ext=jpg",
     ),
@@ -246,6 +264,8 @@ def parse(argv: list[str]) -> dict[str, Any]:
     device_of(opts["device"])
     for key in MODE_INPUTS.get(mode, ()):
         input_file(key, opts[key])
+    if mode == "own":
+        same_kind([("noflash", opts["noflash"]), ("flash", opts["flash"])])
     if mode == "burst":
         burst_files(opts["burst"])
     check_output_file(opts["out"], "out", overwrite=opts["overwrite"])
@@ -454,17 +474,42 @@ def enhance_short_long(
 
 
 def burst_files(spec: str) -> list[Path]:
-    """The frames of ``burst=``: a folder's image files or a glob pattern's matches, in name order."""
+    """The frames of ``burst=``: a folder's image or raw files or a glob pattern's matches, in name order;
+    all images or all raw files (:func:`same_kind`)."""
     import glob
 
+    from fnflight.data.raw_sources import RAW_SUFFIXES
+
     folder = Path(spec).expanduser()
+    suffixes = IMAGE_SUFFIXES + RAW_SUFFIXES
     if folder.is_dir():
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
     else:
-        files = sorted(Path(p) for p in glob.glob(str(folder)) if Path(p).suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(Path(p) for p in glob.glob(str(folder)) if Path(p).suffix.lower() in suffixes)
     if not files:
-        raise EnhanceError(f"burst={spec}: no image files (.png, .jpg, .tif) in that folder or pattern")
+        raise EnhanceError(
+            f"burst={spec}: no image files (.png, .jpg, .tif) or raw files (.dng, .arw, ...) in that folder "
+            "or pattern"
+        )
+    same_kind([("burst frame", str(p)) for p in files])
     return files
+
+
+def same_kind(named: list[tuple[str, str | Path]]) -> None:
+    """The inputs of one scene are all raw files or all images, by name (:data:`RAW_SUFFIXES
+    <fnflight.data.raw_sources.RAW_SUFFIXES>`): a raw file is linear camera RGB rendered through its own
+    colour matrix, an image is (s)RGB; mixed, the net would see two encodings and the output one wrong
+    colour. Checked before any file is decoded."""
+    from fnflight.data.raw_sources import is_raw_name
+
+    raw = [(key, path) for key, path in named if is_raw_name(path)]
+    image = [(key, path) for key, path in named if not is_raw_name(path)]
+    if raw and image:
+        (rk, rp), (ik, ip) = raw[0], image[0]
+        raise EnhanceError(
+            f"{rk}={rp} is a camera raw file but {ik}={ip} is an image: raw and image inputs cannot be "
+            "mixed (give every input as raw files, or every one as images)"
+        )
 
 
 def enhance_burst(
@@ -495,15 +540,17 @@ def enhance_burst(
             f"burst={burst}: {len(files)} frames, but checkpoint {str(ckpt)!r} takes {wanted} "
             f"({', '.join(p.name for p in files[:4])}{', ...' if len(files) > 4 else ''})"
         )
-    read = [_read_depth("burst", p) for p in files]
-    _same_depth([("burst frame", str(p), depth) for p, (_, depth) in zip(files, read)])
-    frames = [frame for frame, _ in read]
+    read = [_read_frame("burst", p) for p in files]
+    _same_depth([("burst frame", str(p), depth) for p, (_, depth, _) in zip(files, read)])
+    _same_camera([("burst frame", str(p), info) for p, (_, _, info) in zip(files, read)])
+    frames = [frame for frame, _, _ in read]
     for p, frame in zip(files[1:], frames[1:]):
         if frame.shape != frames[0].shape:
             raise EnhanceError(
                 f"burst frame {p} is {tuple(frame.shape[1:])} (H, W) but the reference {files[0].name} is "
                 f"{tuple(frames[0].shape[1:])}: every frame must have the reference's size"
             )
+    color_matrix = _color_matrix(read[0][2])  # the reference frame's white balance and colours
     ref = frames[0][None]
     if std_read is None or std_shot is None:
         try:
@@ -522,7 +569,7 @@ def enhance_burst(
         K.BURST: torch.stack(frames)[None].to(device),
         K.NOISE_STD: noise.to(device),
         K.GAIN: torch.ones(1, device=device),
-        K.COLOR_MATRIX: torch.eye(3, device=device)[None],
+        K.COLOR_MATRIX: color_matrix.to(device),
     }
     net = task.to(device).net
     linear = _run_tiled(net, [batch[K.BURST], batch[K.NOISE_STD]], tile, progress)
@@ -562,10 +609,65 @@ def _read(path: str, key: str = "image") -> torch.Tensor:
     return _read_depth(key, path)[0]
 
 
+def _read_frame(key: str, path: str | Path) -> tuple[torch.Tensor, str, dict[str, Any] | None]:
+    """One input of a pair or burst as linear ``(3, H, W)``, its storage type, and for a raw file (by name,
+    :func:`fnflight.data.raw_sources.is_raw_name`) the decoder's info (camera, colour matrix, ...).
+
+    Raw files go through THE shared decoder, :func:`fnflight.data.raw_sources.read_linear_camera_rgb` (that
+    of ``raw=``), turned upright by their orientation flag like ``raw=`` outputs; images through
+    :func:`_read_depth`. Errors are one line naming ``key=path``."""
+    from fnflight.data.raw_sources import is_raw_name, read_linear_camera_rgb
+    from fnflight.data.sources import SourceError
+
+    path = input_file(key, path)
+    if not is_raw_name(path):
+        return (*_read_depth(key, path), None)
+    try:
+        image, info = read_linear_camera_rgb(path)
+    except SourceError as err:
+        message = str(err)
+        message = message[len(str(path)) + 2 :] if message.startswith(f"{path}: ") else message
+        raise EnhanceError(f"{key}={path}: {message}") from None
+    rgb = upright(torch.from_numpy(image).permute(2, 0, 1), int(info["orientation"]))
+    return rgb.contiguous(), "raw", info
+
+
+def _same_camera(named: list[tuple[str, str, dict[str, Any] | None]]) -> None:
+    """Raw inputs of one scene come from one camera: the name it writes (:func:`camera_name
+    <fnflight.data.raw_sources.camera_name>`) where both files give one, else the sensor (CFA and colour
+    matrix); two cameras' pixels differ in colour response, levels and geometry, and the output is rendered
+    through one file's colour matrix."""
+    raws = [(key, path, info) for key, path, info in named if info is not None]
+    if len(raws) < 2:
+        return
+    key0, path0, info0 = raws[0]
+    for key, path, info in raws[1:]:
+        names = info0["camera"], info["camera"]
+        if None not in names and names[0] != names[1]:
+            differ = f"comes from camera {names[1]!r} but {key0}={path0} from {names[0]!r}"
+        elif info["sensor"] != info0["sensor"]:
+            differ = (
+                f"has another sensor ({CFA_NAMES.get(info['cfa'], info['cfa'])} colour filters, its colour "
+                f"matrix) than {key0}={path0} ({CFA_NAMES.get(info0['cfa'], info0['cfa'])})"
+            )
+        else:
+            continue
+        raise EnhanceError(f"{key}={path} {differ}: the raw files of one scene must come from one camera")
+
+
+def _color_matrix(info: dict[str, Any] | None) -> torch.Tensor:
+    """The batch's camera -> sRGB ``color_matrix`` ``(1, 3, 3)``: a raw file's (white balance included,
+    :func:`fnflight.data.raw_sources.read_linear_camera_rgb`), else the identity (images are sRGB)."""
+    if info is None:
+        return torch.eye(3)[None]
+    return torch.as_tensor(info["color_matrix"], dtype=torch.float32).reshape(1, 3, 3)
+
+
 DEPTHS = {
     "uint8": "8-bit (sRGB, linearised)",
     "uint16": "16-bit (taken as linear)",
     "float32": "float (linear)",
+    "raw": "a camera raw file (linear camera RGB)",
 }
 
 
@@ -586,12 +688,15 @@ def own_batch(opts: dict[str, Any]) -> dict[str, torch.Tensor]:
     from fnflight.data import batch as K
     from fnflight.imaging import estimate_noise_levels, estimate_white_noise, noise_std_map
 
-    noflash, depth_nf = _read_depth("noflash", opts["noflash"])
-    flash, depth_f = _read_depth("flash", opts["flash"])
+    same_kind([("noflash", opts["noflash"]), ("flash", opts["flash"])])
+    noflash, depth_nf, info_nf = _read_frame("noflash", opts["noflash"])
+    flash, depth_f, info_f = _read_frame("flash", opts["flash"])
     _same_depth([("noflash", opts["noflash"], depth_nf), ("flash", opts["flash"], depth_f)])
+    _same_camera([("noflash", opts["noflash"], info_nf), ("flash", opts["flash"], info_f)])
     if noflash.shape != flash.shape:
         raise EnhanceError(
             f"noflash {tuple(noflash.shape[1:])} and flash {tuple(flash.shape[1:])} differ in size"
+            + (" (H, W, upright)" if info_nf is not None else "")
         )
     if opts["noise"] == "estimate":  # read AND shot noise: a Poisson-Gaussian fit (Foi et al. 2008)
         try:
@@ -614,7 +719,7 @@ def own_batch(opts: dict[str, Any]) -> dict[str, torch.Tensor]:
         K.FLASH_STD: noise_std_map(f, sr, ss),
         K.GAIN: torch.tensor([gain]),
         K.DIM: torch.tensor([gain]),
-        K.COLOR_MATRIX: torch.eye(3)[None],
+        K.COLOR_MATRIX: _color_matrix(info_nf),  # the no-flash's white balance and colours: the output's
         K.STD_READ: sr,
         K.STD_SHOT: ss,
     }

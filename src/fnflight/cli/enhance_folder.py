@@ -3,7 +3,8 @@ of a folder through one model, with a progress bar over the images (on a termina
 
 What is one input, by the model's task (file names pair by their stem before the last ``_``):
 
-- flash/no-flash: ``NAME_ambient.*`` or ``NAME_noflash.*`` with ``NAME_flash.*`` (FAID's naming, or ours);
+- flash/no-flash: ``NAME_ambient.*`` or ``NAME_noflash.*`` with ``NAME_flash.*`` (FAID's naming, or ours;
+  images or raw files such as ``NAME_ambient.dng``, decoded as ``noflash=A.dng``);
 - short/long: ``NAME_short.*`` with ``NAME_long.*``;
 - burst: every sub-folder ``NAME/`` (its frames in name order, the first the reference);
 - raw: every raw file ``NAME.dng|.arw|.raf|...`` (``ratio=`` applies to all).
@@ -22,13 +23,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from fnflight.data.raw_sources import RAW_SUFFIXES
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
-RAW_SUFFIXES = (".dng", ".arw", ".raf", ".nef", ".cr2", ".cr3", ".orf", ".rw2")
 # the files that pair into one input, by task: {role: accepted name endings}
 PAIRS = {
     "fnf": {"noflash": ("_ambient", "_noflash"), "flash": ("_flash",)},
     "shortlong": {"short": ("_short",), "long": ("_long",)},
 }
+# the files each pair task reads: flash/no-flash pairs may be raw files too (fnflight.cli.enhance._read_frame)
+PAIR_SUFFIXES = {"fnf": IMAGE_SUFFIXES + RAW_SUFFIXES, "shortlong": IMAGE_SUFFIXES}
 # the test-set task of a model -> the single-image mode of fnflight enhance
 MODES = {"fnf": "own", "shortlong": "shortlong", "burst": "burst", "raw": "raw"}
 
@@ -42,7 +46,7 @@ def _paired(kind: str, folder: Path) -> dict[str, dict[str, str]]:
     roles = PAIRS[kind]
     found: dict[str, dict[str, str]] = {}
     for p in sorted(folder.iterdir()):
-        if p.suffix.lower() not in IMAGE_SUFFIXES:
+        if p.suffix.lower() not in PAIR_SUFFIXES[kind]:
             continue
         for role, endings in roles.items():
             for end in endings:
@@ -84,7 +88,9 @@ def unpaired(kind: str, folder: Path) -> list[str]:
         Path(p).name for files in found.values() if set(files) == set(PAIRS[kind]) for p in files.values()
     }
     return [
-        p.name for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in used
+        p.name
+        for p in sorted(folder.iterdir())
+        if p.suffix.lower() in PAIR_SUFFIXES[kind] and p.name not in used
     ]
 
 

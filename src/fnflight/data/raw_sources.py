@@ -31,6 +31,13 @@ truncated or damaged), no colour filter array (a linear or monochrome DNG), unsu
 One raw file of your own (``fnflight enhance raw=FILE``): :func:`read_raw_capture` decodes it with the same
 code as the dataset's inputs (:func:`decode_raw`: mosaic, levels, CFA phase; :func:`pack_decoded`:
 normalisation and packing), without amplification.
+
+Raw flash / no-flash pairs and bursts (``fnflight enhance noflash=A.dng flash=B.dng``, ``burst='F/*.dng'``):
+:func:`read_linear_camera_rgb` turns one raw file into the linear camera RGB the FnF and burst nets work in,
+through the SAME decoding (:func:`decode_raw`, :func:`normalised_mosaic`) and the package's bilinear
+demosaic, with the file's white balance and colour matrix as ONE camera -> sRGB matrix for the rendering
+(the batch's ``color_matrix``, as FAID's 16-bit pairs carry theirs), and the camera's name
+(:func:`camera_name`) so that inputs from two cameras are refused.
 """
 
 from __future__ import annotations
@@ -46,14 +53,25 @@ from torch.utils.data import Dataset
 from .sources import SourceError
 
 __all__ = [
+    "RAW_SUFFIXES",
     "SIDRawPairs",
+    "camera_name",
     "decode_raw",
     "exposure_from_name",
+    "is_raw_name",
+    "normalised_mosaic",
     "pack_decoded",
+    "read_linear_camera_rgb",
     "read_raw_capture",
     "read_sid_list",
 ]
 
+# file name endings read as camera raw files (by rawpy) wherever a command takes images or raw files
+RAW_SUFFIXES = (
+    ".dng", ".arw", ".srf", ".sr2", ".raf", ".nef", ".nrw", ".cr2", ".cr3", ".crw", ".orf", ".rw2", ".rwl",
+    ".pef", ".srw", ".raw", ".3fr", ".fff", ".iiq", ".erf", ".kdc", ".dcr", ".mef", ".mos", ".mrw", ".x3f",
+    ".gpr",
+)  # fmt: skip
 _EXPOSURE = re.compile(r"_(\d+(?:\.\d*)?|\.\d+)s\.[A-Za-z0-9]+$")
 _SPLIT = re.compile(r"_(train|val|test)_list")
 
@@ -198,8 +216,9 @@ def decode_raw(
         ``{"path", "mosaic"}`` (``uint16`` ``(H, W)``, ``H, W`` multiples of the CFA period), ``"black"``
         (float32 black level of each site of one CFA period, at the canonical phase), ``"white"`` (float),
         ``"cfa"`` (``"bayer"`` or ``"xtrans"``), ``"offset"`` (``(dy, dx)``, the phase shift), ``"flip"``
-        (LibRaw's orientation code; ``fnflight enhance`` turns its output by it), ``"wb_gains"`` (3,) and
-        ``"color_matrix"`` (3, 3) (:func:`_isp_params`).
+        (LibRaw's orientation code; ``fnflight enhance`` turns its output by it), ``"xyz_to_camera"``
+        (3, 3) (the file's, zeros when it has none), ``"wb_gains"`` (3,) and ``"color_matrix"`` (3, 3)
+        (:func:`_isp_params`).
 
     Raises:
         SourceError: naming the file and the problem (missing, not raw, truncated, no or unsupported colour
@@ -249,6 +268,7 @@ def decode_raw(
         "cfa": cfa,
         "offset": (dy, dx),
         "flip": flip,
+        "xyz_to_camera": xyz_to_camera.astype(np.float32),
         **_isp_params(camera_wb, xyz_to_camera),
     }
 
@@ -282,12 +302,26 @@ def pack_decoded(
         raise SourceError(
             f"{path}: X-Trans crop boxes must be even in packed pixels, got {(top, left, h, w)}"
         )
-    mosaic = decoded["mosaic"][top * f : (top + h) * f, left * f : (left + w) * f].astype(np.float32)
-    period = decoded["black"].shape
-    black = np.tile(decoded["black"], (h * f // period[0], w * f // period[1]))
-    norm = np.maximum(mosaic - black, 0.0) / (decoded["white"] - black)
-    tensor = torch.from_numpy(np.ascontiguousarray(norm, dtype=np.float32))[None, None]
+    norm = normalised_mosaic(decoded, (top * f, left * f, h * f, w * f))
+    tensor = torch.from_numpy(norm)[None, None]
     return imaging.pack_bayer(tensor, bayer_order) if f == 2 else imaging.pack_xtrans(tensor)
+
+
+def normalised_mosaic(decoded: dict[str, Any], box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """``max(raw - black, 0) / (white - black)`` per CFA site of (a crop of) a :func:`decode_raw` mosaic.
+
+    The one normalisation of :func:`pack_decoded` (SID's inputs, ``raw=``) and
+    :func:`read_linear_camera_rgb` (pairs and bursts). ``box = (top, left, height, width)`` in mosaic pixels,
+    all multiples of the CFA period (unchecked: the callers' boxes are); ``None`` is the whole mosaic.
+    Returns float32 ``(height, width)``, not clipped above (a site over the white level stays over 1).
+    """
+    full = decoded["mosaic"].shape
+    top, left, h, w = box if box is not None else (0, 0, *full)
+    mosaic = decoded["mosaic"][top : top + h, left : left + w].astype(np.float32)
+    period = decoded["black"].shape
+    black = np.tile(decoded["black"], (h // period[0], w // period[1]))
+    norm = np.maximum(mosaic - black, 0.0) / (decoded["white"] - black)
+    return np.ascontiguousarray(norm, dtype=np.float32)
 
 
 def read_raw_capture(
@@ -329,6 +363,110 @@ def read_raw_capture(
         "offset": decoded["offset"],
         "flip": decoded["flip"],
         "path": decoded["path"],
+    }
+
+
+def is_raw_name(path: str | Path) -> bool:
+    """Whether ``path`` is named like a camera raw file (:data:`RAW_SUFFIXES`, any case).
+
+    >>> is_raw_name("IMG_0001.DNG"), is_raw_name("a.arw"), is_raw_name("photo.png")
+    (True, True, False)
+    """
+    return Path(path).suffix.lower() in RAW_SUFFIXES
+
+
+def camera_name(path: str | Path) -> str | None:
+    """The camera that wrote a raw file, ``"Make Model"`` (plus a DNG's ``UniqueCameraModel`` when it says
+    more), from the TIFF tags of TIFF-based raws (DNG, ARW, NEF, CR2, ORF, RW2, PEF, ...); ``None`` when the
+    file is not TIFF-based (CR3, RAF, ...) or names no camera.
+
+    rawpy does not expose LibRaw's make and model, so they are read with tifffile (a dependency already);
+    :func:`read_linear_camera_rgb` falls back to the sensor's CFA and colour matrix where this is ``None``.
+    """
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(str(path)) as tif:
+            tags = tif.pages[0].tags
+            values = []
+            for key in ("Make", "Model", 50708):  # 50708: DNG UniqueCameraModel
+                tag = tags.get(key)
+                value = tag.value if tag is not None else ""
+                value = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+                values.append(value.strip(" \x00"))
+    except Exception:  # not a TIFF-based raw (tifffile raises many types): no name, not an error
+        return None
+    name = ""
+    for value in values:  # "Canon" + "Canon EOS 5D" -> "Canon EOS 5D"
+        if value and value not in name:
+            name = value if value.startswith(name) else f"{name} {value}".strip()
+    return name or None
+
+
+def read_linear_camera_rgb(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """One raw file as linear camera RGB for the flash / no-flash and burst nets (module docstring).
+
+    Decoding: :func:`decode_raw` (the decoder of ``raw=`` and SID: black level per CFA site and white level
+    from the file, the mosaic shifted to the canonical CFA phase and trimmed to whole periods; no linear or
+    monochrome DNG), normalised by :func:`normalised_mosaic`, then demosaicked by the package's bilinear
+    demosaic of any CFA (:func:`fnflight.imaging.demosaic_bilinear`, Bayer and X-Trans).
+
+    Why the package's demosaic and not LibRaw's ``postprocess`` (even in linear mode: ``gamma=(1, 1)``,
+    ``no_auto_bright``, unit white balance, raw colour): it keeps ONE decoding for every raw input of the
+    package, so the levels and the CFA phase cannot disagree between ``raw=`` and the pairs; measured sites
+    keep their exact linear values (LibRaw rescales to its own 16-bit range, ``scale_colors``, and clips at
+    its own white); and a file is decoded once. Bilinear interpolation lowers the noise of the interpolated
+    sites a little; the nets' noise maps come from the given or estimated levels as for any image.
+
+    Colour (what renders the OUTPUT, never the net's input): the file's as-shot white balance ``wb``
+    (divided by green) and LibRaw's ``cam2rgb`` (the inverse of (XYZ -> camera) @ (sRGB -> XYZ), rows
+    normalised to 1, dcraw's construction; :func:`_isp_params`), combined into ONE camera RGB -> linear sRGB
+    matrix ``color_matrix = cam2rgb @ diag(wb)``: the batch's ``color_matrix`` of the FnF and burst tasks
+    (``srgb(gain * M x)``), as FAID's 16-bit pairs carry theirs. Not
+    :func:`fnflight.imaging.camera_to_srgb_matrix`: rawpy gives neither the calibration illuminant nor the
+    as-shot illuminant, and the white-balance-then-normalised-matrix rendering is LibRaw's own (SID's
+    references) and the classical ISP's (:func:`fnflight.imaging.render_camera_rgb`). Identity matrix and
+    unit gains where the file has none.
+
+    Args:
+        path: a DNG or any raw file rawpy reads with a Bayer or X-Trans colour filter array.
+
+    Returns:
+        ``(image, info)``: ``image`` float32 ``(H, W, 3)`` linear camera RGB in ``[0, 1]``, in SENSOR
+        orientation (the visible mosaic after the CFA phase crop: up to one row / column fewer for Bayer);
+        ``info`` ``{"path", "camera"`` (:func:`camera_name`, or None), ``"sensor"`` (a hashable fingerprint:
+        CFA, phase, the file's XYZ -> camera matrix; compared when a camera has no name), ``"cfa"``
+        (``"bayer"`` / ``"xtrans"``), ``"wb"`` (3,), ``"cam2rgb"`` (3, 3), ``"color_matrix"`` (3, 3)
+        ``= cam2rgb @ diag(wb)``, ``"orientation"`` (LibRaw's flip code: 0, 3, 5, 6), ``"offset"`` (the CFA
+        phase shift ``(dy, dx)``)``}``.
+
+    Raises:
+        SourceError: naming the file and the problem (missing, not raw, truncated, no or unsupported colour
+            filter array, bad levels, too small), as ``raw=``.
+    """
+    from fnflight.imaging import XTRANS_CFA, demosaic_bilinear
+
+    decoded = decode_raw(path)
+    mosaic = torch.from_numpy(normalised_mosaic(decoded))[None, None]
+    cfa = torch.tensor([[0, 1], [1, 2]]) if decoded["cfa"] == "bayer" else XTRANS_CFA
+    try:
+        rgb = demosaic_bilinear(mosaic, cfa)[0].clamp_(0.0, 1.0)
+    except ValueError as err:  # a mosaic too small to interpolate
+        raise SourceError(f"{decoded['path']}: cannot demosaic this raw ({err})") from None
+    image = np.ascontiguousarray(rgb.permute(1, 2, 0).numpy(), dtype=np.float32)
+    wb, cam2rgb = decoded["wb_gains"].astype(np.float64), decoded["color_matrix"].astype(np.float64)
+    matrix = tuple(round(float(v), 4) for v in decoded["xyz_to_camera"].ravel())
+    sensor = (decoded["cfa"], tuple(decoded["offset"]), matrix)
+    return image, {
+        "path": decoded["path"],
+        "camera": camera_name(path),
+        "sensor": sensor,
+        "cfa": decoded["cfa"],
+        "wb": decoded["wb_gains"].copy(),
+        "cam2rgb": decoded["color_matrix"].copy(),
+        "color_matrix": (cam2rgb @ np.diag(wb)).astype(np.float32),
+        "orientation": decoded["flip"],
+        "offset": decoded["offset"],
     }
 
 
