@@ -71,3 +71,39 @@ def test_cosine_schedule_refuses_drop_steps(tmp_path):
 
     bad = tiny("direct", tmp_path, "optim.schedule=cosine", "optim.drop_steps=[3]", "trainer.max_steps=1")
     assert train_cli.run(bad) == 2
+
+
+def test_ema_weights_are_validated_and_checkpointed(tmp_path):
+    args = tiny(
+        "direct",
+        tmp_path,
+        "trainer.max_steps=4",
+        "trainer.val_check_interval=4",
+        "ema.decay=0.5",
+        "ema.start_step=1",
+        "after_fit.sample=false",
+    )
+    result = train(compose("train", args))
+    # the after-fit validation, results.json and a fresh load of the best checkpoint score the same weights
+    from fnflight.tasks.checkpoint import load_task
+    from fnflight.tasks.training import build_datamodule
+    from fnflight.tasks.validation_report import validation_records
+
+    own = [r["psnr"] for r in result.records if r["method"] == "direct"]
+    assert sum(own) / len(own) == pytest.approx(result.metrics["val/psnr"], abs=1e-3)
+    dm = build_datamodule(compose("train", args))
+    dm.setup("validate")
+    fresh = [
+        r["psnr"] for r in validation_records(load_task(result.best_ckpt), dm, "x") if r["method"] == "x"
+    ]
+    assert fresh == pytest.approx(own, abs=1e-4)
+    ckpt = torch.load(result.best_ckpt, weights_only=False)  # saved at a validation, during the fit
+    averaged, current = ckpt["state_dict"], ckpt["current_model_state"]
+    assert averaged.keys() == current.keys()
+    assert any(not torch.equal(averaged[k], current[k]) for k in averaged)  # the average, not the weights
+
+
+def test_bad_ema_decay_is_a_config_error(tmp_path):
+    from fnflight.cli import train as train_cli
+
+    assert train_cli.run(tiny("direct", tmp_path, "ema.decay=1.5", "trainer.max_steps=1")) == 2

@@ -37,7 +37,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint, WeightAveraging
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 from torch import nn
 
@@ -291,7 +291,9 @@ def build_callbacks(
     cfg: DictConfig, directory: Path, task: pl.LightningModule | None = None
 ) -> list[Callback]:
     """Best by ``checkpoint.monitor`` / ``checkpoint.mode`` (null: the task's ``checkpoint_metric``, e.g.
-    ``val/psnr``, max), ``last.ckpt`` every ``checkpoint.every_n_train_steps`` and at the end."""
+    ``val/psnr``, max), ``last.ckpt`` every ``checkpoint.every_n_train_steps`` and at the end; with
+    ``ema.decay`` first an exponential moving average of the weights (Lightning's ``EMAWeightAveraging``:
+    validation and every checkpoint's ``state_dict`` hold the averaged weights)."""
     ck = cfg.checkpoint
     folder = directory / "checkpoints"
     monitor, mode = getattr(task, "checkpoint_metric", ("val/psnr", "max"))
@@ -317,7 +319,17 @@ def build_callbacks(
         save_last=False,
         enable_version_counter=False,
     )
-    return [best, periodic, SaveLastAtEnd(folder / LAST)]
+    callbacks: list[Callback] = [best, periodic, SaveLastAtEnd(folder / LAST)]
+    ema = cfg.get("ema") or {}
+    if ema.get("decay") is not None:
+        from pytorch_lightning.callbacks import EMAWeightAveraging
+
+        decay, start = float(ema.decay), int(ema.get("start_step") or 0)
+        if not 0.0 < decay < 1.0 or start < 0:
+            raise ConfigError(f"ema.decay must be in (0, 1) and ema.start_step >= 0; got {decay}, {start}")
+        # before the checkpoint callbacks: they must save (and validation see) the averaged weights
+        callbacks.insert(0, EMAWeightAveraging(decay=decay, update_starting_at_step=start))
+    return callbacks
 
 
 def build_trainer(
@@ -528,13 +540,17 @@ def train(cfg: DictConfig) -> RunResult:
     result = RunResult(run_dir=directory, config_path=config_path, trainer=trainer, task=task)
     result.testset_task = str(getattr(task, "testset_task", "fnf"))
     result.global_step = int(trainer.global_step)
-    best_cb = callbacks[0]
-    assert isinstance(best_cb, ModelCheckpoint)
+    best_cb = next(cb for cb in callbacks if isinstance(cb, ModelCheckpoint))
     if best_cb.best_model_path:
         result.best_ckpt = Path(best_cb.best_model_path)
     result.last_ckpt = find_last_checkpoint(directory)
     fast = bool(trainer.fast_dev_run)
 
+    # The averaged weights ARE the model once training ends (every checkpoint's state_dict holds them):
+    # without this, the weight-averaging callback would restore a checkpoint's raw weights and swap in its
+    # own last average around the after-fit validation, so the summary would score neither the best
+    # checkpoint nor what it saved.
+    trainer.callbacks = [cb for cb in trainer.callbacks if not isinstance(cb, WeightAveraging)]
     if bool(cfg.after_fit.evaluate) and not fast and trainer.limit_val_batches != 0:
         out = trainer.validate(
             task,
