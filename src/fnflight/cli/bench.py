@@ -26,7 +26,8 @@ USAGE = """usage: fnflight bench ops|data|enhance|flash-realism|train|color-arti
   train  the training step (real DataModule, workers, degradation, step, backward, Adam): steps_per_s,
          flops_per_step, roofline_fraction, data_wait_fraction, peak_mb (options: cases=[deepfnf_small,...]
          steps=null warmup=null repeats=3 device=cpu|cuda|auto precision=32-true threads=null
-         channels_last=false crop=null batch_size=null num_workers=null config=[] profile=null sgemm_n=2048 seed=0)
+         channels_last=false crop=null batch_size=null num_workers=null config=[] profile=null
+         sgemm_n=2048 seed=0)
   --json one JSON object per case per line (default output is key=value text)"""
 
 MODULES = {
