@@ -71,9 +71,9 @@ light sits elsewhere than the flash's own hot spot. The ambient then exceeds 1 t
 the captures clip it: :class:`fnflight.data.fnf.FlashNoFlashDataModule` clips both captures and the target
 at the sensor's white level before the noise, as a camera does (``white_level``). Measured on the embedded
 training photos (windows with the training read margin, ``alpha`` log-uniform as in training; "emissive
-pixel": the lights add at least a quarter of the photo's white): 128-px crops: 25% of the crops hold an
-emissive region, 2.0% of the pixels are emissive, 0.11% of the no-flash pixels clip; 448-px crops: 62%,
-0.64%, 0.04% (96 and 48 crops).
+pixel": the lights add at least a quarter of the photo's white): 128-px crops: 22% of the crops hold an
+emissive region, 1.1% of the pixels are emissive, 0.06% of the no-flash pixels clip; 448-px crops: 62%,
+0.69%, 0.05% (96 and 40 random windows; the emissive share from the ``lights`` output).
 
 Everything is batched ``(B, 3, H, W)`` float32 on the input's device; every random number comes from the
 given ``torch.Generator`` (the per-sample scalars in one draw), so a pair is deterministic given the

@@ -504,11 +504,16 @@ class FlashNoFlashDataModule(LowLightDataModule):
         normals = torch.randn((m + 2, b, 3, h, w), generator=generator, device=gdev, dtype=dt)
         normals = normals.to(dev)
 
+        clip = (lambda x: x) if white is None else (lambda x: x.clamp(max=white))  # the sensor clips
+        reference_nf = clip(crop(clean_nf))  # the unwarped clean no-flash: the target and, unwarped, an input
+
         def capture(clean: Tensor, j: int, k: int) -> tuple[Tensor, Tensor]:
-            """Frame ``j`` of the sequence (warped unless it is the reference), noise from ``normals[k]``."""
-            x = crop(clean) if j == ref else imaging.warp_image(clean, warps[j], margin=margin)
-            if white is not None:  # the sensor clips before its noise
-                x = x.clamp(max=white)
+            """Frame ``j`` of the sequence (warped unless it is the reference), clipped at the white level,
+            noise from ``normals[k]``."""
+            if j == ref:
+                x = reference_nf if clean is clean_nf else clip(crop(clean))
+            else:
+                x = clip(imaging.warp_image(clean, warps[j], margin=margin))
             noisy = imaging.add_heteroscedastic_noise(x, std_read, std_shot, normal=normals[k])
             return noisy, imaging.noise_std_map(noisy, std_read, std_shot)
 
@@ -523,8 +528,7 @@ class FlashNoFlashDataModule(LowLightDataModule):
         if m:
             out[K.EXTRA_NOFLASH] = torch.stack([x for x, _ in extras], 1)
             out[K.EXTRA_NOFLASH_STD] = torch.stack([sd for _, sd in extras], 1)
-        target = crop(clean_nf)
-        out[K.TARGET] = target if white is None else target.clamp(max=white)
+        out[K.TARGET] = reference_nf
         out[K.GAIN] = dim
         out[K.DIM] = dim
         out[K.STD_READ], out[K.STD_SHOT] = std_read, std_shot
