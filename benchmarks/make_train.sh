@@ -19,7 +19,7 @@ mkdir -p "$OUT"
 start=$(date +%s)
 (cd "$CLONE" && make train ARGS="trainer.enable_progress_bar=false") 2>&1 | tee "$CLONE/make_train.log"
 wall=$(( $(date +%s) - start ))
-RUN=$CLONE/runs/deepfnf_small
+RUN=$CLONE/runs/first_run  # named after its experiment
 sed -n '/fnflight train: done/,$p' "$CLONE/make_train.log" > "$OUT/summary.txt"
 cp "$RUN/sample.png" "$RUN/results.json" "$RUN/metrics.json" "$OUT/"
 cp "$(ls "$RUN"/logs/version_*/metrics.csv | tail -1)" "$OUT/metrics.csv"

@@ -551,6 +551,7 @@ def train(cfg: DictConfig) -> RunResult:
     # own last average around the after-fit validation, so the summary would score neither the best
     # checkpoint nor what it saved.
     trainer.callbacks = [cb for cb in trainer.callbacks if not isinstance(cb, WeightAveraging)]
+    warnings.filterwarnings("ignore", message=".*callbacks used to create the checkpoint need to be.*")
     if bool(cfg.after_fit.evaluate) and not fast and trainer.limit_val_batches != 0:
         out = trainer.validate(
             task,
