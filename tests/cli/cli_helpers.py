@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
 # Tiny everything: 64-px crops, one validation image (x 4 dims), width 1/16, few basis elements.
 TINY = [
     "logger=csv",
@@ -52,3 +56,13 @@ RAW_TINY = [
 def tiny_raw(out_dir, *extra: str) -> list[str]:
     """``fnflight train`` arguments of a tiny SID run into ``out_dir`` (run name ``sid_small``)."""
     return [*RAW_TINY, f"out_dir={out_dir}", *extra]
+
+
+def raw_helpers(name: str = "_cli_dng_helpers") -> ModuleType:
+    """tests/data/test_raw_sources.py (pidng DNG writer, test mosaics), loaded by path under ``name``: the
+    CLI tests write their raw files with the same helpers as the decoder's tests."""
+    path = Path(__file__).resolve().parents[1] / "data" / "test_raw_sources.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -10,7 +10,6 @@ checkpoints, a tiny test set), ``{o}`` an empty output folder per case that must
 from __future__ import annotations
 
 import errno
-import importlib.util
 import os
 import pickle
 import shutil
@@ -23,21 +22,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_helpers import raw_helpers
 from PIL import Image
 
 from fnflight.cli.main import main
 from fnflight.data.sources import write_png
 
 MODELS = Path(__file__).resolve().parents[2] / "src" / "fnflight" / "models"
-
-
-def _raw_helpers():
-    """tests/data/test_raw_sources.py (pidng DNG writer), loaded by path under its own name."""
-    path = Path(__file__).resolve().parents[1] / "data" / "test_raw_sources.py"
-    spec = importlib.util.spec_from_file_location("_matrix_dng_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _png(path: Path, h: int, w: int, seed: int = 0) -> Path:
@@ -74,8 +65,11 @@ def d(tmp_path_factory) -> Path:
     torch.save({"state_dict": {}, "x": _Payload()}, d / "pickled.ckpt")
     # raw files: not raw at all, and a real DNG from another camera (X-Trans; the shipped sid is Bayer)
     (d / "fake.dng").write_text("a text file named like a raw file\n" * 10)
-    h = _raw_helpers()
+    h = raw_helpers("_matrix_dng_helpers")
     h.write_dng(d / "xtrans.RAF", h.scene_mosaic(72, 72, 0.01), XTRANS_CFA.numpy())
+    # raw flash/no-flash pairs and bursts (enhance noflash=A.dng flash=B.dng, burst='*.dng')
+    h.write_dng(d / "bayer.dng", h.scene_mosaic(32, 32, 0.01))
+    h.write_dng(d / "bayer_big.dng", h.scene_mosaic(48, 48, 0.02))
     # a training folder: two usable images and every kind of bad one
     train = d / "train"
     train.mkdir()
@@ -152,6 +146,17 @@ ENHANCE_FNF = {
         FNF[:2] + ["noflash={d}/nf16.png", *FNF[3:]],
         2,
         ["16-bit", "8-bit", "mixed bit depths"],
+    ),
+    "raw_with_image": (
+        FNF[:2] + ["noflash={d}/bayer.dng", *FNF[3:]],
+        2,
+        ["bayer.dng is a camera raw file", "B.png is an image", "cannot be mixed"],
+    ),
+    "raw_not_raw": (FNF[:2] + ["noflash={d}/fake.dng", "flash={d}/bayer.dng", FNF[4]], 2, ["fake.dng"]),
+    "raw_sizes": (
+        FNF[:2] + ["noflash={d}/bayer.dng", "flash={d}/bayer_big.dng", FNF[4]],
+        2,
+        ["differ in size"],
     ),
     "out_proc": (FNF[:4] + ["out=/proc/x.png"], 2, ["out=/proc/x.png", "cannot write"]),
     "out_exists": (FNF[:4] + ["out={d}/A.png"], 2, ["A.png", "exists", "overwrite=true"]),

@@ -3,28 +3,18 @@ rawpy decoder (issue 22), on tiny pidng DNGs the tests write, with the shipped `
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from cli_helpers import raw_helpers
 from PIL import Image
 
 from fnflight.cli import enhance as enhance_cli
 from fnflight.data.raw_sources import read_linear_camera_rgb
 
-
-def _raw_helpers():
-    """tests/data/test_raw_sources.py (pidng DNG writer, test mosaics), loaded by path under its own name."""
-    path = Path(__file__).resolve().parents[1] / "data" / "test_raw_sources.py"
-    spec = importlib.util.spec_from_file_location("_enhance_dng_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_H = _raw_helpers()
+_H = raw_helpers("_enhance_dng_helpers")
 SIZE = 64
 
 

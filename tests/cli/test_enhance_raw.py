@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import importlib.util
 import os
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 import tifffile
 import torch
-from cli_helpers import tiny, tiny_raw
+from cli_helpers import raw_helpers, tiny, tiny_raw
 from PIL import Image
 
 from fnflight.cli import enhance as enhance_cli
@@ -21,17 +20,7 @@ from fnflight.data.raw_sources import SIDRawPairs, read_raw_capture
 from fnflight.data.sources import decode_image, probe_image
 from fnflight.imaging import XTRANS_CFA, amplify
 
-
-def _raw_helpers():
-    """tests/data/test_raw_sources.py (pidng DNG writer, test mosaics), loaded by path under its own name."""
-    path = Path(__file__).resolve().parents[1] / "data" / "test_raw_sources.py"
-    spec = importlib.util.spec_from_file_location("_enhance_raw_dng_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_H = _raw_helpers()
+_H = raw_helpers("_enhance_raw_dng_helpers")
 write_dng, scene_mosaic, BLACK, WHITE = _H.write_dng, _H.scene_mosaic, _H.BLACK, _H.WHITE
 
 ONE_STEP = [

@@ -84,6 +84,11 @@ def gradient_l1(diff: Tensor) -> Tensor:
 LOSS_TOES = ("clamped", "linear")
 
 
+def _check_toe(toe: str) -> None:
+    if toe not in LOSS_TOES:
+        raise ValueError(f"toe must be one of {LOSS_TOES}, got {toe!r}")
+
+
 def render_for_loss(image: Tensor, gain: Tensor, color_matrix: Tensor, toe: str = "clamped") -> Tensor:
     """``image`` ``(B, 3, H, W)`` linear rendered to sRGB as the losses compare it: the curve continued
     linearly above 1 and nothing clipped above (NOTES), below 0 as ``toe`` says (:data:`LOSS_TOES`).
@@ -94,8 +99,7 @@ def render_for_loss(image: Tensor, gain: Tensor, color_matrix: Tensor, toe: str 
     >>> round(render_for_loss(x, torch.ones(1), torch.eye(3), toe="linear").flatten()[0].item(), 4)
     -0.1292
     """
-    if toe not in LOSS_TOES:
-        raise ValueError(f"toe must be one of {LOSS_TOES}, got {toe!r}")
+    _check_toe(toe)
     out = render_srgb(image.float(), gain, color_matrix, clip=False, linear_above_one=True)
     return out.clamp_min(0.0) if toe == "clamped" else out
 
@@ -144,8 +148,7 @@ class DeepFnFLoss(nn.Module):
 
     def __init__(self, grad_weight: float = 1.0, render: bool = True, toe: str = "clamped") -> None:
         super().__init__()
-        if toe not in LOSS_TOES:
-            raise ValueError(f"toe must be one of {LOSS_TOES}, got {toe!r}")
+        _check_toe(toe)
         self.grad_weight = float(grad_weight)
         self.render, self.toe = bool(render), toe
 
@@ -252,8 +255,7 @@ class _PixelLoss(nn.Module):
 
     def __init__(self, render: bool = False, toe: str = "clamped") -> None:
         super().__init__()
-        if toe not in LOSS_TOES:
-            raise ValueError(f"toe must be one of {LOSS_TOES}, got {toe!r}")
+        _check_toe(toe)
         self.render, self.toe = bool(render), toe
 
     def forward(
@@ -304,8 +306,7 @@ class HierarchicalLoss(nn.Module):
         self, grad_weight: float = 1.0, ssim_weight: float = 0.1, render: bool = True, toe: str = "clamped"
     ) -> None:
         super().__init__()
-        if toe not in LOSS_TOES:
-            raise ValueError(f"toe must be one of {LOSS_TOES}, got {toe!r}")
+        _check_toe(toe)
         self.grad_weight, self.ssim_weight, self.render = float(grad_weight), float(ssim_weight), bool(render)
         self.toe = toe
 

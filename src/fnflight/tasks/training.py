@@ -415,13 +415,7 @@ class RunResult:
     task: Any = None
 
     def summary(self) -> str:
-        def rel(p: Path | None) -> str:  # relative to the working directory where it lies below it
-            if p is None:
-                return "(none)"
-            try:
-                return str(Path(p).resolve().relative_to(Path.cwd().resolve()))
-            except ValueError:
-                return str(p)
+        rel = rel_or_name
 
         def by_dim(key: str) -> tuple[str, float]:  # keys from metrics.dim_label, in the table order
             match = re.fullmatch(r"(.*)_(?:dim|ratio)([0-9.]+)", key)
