@@ -502,6 +502,9 @@ def test_an_interrupt_during_a_write_leaves_no_part_file(sig, rc, word, d, tmp_p
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a pytest-xdist worker ignores SIGINT and a child inherits that (as a background job of a shell
+        # does); a user's terminal delivers it: restore the default so the test sees what a user sees
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stdout.readline().strip() == "writing"

@@ -77,7 +77,9 @@ def test_paper_experiment_settings():
 def test_every_experiment_composes(name):
     # the data path each experiment requires (??? in its data file: a folder's path, SID's root, ...)
     required = missing_keys(compose("train", [f"experiment={name}"]))
-    assert required, f"experiment {name} should require its data location"
+    source = compose("train", [f"experiment={name}"]).data.init_args.get("source") or {}
+    embedded = str(source.get("class_path", "")).endswith("EmbeddedPhotos")  # first_run: no path to give
+    assert required or embedded, f"experiment {name} should require its data location"
     cfg = compose("train", [f"experiment={name}", *(f"{key}=/data" for key in required)])
     check_config(cfg)
     assert cfg.choices.experiment == name
