@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# How real is the synthetic flash? `fnflight bench flash-realism` for synthetic pairs made from Kodak24 (224
-# and 448 centre crops) and from BSDS500 val (224; the set the synthesis parameters were chosen on), against
-# the three REAL FAID pairs of faid-samples (224: they are 320 x 240). One JSON line per (source, dim):
-# transfer_gain_db (an untrained flash detail transfer over the best plain blur) and detail_corr (the
-# fine-detail correlation of ambient and flash).
+# How real is the synthetic flash? `fnflight bench flash-realism` for synthetic pairs made from Kodak24 and
+# from BSDS500 val (the set the synthesis parameters were chosen on), 128 and 448 centre crops, against the
+# three REAL FAID pairs of faid-samples. One JSON line per (source, crop, dim): transfer_gain_db (an untrained
+# flash detail transfer over the best plain blur), detail_corr, and per band the amplitude ratio and slope.
 #
 # usage: benchmarks/flash_realism.sh DATA_DIR   (DATA_DIR holds kodak24, bsds500-trainval/val, faid-samples)
 # Results: benchmarks/results/flash_realism.jsonl (+ flash_realism.md: command, commit, machine)
@@ -17,9 +16,10 @@ run() {  # name, then bench options
   local name=$1; shift
   $BIN/fnflight bench flash-realism --json "$@" | sed "s/^{/{\"set\": \"$name\", /" >> "$tmp"
 }
-run kodak24_224 "synthetic=$DATA/kodak24" "real=$DATA/faid-samples" crop=224
-run kodak24_448 "synthetic=$DATA/kodak24" crop=448
-run bsds500_val_224 "synthetic=$DATA/bsds500-trainval/val" crop=224
+# issue 22: amplitude ratio and slope per band beside correlation and transfer gain, at 128 and 448 crops (the
+# real pairs are 320 x 240: their "448" line measures the whole frame's largest square)
+run kodak24 "synthetic=$DATA/kodak24" "real=$DATA/faid-samples" "crop=[128,448]"
+run bsds500_val "synthetic=$DATA/bsds500-trainval/val" "crop=[128,448]"
 mv "$tmp" "$OUT.jsonl"
 {
   echo "# flash realism"
