@@ -497,11 +497,11 @@ def _run(argv: list[str]) -> int:
     if any(a in ("-h", "--help", "help") for a in argv):
         print(SCHEMA.help(__doc__))
         return 0
-    from fnflight.data.testset import TestSet, TestSetError
+    opts = parse(list(argv))  # values, device and output folder first: a bad request fails in a second
+    from fnflight.data.testset import TestSet, TestSetError  # imports Lightning: seconds
     from fnflight.tasks.checkpoint import load_task, method_name
     from fnflight.tasks.lpips import load_lpips
 
-    opts = parse(list(argv))
     if not opts["ckpt"] and not opts["baselines"]:
         raise EvalError("nothing to evaluate: pass ckpt=PATH (several allowed) or baselines=true")
     testset = TestSet(opts["testset"], verify=bool(opts["verify"]))
