@@ -91,7 +91,7 @@ def measure(task, batches: Iterator[dict[str, Tensor]], device: torch.device) ->
     """The line's figures (module docstring) of one model over one set's batches (B = 1 each)."""
     from fnflight.data import batch as K
     from fnflight.imaging.color import render_srgb
-    from fnflight.tasks.color_artifacts import CHROMA_THRESHOLD, chroma_distance
+    from fnflight.tasks.color_artifacts import CHROMA_THRESHOLD, nearest_chroma_distance
     from fnflight.tasks.metrics import psnr_per_image
 
     off_pixels = total = pairs = with_off = 0
@@ -104,7 +104,7 @@ def measure(task, batches: Iterator[dict[str, Tensor]], device: torch.device) ->
         written = task.to_srgb(batch, out)
         noflash = task.to_srgb(batch, batch[K.NOFLASH])
         flash = render_srgb(batch[K.FLASH].float(), 1.0, cm, clip=True)
-        nearer = torch.minimum(chroma_distance(written, noflash), chroma_distance(written, flash))
+        nearer = nearest_chroma_distance(written, [noflash, flash])
         off = nearer > CHROMA_THRESHOLD
         n_off, n = int(off.sum()), off.numel()
         off_pixels, total, pairs = off_pixels + n_off, total + n, pairs + 1

@@ -245,9 +245,10 @@ def _fnf_peers(batch: dict[str, Tensor]) -> dict[str, Tensor]:
     """The classical flash/no-flash peers, rendered sRGB: ``petschnigg`` (joint bilateral + detail transfer,
     sigmas per dim from the validation set) and ``nlmeans_noflash`` (non-local means of the no-flash image
     alone given its true noise level, through a variance-stabilising transform)."""
-    from fnflight.classical import petschnigg, vst_denoise
+    from fnflight.classical import petschnigg
     from fnflight.classical.petschnigg import params_for_dim
     from fnflight.data import batch as K
+    from fnflight.tasks.fnf import nlmeans_noflash
     from fnflight.tasks.metrics import render_for_metrics
 
     gain, cm = batch[K.GAIN], batch[K.COLOR_MATRIX]
@@ -266,11 +267,8 @@ def _fnf_peers(batch: dict[str, Tensor]) -> dict[str, Tensor]:
             ]
         )
         peers["petschnigg"] = render_for_metrics(out, gain, cm)
-    if K.STD_READ in batch and K.STD_SHOT in batch:
-        ones = torch.ones_like(batch[K.STD_READ])
-        # not clipped first: the dim no-flash image's read noise goes below 0, and clipping it to 0 would
-        # bias the dark pixels that the gain then amplifies (the transform takes values below 0)
-        den = vst_denoise(batch[K.NOFLASH], ones, batch[K.STD_READ], batch[K.STD_SHOT])
+    den = nlmeans_noflash(batch)
+    if den is not None:
         peers["nlmeans_noflash"] = render_for_metrics(den, gain, cm)
     return peers
 

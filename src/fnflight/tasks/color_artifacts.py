@@ -25,7 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["CHROMA_THRESHOLD", "CHROMA_WINDOW", "chroma_distance", "chroma_off", "local_chromaticity"]
+__all__ = [
+    "CHROMA_THRESHOLD",
+    "CHROMA_WINDOW",
+    "chroma_distance",
+    "chroma_off",
+    "local_chromaticity",
+    "nearest_chroma_distance",
+]
 
 CHROMA_THRESHOLD = 0.4  # the issue's threshold: far outside what noise or a white-balance shift gives
 CHROMA_WINDOW = 5
@@ -108,18 +115,30 @@ def chroma_off(
     >>> chroma_off(grey, [grey]).tolist(), float(chroma_off(blue, [grey]))
     ([0.0], 0.125)
     """
+    if not 0.0 < float(threshold) <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    share = (nearest_chroma_distance(output, inputs, window) > threshold).float().mean(dim=(1, 2, 3))
+    return share if per_image else share.mean()
+
+
+def nearest_chroma_distance(output: Tensor, inputs: Sequence[Tensor], window: int = CHROMA_WINDOW) -> Tensor:
+    """Per pixel, the distance of the output's local colour to the NEARER of the inputs' (:func:
+    `chroma_distance`), ``(B, 1, H, W)`` in ``[0, 1]``: a pixel is off when this exceeds the threshold.
+
+    >>> grey = torch.full((1, 3, 8, 8), 0.5)
+    >>> float(nearest_chroma_distance(grey, [grey, torch.rand(1, 3, 8, 8)]).max())
+    0.0
+    """
     output = _check("output", output)
     if not inputs:
         raise ValueError("inputs must hold at least one image to compare the output's colour with")
-    if not 0.0 < float(threshold) <= 1.0:
-        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
-    off = torch.ones_like(output[:, :1], dtype=torch.bool)
+    nearest = None
     for i, image in enumerate(inputs):
         _check(f"inputs[{i}]", image)
         if image.shape != output.shape:
             raise ValueError(
                 f"inputs[{i}] must have the output's shape {tuple(output.shape)}, got {tuple(image.shape)}"
             )
-        off &= chroma_distance(output, image, window) > threshold
-    share = off.float().mean(dim=(1, 2, 3))
-    return share if per_image else share.mean()
+        d = chroma_distance(output, image, window)
+        nearest = d if nearest is None else torch.minimum(nearest, d)
+    return nearest

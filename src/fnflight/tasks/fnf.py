@@ -20,7 +20,14 @@ from fnflight.tasks.image_logging import normalise_map
 from fnflight.tasks.losses import DeepFnFLoss
 from fnflight.tasks.metrics import render_for_metrics
 
-__all__ = ["INPUT_PREPARATIONS", "TRAINED_MEAN", "FlashNoFlashTask", "cap_exposure", "fnf_inputs"]
+__all__ = [
+    "INPUT_PREPARATIONS",
+    "TRAINED_MEAN",
+    "FlashNoFlashTask",
+    "cap_exposure",
+    "fnf_inputs",
+    "nlmeans_noflash",
+]
 
 
 # How the flash enters a flash/no-flash net: ONE step for every net (DeepFnF, no-flash only, BPN, KPN,
@@ -112,6 +119,21 @@ def fnf_inputs(batch: dict[str, Tensor], preparation: str = "exposure_matched") 
     }
 
 
+def nlmeans_noflash(batch: dict[str, Tensor]) -> Tensor | None:
+    """The no-flash image alone denoised by non-local means given its TRUE noise level (variance-stabilised:
+    :func:`fnflight.classical.vst_denoise`), linear ``(B, 3, H, W)``; ``None`` when the batch has no
+    ``std_read`` / ``std_shot``. The no-flash-only comparison of training summaries and a floor of
+    ``fnflight eval``."""
+    if keys.STD_READ not in batch or keys.STD_SHOT not in batch:
+        return None
+    from fnflight.classical import vst_denoise
+
+    ones = torch.ones_like(batch[keys.STD_READ])
+    # not clipped first: the dim no-flash image's read noise goes below 0, and clipping it to 0 would bias the
+    # dark pixels that the gain then amplifies (the transform takes values below 0)
+    return vst_denoise(batch[keys.NOFLASH], ones, batch[keys.STD_READ], batch[keys.STD_SHOT])
+
+
 class FlashNoFlashTask(EnhancementTask):
     """Train / validate / test an FnF net with paper 000's loss, metrics and schedule.
 
@@ -176,18 +198,11 @@ class FlashNoFlashTask(EnhancementTask):
         return self.to_srgb(batch, batch[keys.NOFLASH])
 
     def comparisons(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        """``nlmeans_noflash``: the no-flash image alone denoised by non-local means given its TRUE noise
-        level (variance-stabilised, :func:`fnflight.classical.vst_denoise`; the floor ``fnflight eval``
-        reports under that name): what denoising without the flash gets, so that a summary shows what the
-        flash added. Needs the batch's ``std_read`` / ``std_shot`` (synthetic data); else none."""
-        if keys.STD_READ not in batch or keys.STD_SHOT not in batch:
-            return {}
-        from fnflight.classical import vst_denoise
-
-        ones = torch.ones_like(batch[keys.STD_READ])
-        # not clipped first: clipping the dim image's read noise at 0 would bias the dark pixels
-        den = vst_denoise(batch[keys.NOFLASH].float(), ones, batch[keys.STD_READ], batch[keys.STD_SHOT])
-        return {"nlmeans_noflash": self.to_srgb(batch, den)}
+        """``nlmeans_noflash`` (:func:`nlmeans_noflash`, the floor ``fnflight eval`` reports under that name):
+        what denoising without the flash gets, so that a summary shows what the flash added. Needs the
+        batch's ``std_read`` / ``std_shot`` (synthetic data); else none."""
+        denoised = nlmeans_noflash(batch)
+        return {} if denoised is None else {"nlmeans_noflash": self.to_srgb(batch, denoised)}
 
     def sample_panels(self, batch: dict[str, Tensor], outputs: dict[str, Tensor]) -> list[Tensor]:
         """``noisy no-flash x gain | flash (as captured) | [no-flash only] | output | target`` in sRGB

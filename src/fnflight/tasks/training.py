@@ -348,20 +348,21 @@ def build_trainer(
 @torch.no_grad()
 def write_sample(
     task: pl.LightningModule, datamodule: pl.LightningDataModule, path: Path, rows: int = 4
-) -> Path:
+) -> tuple[Path, float | None]:
     """``input preview | output | target`` (the task's :meth:`sample_panels`) for the first validation images,
-    one row per image."""
+    one row per image; returns the path and the output's
+    :func:`~fnflight.tasks.validation_report.detail_ratio` on those crops (``None`` for a task that does not
+    predict images)."""
     from fnflight.tasks.image_logging import grid, save_png
+    from fnflight.tasks.validation_report import detail_ratio, validation_batches
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     task = task.to(device).eval()
-    loader = datamodule.val_dataloader()
-    batch = next(iter(loader))
-    batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-    if hasattr(datamodule, "on_after_batch_transfer"):
-        batch = datamodule.on_after_batch_transfer(batch, 0)
-    panels = task.sample_panels(batch, task.predict(batch))
-    return save_png(path, grid(panels, max_rows=rows))
+    batch = next(validation_batches(datamodule, device))
+    outputs = task.predict(batch)
+    images = getattr(task, "predicts_images", True)
+    detail = detail_ratio(*task.metric_images(batch, outputs)) if images else None
+    return save_png(path, grid(task.sample_panels(batch, outputs), max_rows=rows)), detail
 
 
 def write_validation_records(
@@ -378,18 +379,6 @@ def write_validation_records(
     records = validation_records(task.to(device), datamodule, method_name(task))
     path.write_text(json.dumps({"records": records}, indent=2) + "\n")
     return path
-
-
-@torch.no_grad()
-def _sample_detail(task: pl.LightningModule, datamodule: pl.LightningDataModule) -> float:
-    """:func:`~fnflight.tasks.validation_report.detail_ratio` of the output on the crops of ``sample.png``."""
-    from fnflight.tasks.validation_report import detail_ratio
-
-    device = next(task.parameters()).device
-    batch = next(iter(datamodule.val_dataloader()))
-    batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-    batch = datamodule.on_after_batch_transfer(batch, 0)
-    return detail_ratio(*task.metric_images(batch, task.predict(batch)))
 
 
 @dataclass
@@ -568,8 +557,7 @@ def train(cfg: DictConfig) -> RunResult:
             result.results_path = write_validation_records(task, datamodule, directory / "results.json")
             result.records = json.loads(result.results_path.read_text())["records"]
         if bool(cfg.after_fit.sample):
-            result.sample_path = write_sample(task, datamodule, directory / "sample.png")
-            result.detail = _sample_detail(task, datamodule) if scored else None
+            result.sample_path, result.detail = write_sample(task, datamodule, directory / "sample.png")
         images = directory / "images"
         result.images_dir = images if images.is_dir() else None
         csv_logger = next((lg for lg in trainer.loggers if type(lg).__name__ == "CSVLogger"), None)

@@ -10,6 +10,7 @@ output kept (:func:`detail_ratio`): a blurred output scores well below 1.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -17,7 +18,7 @@ from torch import Tensor
 
 from fnflight.tasks.metrics import DimMetrics
 
-__all__ = ["detail_ratio", "mean_gradient_magnitude", "validation_records"]
+__all__ = ["detail_ratio", "mean_gradient_magnitude", "validation_batches", "validation_records"]
 
 
 def mean_gradient_magnitude(image: Tensor) -> Tensor:
@@ -52,6 +53,14 @@ def detail_ratio(output: Tensor, target: Tensor) -> float:
     return float(mean_gradient_magnitude(output).sum()) / max(den, 1e-12)
 
 
+def validation_batches(datamodule, device: torch.device) -> Iterator[dict[str, Tensor]]:
+    """The validation batches on ``device``, degraded as validation degrades them (deterministic per
+    sample: the DataModule's ``on_after_batch_transfer`` outside a Trainer)."""
+    for batch in datamodule.val_dataloader():
+        batch = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in batch.items()}
+        yield datamodule.on_after_batch_transfer(batch, 0)
+
+
 @torch.no_grad()
 def validation_records(task, datamodule, method: str) -> list[dict[str, Any]]:
     """``[{"method", <level key>, "psnr", "ssim", "count"}]`` of the model (as ``method``), the noisy input
@@ -67,9 +76,7 @@ def validation_records(task, datamodule, method: str) -> list[dict[str, Any]]:
             metrics[name] = DimMetrics(levels, key=task.level_key).to(device)
         metrics[name].update(pred.float(), target.float(), level)
 
-    for batch in datamodule.val_dataloader():
-        batch = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in batch.items()}
-        batch = datamodule.on_after_batch_transfer(batch, 0)
+    for batch in validation_batches(datamodule, device):
         pred, target = task.metric_images(batch, task.predict(batch))
         level = task.metric_levels(batch)
         add(method, pred, target, level)
