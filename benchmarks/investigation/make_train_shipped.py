@@ -15,7 +15,8 @@ from fnflight.tasks.training import build_datamodule
 from fnflight.tasks.validation_report import validation_records
 
 models = sys.argv[1:] or ["deepfnf", "nfonly"]
-commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+commit = git.stdout.strip()
 cpu = next(line.split(":")[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
 print(f"command: .venv/bin/python benchmarks/investigation/make_train_shipped.py {' '.join(models)}")
 print(f"code: commit {commit}; machine: {cpu}")
