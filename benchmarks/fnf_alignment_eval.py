@@ -28,7 +28,7 @@ from fnflight.data.testset import TestSet
 from fnflight.imaging import mean_displacement
 from fnflight.nets.flash_aligner import log_highpass
 from fnflight.ops.lucas_kanade import lucas_kanade_homography, pixel_homography
-from fnflight.tasks.checkpoint import load_task
+from fnflight.model_io.checkpoint import load_task
 from fnflight.tasks.fnf import fnf_inputs
 
 

@@ -25,8 +25,8 @@ from fnflight.config import compose, instantiate, to_container
 from fnflight.data import batch as keys
 from fnflight.tasks.fnf import fnf_inputs
 from fnflight.tasks.losses import DeepFnFLoss
-from fnflight.tasks.metrics import psnr_per_image, render_for_metrics
-from fnflight.tasks.training import build_datamodule
+from fnflight.metrics.image_quality import psnr_per_image, render_for_metrics
+from fnflight.training.run import build_datamodule
 
 VARIANTS = {
     # (model, overrides, flash zeroed, input preparation: fnflight.tasks.fnf.INPUT_PREPARATIONS)

@@ -16,6 +16,7 @@
 # benchmarks/fnf_quality_summary.py averages over seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benchmarks/lib.sh
 DATA=${1:?usage: $0 DATA_DIR [STEPS] [MODELS...]}
 STEPS=${2:-4000}
 shift $(( $# >= 2 ? 2 : 1 ))
@@ -37,11 +38,9 @@ TESTSET=${TESTSET:-runs/fnf_protocol2/kodak24_testset}
 mkdir -p "$OUT" "$RUNS"
 
 # Identical budget for every model (the CPU preset width and basis size of configs/model/deepfnf_small).
-COMMON=(data=fnf_folder logger=csv "out_dir=$RUNS" overwrite=true "seed=$SEED"
-  "data.init_args.source.init_args.path=$DATA/bsds500-trainval/train"
-  data.init_args.source.init_args.val_count=0 data.init_args.source.init_args.split=all
-  "data.init_args.val_source={class_path: fnflight.data.sources.ImageFolder, init_args: {path: $DATA/bsds500-trainval/val, split: all}}"
-  data.init_args.crop=128 data.init_args.batch_size=4 data.init_args.val_batch_size=4 data.init_args.limit_val=16
+bsds_data "$DATA"
+COMMON=(data=fnf_folder logger=csv "out_dir=$RUNS" overwrite=true "seed=$SEED" "${BSDS_DATA[@]}"
+  data.init_args.crop=128 data.init_args.batch_size=4
   "trainer.max_steps=$STEPS" trainer.val_check_interval=500 checkpoint.every_n_train_steps=500
   after_fit.sample=false
   # Adam at 5e-4 instead of the paper's 1e-4 (1.5M steps): on a few thousand steps every model learned
@@ -59,16 +58,7 @@ width_args() {  # the same width (and basis size where the net has a basis) for 
   esac
 }
 
-{
-  echo "# $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "SEED=$SEED WIDTH=$WIDTH TAG=${TAG:-} EXTRA=\"${EXTRA:-}\" benchmarks/fnf_quality_cpu.sh $DATA $STEPS ${MODELS[*]}"
-  echo "code: commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src configs benchmarks/fnf_quality_cpu.sh || echo ' + uncommitted changes')"
-} > "$OUT/command.txt"
-{
-  echo "host: $(uname -srm)"; echo "cpus: $(nproc)"; grep -m1 'model name' /proc/cpuinfo || true
-  free -g | head -2
-  $BIN/python -c "import torch, pytorch_lightning as pl; print('torch', torch.__version__, 'threads', torch.get_num_threads(), '| lightning', pl.__version__)"
-} > "$OUT/machine.txt"
+provenance "$OUT" benchmarks/fnf_quality_cpu.sh "SEED=$SEED WIDTH=$WIDTH TAG=${TAG:-} EXTRA=\"${EXTRA:-}\" benchmarks/fnf_quality_cpu.sh $DATA $STEPS ${MODELS[*]}"
 
 if [ ! -f "$TESTSET/manifest.json" ]; then
   $BIN/fnflight testset task=fnf "source.path=$DATA/kodak24" "out=$TESTSET" seed=0 crop=448
@@ -77,14 +67,9 @@ fi
 CKPTS=()
 for model in "${MODELS[@]}"; do
   CKPTS+=("ckpt=$RUNS/$model/checkpoints/last.ckpt")
-  done_mark=$RUNS/$model/trained_steps_$STEPS
-  if [ -f "$done_mark" ]; then echo "$model: already trained $STEPS steps ($done_mark)"; continue; fi
-  start=$(date +%s) commit=$(git rev-parse --short HEAD)
   # shellcheck disable=SC2046
-  $BIN/fnflight train "model=$model" "name=$model" "${COMMON[@]}" $(width_args "$model") "${EXTRA_ARGS[@]}"
-  echo "$model: trained $STEPS steps in $(( $(date +%s) - start )) s at commit $commit" | tee "$done_mark"
+  train_once "$RUNS" "$model" "$STEPS" "$OUT" "model=$model" "${COMMON[@]}" $(width_args "$model") "${EXTRA_ARGS[@]}"
 done
-for model in "${MODELS[@]}"; do cat "$RUNS/$model/trained_steps_$STEPS" >> "$OUT/command.txt"; done
 
 $BIN/fnflight eval "${CKPTS[@]}" "testset=$TESTSET" "out=$OUT" overwrite=true
 # the weights behind every row (float16, weights only), beside the table

@@ -5,9 +5,10 @@
 # before/after picture per pair (the README shows them).
 #
 # usage: benchmarks/fnf_real_mild.sh DATA_DIR [MODEL ...]   (default models: deepfnf nfonly)
-# Results: benchmarks/results/fnf_real_mild/{results.json,results.md,command.txt,comparison_*.png}
+# Results: benchmarks/results/fnf_real_mild/{results.json,results.md,command.txt,machine.txt,comparison_*.png}
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benchmarks/lib.sh
 DATA=${1:?usage: $0 DATA_DIR [MODEL ...]}
 shift
 MODELS=("$@")
@@ -16,12 +17,7 @@ BIN=.venv/bin
 OUT=benchmarks/results/fnf_real_mild
 TESTSET=runs/fnf_protocol2/faid_mild_testset
 mkdir -p "$OUT"
-{
-  echo "# $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "benchmarks/fnf_real_mild.sh $DATA ${MODELS[*]}"
-  echo "code: commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src configs || echo ' + uncommitted changes')"
-  echo "machine: $(uname -srm), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-} > "$OUT/command.txt"
+provenance "$OUT" benchmarks/fnf_real_mild.sh "benchmarks/fnf_real_mild.sh $DATA ${MODELS[*]}"
 [ -f "$TESTSET/manifest.json" ] || $BIN/fnflight testset task=fnf source.kind=faid "source.path=$DATA/faid-samples" \
   "out=$TESTSET" seed=0 crop=224 "dm.test_dims=[12.5,8,5]"
 ARGS=()

@@ -10,6 +10,7 @@
 #   comparison_*.png, sid_small.pt}
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benchmarks/lib.sh
 DATA=${1:?usage: $0 DATA_DIR [STEPS]}
 STEPS=${2:-8000}
 BIN=.venv/bin
@@ -25,36 +26,17 @@ mkdir -p "$OUT" "$RUNS"
 # (sec. 3.4: 1e-4 -> 1e-5 after 2000 of 4000 epochs). The rate starts at 5e-4, not SID's 1e-4: on a budget
 # of thousands of steps, not SID's 644k, the flash/no-flash benchmark learned faster at 5e-4
 # (benchmarks/results/fnf_quality_cpu/README.md).
+bsds_data "$DATA"
 COMMON=(model=sid_small data=raw_folder logger=csv "out_dir=$RUNS" overwrite=true "seed=$SEED"
-  "data.init_args.source.init_args.path=$DATA/bsds500-trainval/train"
-  data.init_args.source.init_args.val_count=0 data.init_args.source.init_args.split=all
-  "data.init_args.val_source={class_path: fnflight.data.sources.ImageFolder, init_args: {path: $DATA/bsds500-trainval/val, split: all}}"
+  "${BSDS_DATA[@]}"
   data.init_args.crop=128 data.init_args.eval_crop=128 data.init_args.batch_size=4
-  data.init_args.val_batch_size=4 data.init_args.limit_val=16
   "trainer.max_steps=$STEPS" trainer.val_check_interval=1000 checkpoint.every_n_train_steps=500
   after_fit.sample=true optim.lr=5.0e-4 "optim.drop_steps=[$((STEPS / 2))]")
 
-{
-  echo "# $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "SEED=$SEED benchmarks/raw_quality_cpu.sh $DATA $STEPS"
-  echo "code: commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src configs benchmarks/raw_quality_cpu.sh || echo ' + uncommitted changes')"
-} > "$OUT/command.txt"
-{
-  echo "host: $(uname -srm)"; echo "cpus: $(nproc)"; grep -m1 'model name' /proc/cpuinfo || true
-  free -g | head -2
-  $BIN/python -c "import torch, pytorch_lightning as pl; print('torch', torch.__version__, 'threads', torch.get_num_threads(), '| lightning', pl.__version__)"
-} > "$OUT/machine.txt"
+provenance "$OUT" benchmarks/raw_quality_cpu.sh "SEED=$SEED benchmarks/raw_quality_cpu.sh $DATA $STEPS"
 
 model=sid_small
-done_mark=$RUNS/$model/trained_steps_$STEPS
-if [ -f "$done_mark" ]; then
-  echo "$model: already trained $STEPS steps ($done_mark)"
-else
-  start=$(date +%s) commit=$(git rev-parse --short HEAD)
-  $BIN/fnflight train "name=$model" "${COMMON[@]}"
-  echo "$model: trained $STEPS steps in $(( $(date +%s) - start )) s at commit $commit" | tee "$done_mark"
-fi
-cat "$done_mark" >> "$OUT/command.txt"
+train_once "$RUNS" "$model" "$STEPS" "$OUT" "${COMMON[@]}"
 
 if [ ! -f "$TESTSET/manifest.json" ]; then
   $BIN/fnflight testset task=raw "source.path=$DATA/kodak24" "out=$TESTSET" seed=0 crop=256

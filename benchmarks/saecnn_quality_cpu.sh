@@ -13,19 +13,11 @@
 #   comparison_*.png, <model>.pt (weights only)}
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=${1:?usage: $0 DATA_DIR [STEPS] [MODELS...]}
-STEPS=${2:-2000}
-shift $(( $# >= 2 ? 2 : 1 ))
-MODELS=("$@")
-[ ${#MODELS[@]} -gt 0 ] || MODELS=(saecnn_small deepfnf_small)
+source benchmarks/lib.sh
+DEFAULT_MODELS=(saecnn_small deepfnf_small)
+run_setup saecnn_quality_cpu "" 2000 "$@"
 BIN=.venv/bin
-SEED=${SEED:-0}
-suffix=""
-if [ "$SEED" != 0 ]; then suffix="/seed$SEED"; fi
-OUT=benchmarks/results/saecnn_quality_cpu$suffix
-RUNS=${RUNS:-runs/saecnn_quality_cpu$suffix}
 TESTSET=${TESTSET:-runs/saecnn_quality_cpu/kodak24_paper001_testset}
-mkdir -p "$OUT" "$RUNS"
 
 # Paper 001's protocol with the photos' synthetic flash instead of FAID's real one; 224 px crops, batch 1
 # (the paper gives no batch size), width 1/8 and J = 16 for both nets (the CPU presets). Adam at 5e-4 with
@@ -35,40 +27,19 @@ mkdir -p "$OUT" "$RUNS"
 PROTOCOL=(data.init_args.alpha_range=[0.02,0.04] data.init_args.dim_sampling=uniform
   data.init_args.read_range=[-3.0,-2.0] data.init_args.shot_range=[-2.0,-1.3] data.init_args.noise_sampling=uniform
   data.init_args.test_dims=null data.init_args.homography_size=448)
+bsds_data "$DATA"
 COMMON=(data=fnf_folder logger=csv "out_dir=$RUNS" overwrite=true "seed=$SEED" "${PROTOCOL[@]}"
-  "data.init_args.source.init_args.path=$DATA/bsds500-trainval/train"
-  data.init_args.source.init_args.val_count=0 data.init_args.source.init_args.split=all
-  "data.init_args.val_source={class_path: fnflight.data.sources.ImageFolder, init_args: {path: $DATA/bsds500-trainval/val, split: all}}"
-  data.init_args.crop=224 data.init_args.batch_size=1 data.init_args.val_batch_size=4 data.init_args.limit_val=16
+  "${BSDS_DATA[@]}"
+  data.init_args.crop=224 data.init_args.batch_size=1
   model.net.init_args.width=0.125 model.net.init_args.num_basis=16
   "trainer.max_steps=$STEPS" trainer.val_check_interval=1000 checkpoint.every_n_train_steps=500
   after_fit.sample=true optim.lr=5.0e-4 optim.lr_drop_factor=0.1 "optim.drop_steps=[$((STEPS * 4 / 5))]")
 
-{
-  echo "# $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "SEED=$SEED benchmarks/saecnn_quality_cpu.sh $DATA $STEPS ${MODELS[*]}"
-  echo "code: commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src configs benchmarks/saecnn_quality_cpu.sh || echo ' + uncommitted changes')"
-} > "$OUT/command.txt"
-{
-  echo "host: $(uname -srm)"; echo "cpus: $(nproc)"; grep -m1 'model name' /proc/cpuinfo || true
-  free -g | head -2
-  $BIN/python -c "import torch, pytorch_lightning as pl; print('torch', torch.__version__, 'threads', torch.get_num_threads(), '| lightning', pl.__version__)"
-} > "$OUT/machine.txt"
+provenance "$OUT" benchmarks/saecnn_quality_cpu.sh "SEED=$SEED benchmarks/saecnn_quality_cpu.sh $DATA $STEPS ${MODELS[*]}"
 
 WEIGHTS=()
 for model in "${MODELS[@]}"; do
-  done_mark=$RUNS/$model/trained_steps_$STEPS
-  if [ -f "$done_mark" ]; then
-    echo "$model: already trained $STEPS steps ($done_mark)"
-  else
-    start=$(date +%s) commit=$(git rev-parse --short HEAD)
-    $BIN/fnflight train "model=$model" "name=$model" "${COMMON[@]}"
-    echo "$model: trained $STEPS steps in $(( $(date +%s) - start )) s at commit $commit" | tee "$done_mark"
-  fi
-  cat "$done_mark" >> "$OUT/command.txt"
-  # the weights behind each row (weights only; re-evaluate with fnflight eval ckpt=$OUT/$model.pt ...)
-  $BIN/fnflight export "ckpt=$RUNS/$model/checkpoints/last.ckpt" "out=$OUT/$model.pt" overwrite=true
-  WEIGHTS+=("ckpt=$OUT/$model.pt")
+  train_and_export "$model"
 done
 
 if [ ! -f "$TESTSET/manifest.json" ]; then

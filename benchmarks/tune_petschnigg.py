@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 
 from fnflight.classical.petschnigg import petschnigg
-from fnflight.cli.evaluate import as_batch
+from fnflight.evaluation.engine import as_batch
 from fnflight.data import batch as K
 from fnflight.data.testset import TestSet
-from fnflight.tasks.metrics import psnr_per_image, render_for_metrics
+from fnflight.metrics.image_quality import psnr_per_image, render_for_metrics
 
 SIGMA_SPACE = (1.0, 2.0, 3.0, 4.0)
 SIGMA_COLOR = (0.05, 0.1, 0.2, 0.4)

@@ -139,7 +139,7 @@ def fast_dev_run(model: str, precision: str, dry: bool, out: Path) -> dict[str, 
     import torch
 
     from fnflight.config import compose
-    from fnflight.tasks.training import train
+    from fnflight.training.run import train
 
     args = [
         f"model={model}",
@@ -252,8 +252,8 @@ def _write_dng(path: Path, linear: np.ndarray) -> Path:
 
 def enhance_inputs(model: str, folder: Path, size: int) -> list[str]:
     """``fnflight enhance`` input arguments for a shipped model, made from a bundled photo."""
+    from fnflight.model_io.checkpoint import load_task
     from fnflight.models import resolve
-    from fnflight.tasks.checkpoint import load_task
 
     folder.mkdir(parents=True, exist_ok=True)
     photo = _photo(size)

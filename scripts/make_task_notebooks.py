@@ -14,12 +14,12 @@ import torch
 from IPython.display import Image, Markdown, display
 
 from fnflight import models
-from fnflight.cli.evaluate import as_batch
+from fnflight.evaluation.engine import as_batch
 from fnflight.data.base import collate
 from fnflight.data.testset import TestSet, write_testset
-from fnflight.tasks.checkpoint import load_task
-from fnflight.tasks.image_logging import grid, save_png
-from fnflight.tasks.metrics import psnr_per_image
+from fnflight.model_io.checkpoint import load_task
+from fnflight.evaluation.pictures import grid, save_png
+from fnflight.metrics.image_quality import psnr_per_image
 
 # FNFLIGHT_NOTEBOOK_TINY=1 (set by the test suite) shrinks the pictures to seconds.
 TINY = os.environ.get("FNFLIGHT_NOTEBOOK_TINY") == "1"

@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 
 from fnflight.cli.models import describe
+from fnflight.model_io.checkpoint import load_task, method_name, save_weights
 from fnflight.models import MODELS_DIR
-from fnflight.tasks.checkpoint import load_task, method_name, save_weights
 
 USE = {
     "FlashNoFlashTask": "fnflight enhance model={name} noflash=NOFLASH.png flash=FLASH.png out=OUT.png",

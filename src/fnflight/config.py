@@ -175,6 +175,27 @@ def _constructor_defaults(class_path: str) -> dict[str, Any]:
     return out
 
 
+def _open_kwargs(params) -> bool:
+    return any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def _takes_anything(cls: type) -> bool:
+    """True when every constructor along the MRO walk of :func:`_constructor_defaults` passes ``**kwargs``
+    on (nothing bounds the valid names: no check)."""
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        if klass is object:
+            return True
+        try:
+            params = inspect.signature(klass.__init__).parameters
+        except (TypeError, ValueError):
+            return True
+        if not _open_kwargs(params):
+            return False
+    return True
+
+
 def admit_constructor_keys(cfg: DictConfig, keys: list[str]) -> None:
     """Add to ``cfg`` (in place) the constructor arguments that the dotted ``keys`` name under a node with a
     ``class_path`` (``<node>.init_args.<argument>...``) and that its YAML does not list, with their
@@ -402,11 +423,14 @@ def instantiate(node: DictConfig | dict, recursive: bool = True, **extra: Any) -
         params = inspect.signature(cls).parameters
     except (TypeError, ValueError):
         params = {}
-    if params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        bad = sorted(set(kwargs) - set(params))
-        if bad:
+    if params:
+        # a constructor that passes **kwargs on (a DataModule's loader arguments) is checked against its
+        # base classes' constructors too (_constructor_defaults walks them); one that takes anything is not
+        valid = list(_constructor_defaults(spec["class_path"])) if _open_kwargs(params) else list(params)
+        bad = sorted(set(kwargs) - set(valid))
+        if bad and not _takes_anything(cls):
             raise ConfigError(
-                f"{spec['class_path']} got unknown argument(s) {bad}; valid: {', '.join(params)}"
+                f"{spec['class_path']} got unknown argument(s) {bad}; valid: {', '.join(valid)}"
             )
     try:
         return cls(**kwargs)

@@ -352,12 +352,12 @@ def test_bench_bad_input(argv, word, capsys):
 def test_eval_refuses_an_unwritable_out_before_any_model_runs(d, tmp_path, capsys, monkeypatch):
     """The done-when of issue 25: ``eval ... out=/proc/x`` stops before a model (or the test set) loads."""
     import fnflight.data.testset
-    import fnflight.tasks.checkpoint
+    import fnflight.model_io.checkpoint
 
     def never(*args, **kwargs):
         raise AssertionError("a model or the test set was loaded before the output check")
 
-    monkeypatch.setattr(fnflight.tasks.checkpoint, "load_task", never)
+    monkeypatch.setattr(fnflight.model_io.checkpoint, "load_task", never)
     monkeypatch.setattr(fnflight.data.testset.TestSet, "__init__", never)
     o = tmp_path / "o"
     o.mkdir()
@@ -365,9 +365,11 @@ def test_eval_refuses_an_unwritable_out_before_any_model_runs(d, tmp_path, capsy
 
 
 def test_enhance_refuses_bad_values_before_the_model_loads(d, tmp_path, capsys, monkeypatch):
-    import fnflight.tasks.checkpoint
+    import fnflight.model_io.checkpoint
 
-    monkeypatch.setattr(fnflight.tasks.checkpoint, "load_task", lambda *a, **k: pytest.fail("model loaded"))
+    monkeypatch.setattr(
+        fnflight.model_io.checkpoint, "load_task", lambda *a, **k: pytest.fail("model loaded")
+    )
     o = tmp_path / "o"
     o.mkdir()
     for extra in (["dim=-1"], ["std_read=nan"], ["compare=ture"], ["tile=0"]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fnflight.config import ConfigError, available, compose, instantiate, missing_keys
-from fnflight.tasks.training import check_config
+from fnflight.training.run import check_config
 
 
 def test_unknown_key_lists_valid_keys():
@@ -106,7 +106,7 @@ def test_constructor_arguments_no_yaml_lists_are_settable():
     )
     assert cfg.model.net.init_args.scale_map_init == 0.5 and cfg.data.init_args.source.init_args.cache_mb == 8
     # a misspelt argument lists the constructor's arguments; a bad type says what was expected
-    with pytest.raises(ConfigError, match="FlashNoFlashDataModule takes source, .*alpha_range"):
+    with pytest.raises(ConfigError, match="FlashNoFlashDataModule takes .*alpha_range.*, source, "):
         compose("train", ["data.init_args.alpha_rnge=[0.02,0.04]"])
     with pytest.raises(ConfigError, match="expected a number"):
         compose("train", ["data.init_args.extra_noflash=yes"])
@@ -131,7 +131,7 @@ def test_a_model_brings_its_default_data(model, data):
 )
 def test_the_optimiser_defaults_are_each_papers(model, lr, drop):
     # optim.lr / lr_drop_factor null: each task's paper default, saved as the value used
-    from fnflight.tasks.training import build_task
+    from fnflight.training.run import build_task
 
     task = build_task(compose("train", [f"model={model}"]))
     assert task.hparams.lr == pytest.approx(lr) and task.hparams.lr_drop_factor == pytest.approx(drop)

@@ -19,7 +19,7 @@ import torch
 from cli_helpers import tiny
 
 from fnflight.config import compose
-from fnflight.tasks.training import build_task, train
+from fnflight.training.run import build_task, train
 
 HERE = Path(__file__).parent
 FNFLIGHT = Path(sys.executable).parent / "fnflight"

@@ -167,7 +167,7 @@ def test_enhance_raw_png_jpeg_tiff(ckpts, inputs, tmp_path, capsys) -> None:
         t16.dtype == np.uint16 and t16.shape == (h, w, 3) and t8.dtype == np.uint8 and t8.shape == (h, w, 3)
     )
     # the file is the net on the amplified capture, clipped: 16-bit TIFF = 16-bit PNG, 8-bit PNG = 8-bit TIFF
-    from fnflight.tasks.checkpoint import load_task
+    from fnflight.model_io.checkpoint import load_task
 
     task = load_task(ckpts["bayer"])
     with torch.no_grad():
@@ -191,7 +191,7 @@ def test_enhance_raw_xtrans(ckpts, inputs, tmp_path) -> None:
 
 
 def test_enhance_raw_from_weights_only_file(ckpts, inputs, tmp_path) -> None:
-    from fnflight.tasks.checkpoint import load_task, save_weights
+    from fnflight.model_io.checkpoint import load_task, save_weights
 
     weights = save_weights(load_task(ckpts["bayer"]), tmp_path / "sid.pt")
     out, ref = tmp_path / "w.tif", tmp_path / "c.tif"

@@ -80,8 +80,8 @@ def test_eval_writes_table_1_records(ckpts, testset, tmp_path, capsys):
     assert picture.shape == (band + 4 * (band + size), cols * size + (cols - 1) * pad, 3)
     sample = TestSet(testset)[0]  # the 100x sample of the first image: the first row
     assert float(sample["dim"]) == 100
-    from fnflight.tasks.image_logging import to_uint8
-    from fnflight.tasks.metrics import render_for_metrics
+    from fnflight.evaluation.pictures import to_uint8
+    from fnflight.metrics.image_quality import render_for_metrics
 
     target = render_for_metrics(
         sample["target"][None], sample["gain"].reshape(1), sample["color_matrix"][None]

@@ -11,7 +11,7 @@ from fnflight.cli import enhance as enhance_cli
 from fnflight.cli import evaluate as eval_cli
 from fnflight.cli import export as export_cli
 from fnflight.cli import models as models_cli
-from fnflight.tasks.checkpoint import CheckpointError, load_task
+from fnflight.model_io.checkpoint import CheckpointError, load_task
 
 SHIPPED = models.available()
 

@@ -13,8 +13,8 @@ from fnflight.cli import train as train_cli
 from fnflight.data import batch as K
 from fnflight.data.fnf import FlashNoFlashDataModule
 from fnflight.data.testset import write_testset
+from fnflight.metrics.lpips import LPIPS, file_state
 from fnflight.nets.saecnn import SAECNN
-from fnflight.tasks.lpips import LPIPS, file_state
 
 PAPER001 = {
     "alpha_range": [0.02, 0.04],

@@ -16,7 +16,7 @@ from fnflight.cli import evaluate as eval_cli
 from fnflight.cli import train as train_cli
 from fnflight.data.sources import decode_image
 from fnflight.data.testset import write_testset
-from fnflight.tasks.checkpoint import load_task
+from fnflight.model_io.checkpoint import load_task
 
 TINY_SL = [
     "data=shortlong_embedded",

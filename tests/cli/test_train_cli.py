@@ -11,7 +11,7 @@ from cli_helpers import tiny
 
 from fnflight.cli import train as train_cli
 from fnflight.config import available, compose
-from fnflight.tasks.training import train
+from fnflight.training.run import train
 
 FNF_MODELS = [
     m

@@ -14,9 +14,9 @@ from cli_helpers import tiny
 from PIL import Image
 
 from fnflight.config import compose
+from fnflight.evaluation.validation_report import detail_ratio
 from fnflight.tasks.base import cosine_rate
-from fnflight.tasks.training import train
-from fnflight.tasks.validation_report import detail_ratio
+from fnflight.training.run import train
 
 
 def test_results_json_summary_and_sample_show_the_comparison(tmp_path):
@@ -85,9 +85,9 @@ def test_ema_weights_are_validated_and_checkpointed(tmp_path):
     )
     result = train(compose("train", args))
     # the after-fit validation, results.json and a fresh load of the best checkpoint score the same weights
-    from fnflight.tasks.checkpoint import load_task
-    from fnflight.tasks.training import build_datamodule
-    from fnflight.tasks.validation_report import validation_records
+    from fnflight.evaluation.validation_report import validation_records
+    from fnflight.model_io.checkpoint import load_task
+    from fnflight.training.run import build_datamodule
 
     own = [r["psnr"] for r in result.records if r["method"] == "direct"]
     assert sum(own) / len(own) == pytest.approx(result.metrics["val/psnr"], abs=1e-3)

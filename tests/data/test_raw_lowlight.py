@@ -8,8 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from data_helpers import smooth_image
-from PIL import Image
 from test_raw_sources import make_sid
 
 from fnflight import imaging
@@ -19,23 +17,14 @@ from fnflight.data.raw_lowlight import RawLowLightDataModule
 from fnflight.data.raw_sources import SIDRawPairs
 
 
-@pytest.fixture
-def photos(tmp_path: Path) -> Path:
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for i in range(2):
-        Image.fromarray(smooth_image(40, 48, i)).save(folder / f"img{i}.png")
-    return folder
-
-
 def _synthetic(folder: Path, **kw) -> RawLowLightDataModule:
     src = ImageFolder(folder)
     kw = {"crop": 8, "batch_size": 2, "num_workers": 0, **kw}
     return RawLowLightDataModule(source=src, val_source=src, **kw)
 
 
-def test_synthetic_train_batch(photos: Path) -> None:
-    dm = _synthetic(photos)
+def test_synthetic_train_batch(photo_folder: Path) -> None:
+    dm = _synthetic(photo_folder)
     assert dm.mode == "synthetic"
     batch = next(iter(dm.train_dataloader()))
     assert batch[K.AMBIENT].shape == (2, 3, 16, 16)
@@ -51,9 +40,9 @@ def test_synthetic_train_batch(photos: Path) -> None:
     torch.testing.assert_close(again[K.RAW], out[K.RAW], rtol=0, atol=0)
 
 
-def test_synthetic_packing_matches_unprocessed_clean_raw(photos: Path) -> None:
+def test_synthetic_packing_matches_unprocessed_clean_raw(photo_folder: Path) -> None:
     # ratio 1: the packed capture is the unprocessed, mosaicked clean image plus noise of normal exposure
-    dm = _synthetic(photos, crop=16, test_ratios=(1.0,))
+    dm = _synthetic(photo_folder, crop=16, test_ratios=(1.0,))
     dm.setup("validate")
     sample = dm.val_set[0]
     batch = {k: v[None] for k, v in sample.items()}
@@ -67,26 +56,26 @@ def test_synthetic_packing_matches_unprocessed_clean_raw(photos: Path) -> None:
     assert corr > 0.8
 
 
-def test_synthetic_ratio_amplifies_and_clips(photos: Path) -> None:
+def test_synthetic_ratio_amplifies_and_clips(photo_folder: Path) -> None:
     # Brooks et al.'s (phone) noise levels: at x10^4 the amplified capture saturates
-    dm = _synthetic(photos, ratio_range=(1e4, 1e4), quantize=False, noise="unprocessing")
+    dm = _synthetic(photo_folder, ratio_range=(1e4, 1e4), quantize=False, noise="unprocessing")
     batch = next(iter(dm.train_dataloader()))
     out = dm.degrade(batch, torch.Generator().manual_seed(1), "train")
     torch.testing.assert_close(out[K.RATIO], torch.full((2,), 1e4))
     assert float(out[K.RAW].max()) == 1.0  # clipped at 1
     assert float((out[K.RAW] == 1.0).float().mean()) > 0.3
     # quantised dark capture: (dn - 512) / (16383 - 512) * ratio, before clipping
-    dm2 = _synthetic(photos, ratio_range=(100, 100))
+    dm2 = _synthetic(photo_folder, ratio_range=(100, 100))
     out2 = dm2.degrade(batch, torch.Generator().manual_seed(1), "train")
     levels = out2[K.RAW][out2[K.RAW] < 1] / 100 * (16383 - 512)
     torch.testing.assert_close(levels, levels.round(), atol=2e-3, rtol=0)
 
 
-def test_synthetic_noise_grows_with_the_ratio_like_a_short_exposure(photos: Path) -> None:
+def test_synthetic_noise_grows_with_the_ratio_like_a_short_exposure(photo_folder: Path) -> None:
     # the three ratios of an image share camera and noise draws: only the exposure differs, so the noise of
     # the amplified capture (its pixel-to-pixel differences on a smooth photo) grows with the ratio, between
     # sqrt(ratio) (shot noise alone) and ratio (read noise alone)
-    dm = _synthetic(photos, crop=16, val_batch_size=3, quantize=False, gain_range=(2.0, 2.0))
+    dm = _synthetic(photo_folder, crop=16, val_batch_size=3, quantize=False, gain_range=(2.0, 2.0))
     dm.setup("validate")
     batch = dm.on_after_batch_transfer(next(iter(dm.val_dataloader())), 0)
     assert batch[K.RATIO].tolist() == [100.0, 250.0, 300.0]
@@ -100,25 +89,25 @@ def test_synthetic_noise_grows_with_the_ratio_like_a_short_exposure(photos: Path
     assert batch[K.TONE_CURVE].tolist() == [1.0, 1.0, 1.0]
 
 
-def test_synthetic_xtrans(photos: Path) -> None:
-    dm = _synthetic(photos, crop=6, cfa="xtrans")
+def test_synthetic_xtrans(photo_folder: Path) -> None:
+    dm = _synthetic(photo_folder, crop=6, cfa="xtrans")
     batch = next(iter(dm.train_dataloader()))
     assert batch[K.AMBIENT].shape == (2, 3, 18, 18)
     out = dm.degrade(batch, torch.Generator().manual_seed(0), "train")
     assert out[K.RAW].shape == (2, 9, 6, 6) and out[K.TARGET].shape == (2, 3, 18, 18)
 
 
-def test_synthetic_val_is_deterministic_with_fixed_ratios(photos: Path) -> None:
-    dm = _synthetic(photos, val_batch_size=4)
+def test_synthetic_val_is_deterministic_with_fixed_ratios(photo_folder: Path) -> None:
+    dm = _synthetic(photo_folder, val_batch_size=4)
     dm.setup("validate")
-    assert len(dm.val_set) == 2 * 3
+    assert len(dm.val_set) == 3 * 3  # the 3 photos of conftest's photo_folder x 3 ratios
 
     def run() -> list[dict[str, torch.Tensor]]:
         return [dm.on_after_batch_transfer(b, 0) for b in dm.val_dataloader()]
 
     first, second = run(), run()
     ratios = torch.cat([b[K.RATIO] for b in first]).tolist()
-    assert ratios == [100.0, 250.0, 300.0] * 2
+    assert ratios == [100.0, 250.0, 300.0] * 3
     for a, b in zip(first, second, strict=True):
         for key in (K.RAW, K.TARGET, K.RATIO, K.STD_READ):
             torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
@@ -162,8 +151,8 @@ def test_real_mode_flips_are_paired(tmp_path: Path) -> None:
         assert corr > 0.9
 
 
-def test_mode_checks(photos: Path, tmp_path: Path) -> None:
-    src = ImageFolder(photos)
+def test_mode_checks(photo_folder: Path, tmp_path: Path) -> None:
+    src = ImageFolder(photo_folder)
     with pytest.raises(ValueError, match="SIDRawPairs"):
         RawLowLightDataModule(source=src, val_source=src, mode="real", num_workers=0)
     make_sid(tmp_path / "sid", pairs=1)

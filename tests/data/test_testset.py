@@ -87,7 +87,7 @@ def test_cli(photo_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert cli_run(["task=fnf", f"source.path={photo_folder}", f"out={out}", "crop=32"]) == 2
     assert "already holds a test set" in capsys.readouterr().err
     cases = [
-        (["task=nope", "out=x"], "valid tasks: fnf, burst"),
+        (["task=nope", "out=x"], "valid tasks: burst, fnf"),
         (["task=fnf", f"source.path={tmp_path / 'missing'}", "out=x"], "missing does not exist"),
         (["task=fnf", f"source.path={photo_folder}"], "out=DIR"),
         (["task=fnf", "out=x"], "source.path"),

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from imaging_helpers import gen
 
 from fnflight.imaging import (
     homography_from_params,
@@ -11,10 +12,6 @@ from fnflight.imaging import (
     translation_homography,
     warp_image,
 )
-
-
-def gen(seed=0):
-    return torch.Generator().manual_seed(seed)
 
 
 def test_zero_parameters_give_identity():

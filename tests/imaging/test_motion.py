@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+from imaging_helpers import gen
 
 from fnflight.imaging import (
     GyroTrajectory,
@@ -14,10 +15,6 @@ from fnflight.imaging import (
     short_exposure,
 )
 from fnflight.imaging.motion import blur_path_length, read_gyro_csv
-
-
-def gen(seed=0):
-    return torch.Generator().manual_seed(seed)
 
 
 def constant_rotation(batch=1, deg_per_s=(0.0, 150.0, 0.0), n=40, rate=100.0):

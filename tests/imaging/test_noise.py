@@ -1,5 +1,6 @@
 import pytest
 import torch
+from imaging_helpers import gen
 
 from fnflight.imaging import (
     add_heteroscedastic_noise,
@@ -9,10 +10,6 @@ from fnflight.imaging import (
     sample_noise_params,
     sample_unprocessing_noise,
 )
-
-
-def gen(seed=0):
-    return torch.Generator().manual_seed(seed)
 
 
 def test_noise_params_ranges_and_determinism():

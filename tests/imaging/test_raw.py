@@ -1,5 +1,6 @@
 import pytest
 import torch
+from imaging_helpers import gen
 
 from fnflight import imaging
 from fnflight.imaging import (
@@ -18,10 +19,6 @@ from fnflight.imaging import (
     unpack_xtrans,
     unprocess,
 )
-
-
-def gen(seed=0):
-    return torch.Generator().manual_seed(seed)
 
 
 def constant_channels(b, h, w):

@@ -32,4 +32,10 @@ def test_bench_cli_errors(capsys):
     assert cli_bench.run(["nope"]) == 2
     assert cli_bench.run(["ops", "--json", "notakeyvalue"]) == 2
     assert cli_bench.run(["--help"]) == 0
-    assert "unknown option" in (bench_ops.run(["bogus=1"]) == 2 and capsys.readouterr().err)
+    capsys.readouterr()
+    assert cli_bench.run(["ops", "bogus=1"]) == 2  # the one argument layer: one line, the valid keys
+    assert "unknown key 'bogus'; valid keys: cases" in capsys.readouterr().err
+    assert cli_bench.run(["ops", "memory=ture"]) == 2  # the one boolean rule
+    assert "bad memory=ture: must be true or false" in capsys.readouterr().err
+    assert cli_bench.run(["ops", "repeats=2.5"]) == 2
+    assert "bad repeats=2.5: not a whole number" in capsys.readouterr().err

@@ -26,8 +26,12 @@ def test_bench_train_tiny_json(capsys):
 
 
 def test_bench_train_bad_options(capsys):
-    assert bench_train.run(["bogus=1"]) == 2
-    assert bench_train.run(["cases=[nope]"]) == 2
-    assert bench_train.run(["precision=8-true"]) == 2
+    from fnflight.cli import bench as cli_bench
+
+    assert cli_bench.run(["train", "bogus=1"]) == 2
+    assert "unknown key 'bogus'" in capsys.readouterr().err
+    assert cli_bench.run(["train", "cases=[nope]"]) == 2
+    assert "bad cases=" in capsys.readouterr().err
+    assert cli_bench.run(["train", "precision=8-true"]) == 2
+    assert "8-true is not one of" in capsys.readouterr().err
     assert bench_train.run(["device=tpu"]) == 2
-    assert "unknown option" in capsys.readouterr().err

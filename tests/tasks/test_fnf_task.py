@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from fnflight.data import batch as keys
+from fnflight.evaluation.pictures import grid
 from fnflight.nets.fnf_baselines import DirectPrediction
 from fnflight.tasks.fnf import FlashNoFlashTask
-from fnflight.tasks.image_logging import grid
 
 
 def _task(**kw):

@@ -3,7 +3,7 @@
 
 A user's night photo nearly always holds a light source (a lamp, a flame, a glint), and a net that paints
 it blue is wrong however high its PSNR (issue 22). For each model (shipped names or checkpoints) and each
-set, the share of output pixels whose local colour neither input has (:func:`fnflight.tasks.color_artifacts.
+set, the share of output pixels whose local colour neither input has (:func:`fnflight.metrics.color_artifacts.
 chroma_off`: rg-chromaticity of 5 x 5 box means, more than 0.4 from BOTH the brightened no-flash image and
 the flash image), compared in the written sRGB images:
 
@@ -91,8 +91,8 @@ def measure(task, batches: Iterator[dict[str, Tensor]], device: torch.device) ->
     """The line's figures (module docstring) of one model over one set's batches (B = 1 each)."""
     from fnflight.data import batch as K
     from fnflight.imaging.color import render_srgb
-    from fnflight.tasks.color_artifacts import CHROMA_THRESHOLD, nearest_chroma_distance
-    from fnflight.tasks.metrics import psnr_per_image
+    from fnflight.metrics.color_artifacts import CHROMA_THRESHOLD, nearest_chroma_distance
+    from fnflight.metrics.image_quality import psnr_per_image
 
     off_pixels = total = pairs = with_off = 0
     worst = max_dist = 0.0
@@ -123,24 +123,17 @@ def measure(task, batches: Iterator[dict[str, Tensor]], device: torch.device) ->
 
 
 def _load(model: str):
+    from fnflight.model_io.checkpoint import load_task
     from fnflight.models import checkpoint_path
-    from fnflight.tasks.checkpoint import load_task
 
     path = model if Path(model).suffix in (".pt", ".ckpt") else checkpoint_path(None, model)
     return load_task(path).eval()
 
 
 def run(overrides: list[str], json_out: bool = True) -> int:
-    from omegaconf import OmegaConf
+    from fnflight.cli.arguments import parse_overrides
 
-    opts = {**DEFAULTS, **OmegaConf.to_container(OmegaConf.from_dotlist(overrides), resolve=True)}
-    unknown = sorted(set(opts) - set(DEFAULTS))
-    if unknown:
-        print(
-            f"fnflight bench color-artifacts: unknown key(s) {unknown}; valid: {sorted(DEFAULTS)}",
-            file=sys.stderr,
-        )
-        return 2
+    opts = parse_overrides(DEFAULTS, overrides)  # the one argument layer's rules
     sets = {
         "lights_kodak24": (opts["kodak"], _light_batches),
         "lights_bsds500val": (opts["bsds"], _light_batches),

@@ -138,14 +138,14 @@ def run(
     """
     from omegaconf import OmegaConf
 
-    from fnflight.config import ConfigError, merge_overrides
+    from fnflight.cli.arguments import ArgumentError, parse_overrides
 
-    cfg = merge_overrides(OmegaConf.create(DEFAULTS), list(overrides or []))
+    cfg = OmegaConf.create(parse_overrides(DEFAULTS, overrides or []))  # the one argument layer's rules
     names = [c[0] for c in CASES]
     wanted = names if not cfg.tasks else [t.strip() for t in str(cfg.tasks).split(",") if t.strip()]
     unknown = [t for t in wanted if t not in names]
     if unknown:
-        raise ConfigError(f"unknown data bench task(s) {unknown}; valid: {', '.join(names)}")
+        raise ArgumentError(f"unknown data bench task(s) {unknown}; valid: {', '.join(names)}")
     rows = []
     for task, class_path, kwargs in CASES:
         if task not in wanted:

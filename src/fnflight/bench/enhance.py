@@ -74,8 +74,8 @@ def _sid_tiny(seed: int) -> tuple[nn.Module, list[torch.Tensor]]:
 
 
 def _shipped(name: str) -> nn.Module:
+    from fnflight.model_io.checkpoint import load_task
     from fnflight.models import resolve
-    from fnflight.tasks.checkpoint import load_task
 
     return load_task(resolve(name)).net.float().eval()
 
@@ -224,21 +224,9 @@ def _worker(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
 
 def run(overrides: list[str] | None = None, json_out: bool = True) -> int:
     """Run each case in a fresh subprocess; print one JSON line per case (``json_out``) or key=value text."""
-    from omegaconf import OmegaConf
+    from fnflight.cli.arguments import parse_overrides
 
-    cfg = OmegaConf.merge(OmegaConf.create(DEFAULTS), OmegaConf.from_dotlist(list(overrides or [])))
-    unknown = set(cfg.keys()) - set(DEFAULTS)
-    if unknown:
-        print(
-            f"fnflight bench enhance: unknown option(s) {sorted(unknown)}; valid: {sorted(DEFAULTS)}",
-            file=sys.stderr,
-        )
-        return 2
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    bad = [c for c in plain["cases"] if c not in CASES]
-    if bad:
-        print(f"fnflight bench enhance: unknown case(s) {bad}; valid: {', '.join(CASES)}", file=sys.stderr)
-        return 2
+    plain = parse_overrides(DEFAULTS, overrides or [], {"cases": list(CASES)})  # the one argument layer
     for name in plain["cases"]:
         args = [sys.executable, "-m", "fnflight.bench.enhance", "--worker", name, json.dumps(plain)]
         proc = subprocess.run(args, capture_output=True, text=True, check=False)

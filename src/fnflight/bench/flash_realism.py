@@ -147,7 +147,7 @@ def measure(
 ) -> list[dict]:
     """The per-dim records of one source (module docstring)."""
     from fnflight.imaging import add_heteroscedastic_noise
-    from fnflight.tasks.metrics import psnr_per_image, render_for_metrics
+    from fnflight.metrics.image_quality import psnr_per_image, render_for_metrics
 
     eye = torch.eye(3)[None]
     corr = sum(_corr(_high_pass(a), _high_pass(f)) for _, a, f in pairs) / len(pairs)
@@ -194,19 +194,10 @@ def measure(
 
 def run(overrides: list[str] | None = None, json_out: bool = True) -> int:
     """Measure the synthetic (and with ``real=DIR`` the real) pairs; print one JSON line per (source, dim)."""
-    from omegaconf import OmegaConf
-
+    from fnflight.cli.arguments import parse_overrides
     from fnflight.data.sources import SourceError
 
-    cfg = OmegaConf.merge(OmegaConf.create(DEFAULTS), OmegaConf.from_dotlist(list(overrides or [])))
-    unknown = set(cfg.keys()) - set(DEFAULTS)
-    if unknown:
-        print(
-            f"fnflight bench flash-realism: unknown option(s) {sorted(unknown)}; valid: {sorted(DEFAULTS)}",
-            file=sys.stderr,
-        )
-        return 2
-    opts = OmegaConf.to_container(cfg, resolve=True)
+    opts = parse_overrides(DEFAULTS, overrides or [])  # the one argument layer's rules
     several = isinstance(opts["crop"], list)
     crops = [int(c) for c in opts["crop"]] if several else [int(opts["crop"])]
     dims, sigmas = [float(d) for d in opts["dims"]], [float(s) for s in opts["sigmas"]]

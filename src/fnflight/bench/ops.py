@@ -271,14 +271,9 @@ def bench_case(name: str, cfg, device: torch.device) -> dict:
 
 def run(overrides: list[str] | None = None, json_out: bool = True) -> int:
     """Run the cases and print one JSON line per case (``json_out``) or a readable line."""
-    cfg = OmegaConf.merge(OmegaConf.create(DEFAULTS), OmegaConf.from_dotlist(list(overrides or [])))
-    unknown = set(cfg.keys()) - set(DEFAULTS)
-    if unknown:
-        print(
-            f"fnflight bench ops: unknown option(s) {sorted(unknown)}; valid: {sorted(DEFAULTS)}",
-            file=sys.stderr,
-        )
-        return 2
+    from fnflight.cli.arguments import parse_overrides
+
+    cfg = OmegaConf.create(parse_overrides(DEFAULTS, overrides or []))  # the one argument layer's rules
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     device = torch.device(cfg.device)

@@ -7,7 +7,7 @@ from the machine's matmul rate.
 Each case runs in a FRESH subprocess (its peak memory and thread setting are its own). The config is
 composed exactly as ``fnflight train model=MODEL`` composes it (:func:`fnflight.config.compose`: the model's
 ``default_data``, its ``data_args``), the DataModule and the task are built by
-:func:`fnflight.tasks.training.build_datamodule` / :func:`~fnflight.tasks.training.build_task`, and a real
+:func:`fnflight.training.run.build_datamodule` / :func:`~fnflight.training.run.build_task`, and a real
 Lightning ``Trainer`` fits them: the DataModule's loader workers, its on-device degradation
 (``on_after_batch_transfer``), the task's ``training_step``, the backward pass, Adam and the scheduler, all as
 in training. Only what does not belong to the step is off: validation, checkpoints, loggers (``self.log``
@@ -133,9 +133,9 @@ PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true")
 
 
 def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    from fnflight.cli.arguments import parse_device
+
+    return parse_device(name)
 
 
 def _overrides(name: str, cfg: dict[str, Any]) -> list[str]:
@@ -232,7 +232,7 @@ def _worker(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
 
     from fnflight.bench.ops import _peak_rss_kib, _reset_peak_rss_kib, sgemm_gflops
     from fnflight.config import compose, to_container
-    from fnflight.tasks.training import build_datamodule, build_task
+    from fnflight.training.run import build_datamodule, build_task
 
     warnings.filterwarnings("ignore")
     if cfg["threads"]:
@@ -386,27 +386,10 @@ def _write_profile(profiler: Any, path: str, name: str, device: torch.device) ->
 
 def run(overrides: list[str] | None = None, json_out: bool = True) -> int:
     """Run each case in a fresh subprocess; print one JSON line per case (``json_out``) or key=value text."""
-    from omegaconf import OmegaConf
+    from fnflight.cli.arguments import parse_overrides
 
-    cfg = OmegaConf.merge(OmegaConf.create(DEFAULTS), OmegaConf.from_dotlist(list(overrides or [])))
-    unknown = set(cfg.keys()) - set(DEFAULTS)
-    if unknown:
-        print(
-            f"fnflight bench train: unknown option(s) {sorted(unknown)}; valid: {sorted(DEFAULTS)}",
-            file=sys.stderr,
-        )
-        return 2
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    bad = [c for c in plain["cases"] if c not in CASES]
-    if bad:
-        print(f"fnflight bench train: unknown case(s) {bad}; valid: {', '.join(CASES)}", file=sys.stderr)
-        return 2
-    if str(plain["precision"]) not in PRECISIONS:
-        print(
-            f"fnflight bench train: bad precision {plain['precision']!r}; valid: {', '.join(PRECISIONS)}",
-            file=sys.stderr,
-        )
-        return 2
+    # the one argument layer's rules, the cases and precisions as choices
+    plain = parse_overrides(DEFAULTS, overrides or [], {"cases": list(CASES), "precision": list(PRECISIONS)})
     if str(plain["device"]) not in ("cpu", "auto") and not str(plain["device"]).startswith("cuda"):
         print(
             f"fnflight bench train: bad device {plain['device']!r}; valid: cpu, cuda, cuda:N, auto",

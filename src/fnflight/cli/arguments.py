@@ -64,6 +64,8 @@ __all__ = [
     "check_value",
     "guarded",
     "parse_bool",
+    "parse_device",
+    "parse_overrides",
     "plain_text",
     "show_progress",
 ]
@@ -274,6 +276,83 @@ class Schema:
             valid = "" if k.type is str and k.choices is None else f"; {k.valid()}"
             lines.append(f"  {k.name:<{width}}{k.help}{valid}{default}")
         return "\n".join(lines)
+
+
+def parse_overrides(
+    defaults: dict[str, Any], argv: Iterable[str], choices: dict[str, Sequence[str]] | None = None
+) -> dict[str, Any]:
+    """``key=value`` arguments of a command whose keys are those of ``defaults`` (``fnflight bench ...``),
+    read as OmegaConf's dotlist (lists as ``cases=[a,b]``) under this layer's rules: every argument is
+    ``key=value``, an unknown key lists the valid ones, a key whose default is a boolean follows the one
+    boolean rule and one whose default is a number must be a finite number (``null`` allowed where the default
+    is ``None``); a key of ``choices`` takes only those values (each item, for a list). Returns ``defaults``
+    updated (plain containers).
+
+    Example:
+        >>> parse_overrides({"repeats": 3, "memory": True, "cases": ["a"]}, ["memory=no", "cases=[a,b]"])
+        {'repeats': 3, 'memory': False, 'cases': ['a', 'b']}
+        >>> parse_overrides({"repeats": 3}, ["repeat=2"])
+        Traceback (most recent call last):
+        ...
+        fnflight.cli.arguments.ArgumentError: unknown key 'repeat'; valid keys: repeats
+    """
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    items = list(argv)
+    schema = Schema("", [Key(name) for name in defaults])
+    for item in items:  # key=value and a known key (a dotted key: its first part, a group of defaults)
+        name, _, value = item.partition("=")
+        top, dot, rest = name.partition(".")
+        schema.split(f"{top}={value}" if dot else item)
+        if dot and (not isinstance(defaults[top], dict) or rest.split(".")[0] not in defaults[top]):
+            valid = ", ".join(f"{top}.{k}" for k in defaults[top]) if isinstance(defaults[top], dict) else top
+            raise ArgumentError(f"unknown key {name!r}; valid keys: {valid}")
+    try:
+        given = OmegaConf.to_container(OmegaConf.from_dotlist(items), resolve=True)
+    except OmegaConfBaseException as err:
+        raise ArgumentError(f"cannot read {' '.join(items)!r}: {str(err).splitlines()[0]}") from None
+    opts = dict(defaults)
+    for name, value in given.items():  # type: ignore[union-attr]
+        default = defaults[name]
+        if isinstance(default, dict) and isinstance(value, dict):  # a group: its given keys replaced
+            value = {**default, **value}
+        elif isinstance(default, bool):
+            value = parse_bool(name, value)
+        elif isinstance(default, (int, float)) and value is not None:
+            value = Key(name, type(default)).convert(value)
+        valid = (choices or {}).get(name)
+        if valid is not None:
+            bad = [v for v in (value if isinstance(value, list) else [value]) if str(v) not in valid]
+            if bad:
+                shown = "[" + ",".join(map(str, value)) + "]" if isinstance(value, list) else _show(value)
+                raise ArgumentError(f"bad {name}={shown}: {bad[0]} is not one of {', '.join(valid)}")
+        opts[name] = value
+    return opts
+
+
+def parse_device(name: str, error: type[ArgumentError] = ArgumentError) -> Any:
+    """``device=`` -> :class:`torch.device` (``auto``: CUDA if available, else CPU); a bad name, or CUDA on
+    a machine without it, is ``error`` (one line, before any work).
+
+    Example:
+        >>> str(parse_device("cpu"))
+        'cpu'
+        >>> parse_device("tpu")
+        Traceback (most recent call last):
+        ...
+        fnflight.cli.arguments.ArgumentError: bad device=tpu: must be one of auto, cpu, cuda, cuda:N
+    """
+    import torch
+
+    name = str(name)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not re.fullmatch(r"cuda:\d+", name):
+        raise error(f"bad device={name}: must be one of auto, cpu, cuda, cuda:N")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise error(f"device={name}: no CUDA device is available here (use device=cpu or auto)")
+    return torch.device(name)
 
 
 def _shown(value: Any) -> str:

@@ -41,6 +41,14 @@ MODULES = {
 
 
 def run(argv: list[str]) -> int:
+    """``fnflight bench``: one line and exit 2 for a bad request (the one argument layer's rules,
+    :func:`fnflight.cli.arguments.parse_overrides`), 130 / 143 when interrupted."""
+    from fnflight.cli.arguments import guarded
+
+    return guarded("bench", _run, list(argv))
+
+
+def _run(argv: list[str]) -> int:
     argv = list(argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)

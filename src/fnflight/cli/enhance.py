@@ -92,10 +92,17 @@ from typing import Any
 
 import torch
 
-from fnflight.cli.arguments import ArgumentError, Key, Schema, check_output_file, guarded, show_progress
+from fnflight.cli.arguments import (
+    ArgumentError,
+    Key,
+    Schema,
+    check_output_file,
+    guarded,
+    parse_device,
+    show_progress,
+)
 
 TEST_STD_READ, TEST_STD_SHOT = 10**-2.6, 10**-1.8
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 # every key of `fnflight enhance`, checked by the one argument layer (fnflight.cli.arguments)
 SCHEMA = Schema(
     "enhance",
@@ -157,16 +164,9 @@ SCHEMA = Schema(
         "fnflight enhance model=lsd2 in=PAIRS/ out=RESULTS/ ext=jpg",
     ),
 )
-# the keys of each mode besides ckpt, model, out, device, overwrite
-MODE_KEYS = {
-    "own": ("noflash", "flash", "dim", "std_read", "std_shot", "noise", "compare", "tile", "bits"),
-    "testset": ("testset", "index"),
-    "raw": ("raw", "ratio", "tile", "bits"),
-    "shortlong": ("short", "long", "tile", "bits"),
-    "burst": ("burst", "std_read", "std_shot", "noise", "tile", "bits"),
-}
-# the input files of each mode (checked to exist before any work)
-MODE_INPUTS = {"own": ("noflash", "flash"), "raw": ("raw",), "shortlong": ("short", "long")}
+# the keys of the test-set mode (a sample of any task's test set) besides ckpt, model, out, device, overwrite;
+# each task's own mode states its keys and input files in its spec (fnflight.tasks.spec.TaskSpec)
+TESTSET_KEYS = ("testset", "index")
 COMMON_KEYS = ("ckpt", "model", "out", "device", "overwrite")
 USAGE = (
     "usage: fnflight enhance ckpt=PATH noflash=IMG flash=IMG out=IMG | ckpt=PATH raw=FILE ratio=R out=IMG | "
@@ -179,16 +179,26 @@ class EnhanceError(ArgumentError):
     """A bad ``fnflight enhance`` request (one line, exit 2)."""
 
 
+def mode_keys(mode: str) -> tuple[str, ...]:
+    """The keys of an input mode besides :data:`COMMON_KEYS`: a task's (its spec's ``enhance_keys``) or the
+    test-set mode's."""
+    return TESTSET_KEYS if mode == "testset" else _mode_spec(mode).enhance_keys
+
+
+def _mode_spec(mode: str):
+    from fnflight.tasks.spec import specs
+
+    return next(s for s in specs() if s.enhance_mode == mode)
+
+
 def _mode(opts: dict[str, Any], given: set[str]) -> str:
-    """The one input mode the given keys select; :class:`EnhanceError` when none or several."""
-    on = {
-        "own": bool({"noflash", "flash"} & given),
-        "raw": "raw" in given,
-        "shortlong": bool({"short", "long"} & given),
-        "burst": "burst" in given,
-        "testset": "testset" in given,
-    }
-    modes = [m for m, yes in on.items() if yes]
+    """The one input mode the given keys select (a task's input files, or its first key when it has none:
+    ``burst=``; ``testset=``); :class:`EnhanceError` when none or several."""
+    from fnflight.tasks.spec import specs
+
+    selects = {s.enhance_mode: set(s.enhance_files or s.enhance_keys[:1]) for s in specs()}
+    selects["testset"] = {"testset"}
+    modes = [m for m, keys in selects.items() if keys & given]
     if len(modes) != 1:
         raise EnhanceError(
             "pass one of: noflash=IMG flash=IMG, raw=FILE ratio=R, short=IMG long=IMG, burst=DIR_OR_GLOB, "
@@ -203,15 +213,17 @@ def check_options(opts: dict[str, Any], given: set[str], mode: str) -> None:
     given, the output's format (and bit depth) known."""
     from fnflight.data.image_writer import ImageWriteError, output_format
 
-    extra = sorted(given - set(MODE_KEYS[mode]) - set(COMMON_KEYS) - {"in", "ext"})
+    keys = mode_keys(mode)
+    extra = sorted(given - set(keys) - set(COMMON_KEYS) - {"in", "ext"})
     if extra:
         raise EnhanceError(
-            f"{extra[0]}= is not an option of this mode; {mode} takes {', '.join(MODE_KEYS[mode])}= "
+            f"{extra[0]}= is not an option of this mode; {mode} takes {', '.join(keys)}= "
             f"(and {', '.join(COMMON_KEYS)}=)"
         )
-    for key in MODE_INPUTS.get(mode, ()):
+    files = () if mode == "testset" else _mode_spec(mode).enhance_files
+    for key in files:
         if not opts.get(key):
-            both = " and ".join(f"{k}=IMG" for k in MODE_INPUTS[mode])
+            both = " and ".join(f"{k}=IMG" for k in files)
             raise EnhanceError(f"this mode needs both {both} ({key}= is missing)")
     if mode == "raw" and opts.get("ratio") is None:
         raise EnhanceError(
@@ -262,7 +274,7 @@ def parse(argv: list[str]) -> dict[str, Any]:
     opts["mode"] = mode = _mode(opts, given)
     check_options(opts, given, mode)
     device_of(opts["device"])
-    for key in MODE_INPUTS.get(mode, ()):
+    for key in () if mode == "testset" else _mode_spec(mode).enhance_files:
         input_file(key, opts[key])
     if mode == "own":
         same_kind([("noflash", opts["noflash"]), ("flash", opts["flash"])])
@@ -286,15 +298,8 @@ def parse_ratio(value: Any) -> float:
 
 
 def device_of(name: str) -> torch.device:
-    """``device=`` -> :class:`torch.device` (``auto``: CUDA if available, else CPU); :class:`EnhanceError`
-    for a bad name or CUDA on a machine without it (checked before any work)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda") and not re.fullmatch(r"cuda:\d+", str(name)):
-        raise EnhanceError(f"bad device={name}: must be one of auto, cpu, cuda, cuda:N")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise EnhanceError(f"device={name}: no CUDA device is available here (use device=cpu or auto)")
-    return torch.device(name)
+    """``device=`` -> :class:`torch.device`, or an :class:`EnhanceError` (checked before any work)."""
+    return parse_device(name, EnhanceError)
 
 
 def _is_raw_task(task: Any) -> bool:
@@ -336,7 +341,7 @@ def enhance_raw(
     from fnflight.data.image_writer import check_writable, output_format
     from fnflight.data.raw_sources import read_raw_capture
     from fnflight.imaging import amplify
-    from fnflight.tasks.checkpoint import method_name
+    from fnflight.model_io.checkpoint import method_name
 
     ratio = parse_ratio(ratio)
     fmt, bits = output_format(out, bits)
@@ -374,7 +379,7 @@ def _prepare(ckpt: str | Path, out: str | Path, bits: int | None, cls: type, wha
     """Before any work: the output's format and writability, then the checkpoint, which must hold a
     ``cls`` task; returns ``(out, fmt, bits, task)``."""
     from fnflight.data.image_writer import check_writable, output_format
-    from fnflight.tasks.checkpoint import method_name
+    from fnflight.model_io.checkpoint import method_name
 
     fmt, bits = output_format(out, bits)
     out = check_writable(out)
@@ -479,9 +484,10 @@ def burst_files(spec: str) -> list[Path]:
     import glob
 
     from fnflight.data.raw_sources import RAW_SUFFIXES
+    from fnflight.data.sources import SUPPORTED_EXTENSIONS
 
     folder = Path(spec).expanduser()
-    suffixes = IMAGE_SUFFIXES + RAW_SUFFIXES
+    suffixes = SUPPORTED_EXTENSIONS + RAW_SUFFIXES
     if folder.is_dir():
         files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
     else:
@@ -776,14 +782,14 @@ def enhance_one(opts: dict[str, Any]) -> str:
             f"fnflight enhance: wrote {info['path']} ({info['width']}x{info['height']}, "
             f"{info['bits']}-bit {info['format'].upper()}{what})"
         )
-    from fnflight.cli.evaluate import as_batch
     from fnflight.data import batch as K
     from fnflight.data.base import collate
     from fnflight.data.image_writer import write_image
     from fnflight.data.testset import TestSet
+    from fnflight.evaluation.engine import as_batch
+    from fnflight.evaluation.pictures import grid, to_uint8
     from fnflight.imaging.color import render_srgb
-    from fnflight.tasks.checkpoint import method_name
-    from fnflight.tasks.image_logging import grid, to_uint8
+    from fnflight.model_io.checkpoint import method_name
 
     if opts["mode"] == "testset":
         testset = TestSet(opts["testset"])
@@ -826,8 +832,8 @@ _TASK_CACHE: dict[str, Any] | None = None
 
 
 def _load_task(ckpt: str | Path):
-    """:func:`fnflight.tasks.checkpoint.load_task`, once per checkpoint while a folder runs."""
-    from fnflight.tasks.checkpoint import load_task
+    """:func:`fnflight.model_io.checkpoint.load_task`, once per checkpoint while a folder runs."""
+    from fnflight.model_io.checkpoint import load_task
 
     if _TASK_CACHE is None:
         return load_task(ckpt)

@@ -23,32 +23,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fnflight.data.raw_sources import RAW_SUFFIXES
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
-# the files that pair into one input, by task: {role: accepted name endings}
-PAIRS = {
-    "fnf": {"noflash": ("_ambient", "_noflash"), "flash": ("_flash",)},
-    "shortlong": {"short": ("_short",), "long": ("_long",)},
-}
-# the files each pair task reads: flash/no-flash pairs may be raw files too (fnflight.cli.enhance._read_frame)
-PAIR_SUFFIXES = {"fnf": IMAGE_SUFFIXES + RAW_SUFFIXES, "shortlong": IMAGE_SUFFIXES}
-# the test-set task of a model -> the single-image mode of fnflight enhance
-MODES = {"fnf": "own", "shortlong": "shortlong", "burst": "burst", "raw": "raw"}
-
 
 class FolderError(ValueError):
     """A folder that cannot be enhanced (missing, empty, nothing pairs up)."""
 
 
-def _paired(kind: str, folder: Path) -> dict[str, dict[str, str]]:
-    """Pair-task files of ``folder`` by scene: ``{name: {role: path}}`` (complete pairs or not)."""
-    roles = PAIRS[kind]
+def _paired(spec, folder: Path) -> dict[str, dict[str, str]]:
+    """A pair task's files of ``folder`` by scene: ``{name: {role: path}}`` (complete pairs or not)."""
     found: dict[str, dict[str, str]] = {}
     for p in sorted(folder.iterdir()):
-        if p.suffix.lower() not in PAIR_SUFFIXES[kind]:
+        if p.suffix.lower() not in spec.folder_suffixes:
             continue
-        for role, endings in roles.items():
+        for role, endings in spec.folder_roles.items():
             for end in endings:
                 if p.stem.endswith(end):
                     found.setdefault(p.stem[: -len(end)], {})[role] = str(p)
@@ -57,21 +43,26 @@ def _paired(kind: str, folder: Path) -> dict[str, dict[str, str]]:
 
 def folder_jobs(kind: str, folder: Path) -> list[tuple[str, dict[str, str]]]:
     """``[(name, {enhance key: path}), ...]`` of the inputs in ``folder`` for a model of task ``kind``
-    (``fnf``, ``shortlong``, ``burst``, ``raw``), sorted by name; :class:`FolderError` when there are none."""
+    (``fnf``, ``shortlong``, ``burst``, ``raw``: its spec's ``folder_layout``), sorted by name;
+    :class:`FolderError` when there are none."""
+    from fnflight.tasks.spec import spec_for
+
+    spec = spec_for(kind)
     if not folder.is_dir():
         raise FolderError(f"in={folder}: not a folder")
-    if kind == "burst":
-        jobs = [(d.name, {"burst": str(d)}) for d in sorted(folder.iterdir()) if d.is_dir()]
-        what = "sub-folders of burst frames"
-    elif kind == "raw":
-        jobs = [
-            (p.stem, {"raw": str(p)}) for p in sorted(folder.iterdir()) if p.suffix.lower() in RAW_SUFFIXES
-        ]
-        what = f"raw files ({', '.join(RAW_SUFFIXES)})"
+    key = (spec.enhance_files or spec.enhance_keys)[0]
+    if spec.folder_layout == "subfolders":
+        jobs = [(d.name, {key: str(d)}) for d in sorted(folder.iterdir()) if d.is_dir()]
+        what = f"sub-folders of {key} frames"
+    elif spec.folder_layout == "files":
+        found = sorted(p for p in folder.iterdir() if p.suffix.lower() in spec.folder_suffixes)
+        jobs = [(p.stem, {key: str(p)}) for p in found]
+        what = f"{key} files ({', '.join(spec.folder_suffixes)})"
     else:
-        roles = PAIRS[kind]
-        found = _paired(kind, folder)
-        jobs = [(name, files) for name, files in sorted(found.items()) if set(files) == set(roles)]
+        roles = spec.folder_roles
+        jobs = [
+            (name, files) for name, files in sorted(_paired(spec, folder).items()) if set(files) == set(roles)
+        ]
         what = " + ".join("NAME" + "|".join(e) + ".*" for e in roles.values()) + " pairs"
     if not jobs:
         raise FolderError(f"in={folder}: no {what} for a {kind!r} model")
@@ -81,16 +72,22 @@ def folder_jobs(kind: str, folder: Path) -> list[tuple[str, dict[str, str]]]:
 def unpaired(kind: str, folder: Path) -> list[str]:
     """The image files of ``folder`` that are no part of an input of a ``kind`` model (a pair's missing half,
     a file named neither way), by name: reported in the summary, not skipped silently."""
-    if kind not in PAIRS or not folder.is_dir():
+    from fnflight.tasks.spec import spec_for
+
+    spec = spec_for(kind)
+    if spec.folder_layout != "pairs" or not folder.is_dir():
         return []
-    found = _paired(kind, folder)
+    roles = set(spec.folder_roles)
     used = {
-        Path(p).name for files in found.values() if set(files) == set(PAIRS[kind]) for p in files.values()
+        Path(p).name
+        for files in _paired(spec, folder).values()
+        if set(files) == roles
+        for p in files.values()
     }
     return [
         p.name
         for p in sorted(folder.iterdir())
-        if p.suffix.lower() in PAIR_SUFFIXES[kind] and p.name not in used
+        if p.suffix.lower() in spec.folder_suffixes and p.name not in used
     ]
 
 
@@ -126,8 +123,8 @@ def run(argv: list[str]) -> int:
     enhance.device_of(opts["device"])
     enhance._TASK_CACHE = {}
     try:
-        kind = getattr(enhance._load_task(opts["ckpt"]), "testset_task", "fnf")
-        mode = MODES.get(kind, "own")
+        spec = enhance._load_task(opts["ckpt"]).spec
+        kind, mode = spec.name, spec.enhance_mode
         jobs = folder_jobs(kind, folder)
         # the options of the model's mode, checked once with the first input standing in for each
         first = {**opts, **jobs[0][1], "out": str(out / f"{jobs[0][0]}.{ext}"), "mode": mode}

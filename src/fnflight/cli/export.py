@@ -2,10 +2,10 @@
 as an ONNX model.
 
 - ``out=FILE.pt``: the net's tensors and the model config as text
-  (:func:`fnflight.tasks.checkpoint.save_weights`); loads with ``torch.load(weights_only=True)`` (no code is
-  unpickled) and works wherever a checkpoint does (``fnflight eval ckpt=FILE.pt``, ``fnflight enhance
+  (:func:`fnflight.model_io.checkpoint.save_weights`); loads with ``torch.load(weights_only=True)`` (no
+  code is unpickled) and works wherever a checkpoint does (``fnflight eval ckpt=FILE.pt``, ``fnflight enhance
   ckpt=FILE.pt``). ``dtype=float16`` halves the file (the shipped models are stored so).
-- ``out=FILE.onnx``: the net, filtering op included, as ONNX (:mod:`fnflight.tasks.onnx_export`: batch 1,
+- ``out=FILE.onnx``: the net, filtering op included, as ONNX (:mod:`fnflight.model_io.onnx_export`: batch 1,
   dynamic height and width in multiples of the net's stride, stated in the model's metadata), traced on
   ``size`` x ``size`` inputs (default 256) and then checked: onnxruntime against torch on
   ``size`` x ``size`` inputs; the difference is printed (``check=false`` skips it).
@@ -67,7 +67,7 @@ def _run(argv: list[str]) -> int:
 
     import torch
 
-    from fnflight.tasks.checkpoint import load_task, method_name, save_weights
+    from fnflight.model_io.checkpoint import load_task, method_name, save_weights
 
     task = load_task(ckpt)
     if out.suffix == ".pt":
@@ -75,7 +75,7 @@ def _run(argv: list[str]) -> int:
         path = save_weights(task, out, dtype=dtype)
         print(f"fnflight export: wrote {path} ({path.stat().st_size / 2**20:.1f} MB)")
         return 0
-    from fnflight.tasks.onnx_export import ExportError, check_onnx, export_onnx, size_multiple
+    from fnflight.model_io.onnx_export import ExportError, check_onnx, export_onnx, size_multiple
 
     size = opts["size"]
     try:

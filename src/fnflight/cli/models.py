@@ -18,25 +18,19 @@ import sys
 
 from fnflight.cli.arguments import plain_text
 
-# what each task's models enhance, for the listing (task class name -> inputs of `fnflight enhance`)
-INPUTS = {
-    "FlashNoFlashTask": "flash/no-flash pair: noflash= flash=",
-    "BurstTask": "burst: burst=DIR_OR_GLOB",
-    "ShortLongTask": "short/long exposure pair: short= long=",
-    "RawLowLightTask": "raw low-light capture: raw= ratio=",
-}
-
 
 def describe(path) -> dict[str, str]:
     """Name, inputs, net, parameter count and size of a shipped weights file (read weights-only)."""
     import torch
 
+    from fnflight.config import import_class
+
     data = torch.load(path, map_location="cpu", weights_only=True)
     config = json.loads(data["model_config"])
-    task = config["task"]["class_path"].rsplit(".", 1)[-1]
+    task = import_class(config["task"]["class_path"])  # what it enhances: the task's spec says
     params = sum(v.numel() for v in data["net"].values() if v.is_floating_point())
     return {
-        "inputs": INPUTS.get(task, task),
+        "inputs": task.spec.inputs if hasattr(task, "spec") else task.__name__,
         "net": config["net"]["class_path"].rsplit(".", 1)[-1],
         "params": f"{params / 1e6:.1f}M",
         "size": f"{path.stat().st_size / 2**20:.1f} MB",

@@ -7,7 +7,8 @@ checked here, once:
 - the values of the run keys (:data:`VALUES`, by the argument layer's :class:`~fnflight.cli.arguments.Key`
   rules; crops through :func:`fnflight.data.base.crop_size`, an int or ``[height, width]``);
 - the output folder ``out_dir`` can be created and written (:func:`~fnflight.cli.arguments.check_output_dir`);
-- ``ckpt_path`` (a path, or ``last``) reads weights-only (:func:`fnflight.tasks.checkpoint.check_checkpoint`);
+- ``ckpt_path`` (a path, or ``last``) reads weights-only
+  (:func:`fnflight.model_io.checkpoint.check_checkpoint`);
 - every image of a folder source decodes and is at least the training crop (a progress bar on a terminal),
   the bad files listed together rather than found one per run.
 """
@@ -117,8 +118,8 @@ def check_images(cfg: DictConfig) -> int:
 
 def check_resume(cfg: DictConfig) -> None:
     """``ckpt_path``: a file (or ``last``, resolved in the run folder) that loads weights-only."""
-    from fnflight.tasks.checkpoint import check_checkpoint
-    from fnflight.tasks.training import resolve_ckpt_path, run_dir
+    from fnflight.model_io.checkpoint import check_checkpoint
+    from fnflight.training.run import resolve_ckpt_path, run_dir
 
     value = cfg.get("ckpt_path")
     if value is None:

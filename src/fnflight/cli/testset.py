@@ -7,11 +7,11 @@ Usage::
     fnflight testset task=raw source.path=PHOTOS out=OUT [crop=256]            # synthetic raw, x100/250/300
     fnflight testset task=raw source.kind=sid source.path=SID_ROOT source.list_file=Sony_test_list.txt out=OUT
 
-``task`` is one of :data:`fnflight.data.testset.TASKS`; ``dm.*`` are further arguments of that task's
-DataModule (e.g. ``dm.extra_noflash=1`` or ``dm.reference=flash``; raw: ``dm.cfa=xtrans``,
-``dm.test_ratios=[100,300]``); unknown keys list the valid ones. ``source.kind=sid`` reads real captures
-from SID's list files (:class:`fnflight.data.raw_sources.SIDRawPairs`; crops in packed pixels, ``crop=0``
-whole frames), each pair at its own ratio.
+``task`` is a task name (:func:`fnflight.tasks.spec.specs`: fnf, burst, shortlong, raw); ``dm.*`` are further
+arguments of that task's DataModule (e.g. ``dm.extra_noflash=1`` or ``dm.reference=flash``; raw:
+``dm.cfa=xtrans``, ``dm.test_ratios=[100,300]``); unknown keys list the valid ones. ``source.kind=sid`` reads
+real captures from SID's list files (:class:`fnflight.data.raw_sources.SIDRawPairs`; crops in packed pixels,
+``crop=0`` whole frames), each pair at its own ratio.
 """
 
 from __future__ import annotations
@@ -89,22 +89,25 @@ def _defaults(task: str | None) -> dict[str, Any]:
 
 def _run(argv: list[str]) -> int:
     if any(a in ("-h", "--help", "help") for a in argv):
-        from fnflight.data.testset import TASKS
+        from fnflight.tasks.spec import specs
 
         print(SCHEMA.help(__doc__.split("Usage::", 1)[0] + "``task``" + __doc__.split("``task``", 1)[1]))
-        print(f"  dm.<argument>  further arguments of the task's DataModule\n\ntasks: {', '.join(TASKS)}")
+        names = ", ".join(s.name for s in specs())
+        print(f"  dm.<argument>  further arguments of the task's DataModule\n\ntasks: {names}")
         return 0
     from fnflight.config import merge_overrides
     from fnflight.data.raw_sources import SIDRawPairs
     from fnflight.data.sources import FAIDPairs, ImageFolder
-    from fnflight.data.testset import TASKS, TestSetError, write_testset
+    from fnflight.data.testset import TestSetError, task_class, write_testset
+    from fnflight.tasks.spec import specs
 
     own = [a for a in argv if not a.startswith("dm.")]
     task = SCHEMA.parse([a for a in own if a.startswith("task=")])["task"]
     if task is None:
-        raise TestSetError(f"no task given: pass task=NAME (valid tasks: {', '.join(TASKS)})")
-    if task not in TASKS:
-        raise TestSetError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
+        raise TestSetError(
+            f"no task given: pass task=NAME (valid tasks: {', '.join(s.name for s in specs())})"
+        )
+    task_class(task)  # an unknown task lists the valid ones
     opts = (RAW_SCHEMA if task == "raw" else SCHEMA).parse(own)
     if not opts["out"]:
         raise TestSetError("no output folder given: pass out=DIR")

@@ -1,6 +1,6 @@
 """``fnflight train [experiment=NAME] [group=name ...] [key=value ...]``: train a model.
 
-Composes ``configs/train.yaml`` (see :mod:`fnflight.config`) and runs :func:`fnflight.tasks.training.train`.
+Composes ``configs/train.yaml`` (see :mod:`fnflight.config`) and runs :func:`fnflight.training.run.train`.
 With no arguments: a small DeepFnF on the embedded photos (CPU, a few minutes). Examples::
 
     fnflight train                                        # the default small run, runs/deepfnf_small
@@ -49,7 +49,7 @@ def _run(argv: list[str]) -> int:
         print(OmegaConf.to_yaml(cfg))
         return 0
     from fnflight.cli.preflight import check_run
-    from fnflight.tasks.training import train
+    from fnflight.training.run import train
 
     check_run(cfg)  # values, out_dir, ckpt_path and the images, before the first step
     try:

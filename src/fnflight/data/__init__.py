@@ -27,13 +27,12 @@ from .sources import (
     read_linear,
     write_png,
 )
-from .testset import TASKS, TestSet, write_testset
+from .testset import TestSet, write_testset
 
 __all__ = [
     "DEFAULT_NUM_WORKERS",
     "EMBEDDED_PHOTOS",
     "EMBEDDED_VAL",
-    "TASKS",
     "TEST_DIMS",
     "TEST_STD_READ",
     "TEST_STD_SHOT",

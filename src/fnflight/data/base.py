@@ -239,7 +239,10 @@ class LowLightDataModule(pl.LightningDataModule):
 
     Subclasses implement :meth:`degrade` and may override :meth:`eval_variants` (extra per-sample keys that
     multiply the validation/test set, e.g. the four dims), :attr:`margin` and ``eval_crop`` (the
-    validation/test crop, default ``crop``).
+    validation/test crop, default ``crop``). They take these loader arguments as ``**loader`` and pass
+    them on (stating only those whose default differs, e.g. a burst's ``crop=128``): the configs name them
+    ``data.init_args.crop`` etc. as before, and the config layer checks them against this constructor too
+    (:func:`fnflight.config.instantiate` walks the constructors that pass ``**kwargs`` on).
 
     Args:
         source: training source: an instance or ``{class_path, init_args}``; default :class:`EmbeddedPhotos`.

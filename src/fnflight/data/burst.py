@@ -39,7 +39,7 @@ from torch import Tensor
 from fnflight import imaging
 
 from . import batch as K
-from .base import DEFAULT_NUM_WORKERS, LowLightDataModule
+from .base import LowLightDataModule
 
 __all__ = ["LEVEL_NOISE", "TEST_LEVELS", "BurstDataModule"]
 
@@ -69,16 +69,8 @@ class BurstDataModule(LowLightDataModule):
 
     def __init__(
         self,
-        source: Any = None,
-        val_source: Any = None,
-        test_source: Any = None,
         crop: int = 128,
         batch_size: int = 4,
-        val_batch_size: int | None = None,
-        num_workers: int = DEFAULT_NUM_WORKERS,
-        seed: int = 0,
-        augment: bool = True,
-        limit_val: int | None = None,
         frames: int = 8,
         linearize: str = "gamma",
         gamma: float = 2.2,
@@ -92,6 +84,7 @@ class BurstDataModule(LowLightDataModule):
         test_levels: Sequence[float] | None = TEST_LEVELS,
         level_noise: Sequence[float] = LEVEL_NOISE,
         grayscale: bool = False,
+        **loader: Any,
     ) -> None:
         if int(frames) < 1:
             raise ValueError(f"frames must be >= 1, got {frames}")
@@ -102,18 +95,7 @@ class BurstDataModule(LowLightDataModule):
         if len(level_noise) != 2 or min(float(v) for v in level_noise) < 0:
             raise ValueError(f"level_noise must be (std_read, std_shot) >= 0, got {tuple(level_noise)}")
         self.margin = int(large) + 2
-        super().__init__(
-            source,
-            val_source,
-            test_source,
-            crop,
-            batch_size,
-            val_batch_size,
-            num_workers,
-            seed,
-            augment,
-            limit_val,
-        )
+        super().__init__(crop=crop, batch_size=batch_size, **loader)
         self.frames, self.linearize, self.gamma = int(frames), linearize, float(gamma)
         self.jitter = {
             "small": float(small),

@@ -53,7 +53,7 @@ from torch import Tensor
 from fnflight import imaging
 
 from . import batch as K
-from .base import DEFAULT_NUM_WORKERS, CropDataset, LowLightDataModule
+from .base import CropDataset, LowLightDataModule
 from .flash_synthesis import FlashSynthesis, synthesize_flash_pair
 
 __all__ = ["FlashNoFlashDataModule", "TEST_DIMS", "TEST_STD_READ", "TEST_STD_SHOT", "shake_reach"]
@@ -164,7 +164,7 @@ class FlashNoFlashDataModule(LowLightDataModule):
         homography_size: side of the frame the homography is defined on (intrinsics, scale centre); a crop
             smaller than it is a random window of it (448 default: the paper's crop, whose misalignment the
             paper's test set has; ``None``: the crop itself). Mean flash displacement (512 draws,
-            benchmarks/investigation/shake_displacement.py): 2.1 px for 128-px crops with their own frame,
+            benchmarks/investigation/shake_displacement.txt): 2.1 px for 128-px crops with their own frame,
             3.5 px as windows of a 448 frame, 4.0 px at 448.
         scale_centre: the point the homography's scale acts about. ``"origin"`` (default, the authors'
             code; NOTES "DeepFnF"): the origin of the WHOLE source image, the frame lying at an offset of it.
@@ -203,17 +203,7 @@ class FlashNoFlashDataModule(LowLightDataModule):
 
     def __init__(
         self,
-        source: Any = None,
-        val_source: Any = None,
-        test_source: Any = None,
-        crop: int = 448,
         eval_crop: int | None = None,
-        batch_size: int = 1,
-        val_batch_size: int | None = None,
-        num_workers: int = DEFAULT_NUM_WORKERS,
-        seed: int = 0,
-        augment: bool = True,
-        limit_val: int | None = None,
         alpha_range: Sequence[float] = (0.02, 0.2),
         dim_sampling: str = "log_uniform",
         noise_sampling: str = "log_uniform",
@@ -237,6 +227,7 @@ class FlashNoFlashDataModule(LowLightDataModule):
         synthesize_flash: bool | str = "auto",
         flash_synthesis: dict[str, Any] | None = None,
         white_level: float | str | None = "auto",
+        **loader: Any,
     ) -> None:
         if reference not in ("noflash", "flash"):
             raise ValueError(f"reference must be 'noflash' or 'flash', got {reference!r}")
@@ -254,18 +245,7 @@ class FlashNoFlashDataModule(LowLightDataModule):
         self.dim_sampling, self.noise_sampling = dim_sampling, noise_sampling
         if not 0 < alpha_range[0] <= alpha_range[1]:
             raise ValueError(f"alpha_range must be 0 < low <= high, got {tuple(alpha_range)}")
-        super().__init__(
-            source,
-            val_source,
-            test_source,
-            crop,
-            batch_size,
-            val_batch_size,
-            num_workers,
-            seed,
-            augment,
-            limit_val,
-        )
+        super().__init__(**loader)  # the loader's arguments (LowLightDataModule)
         if eval_crop is not None:
             if int(eval_crop) < 1:
                 raise ValueError(f"eval_crop must be >= 1, got {eval_crop}")

@@ -68,7 +68,7 @@ from torch.utils.data import Dataset
 from fnflight import imaging
 
 from . import batch as K
-from .base import DEFAULT_NUM_WORKERS, CropDataset, LowLightDataModule, SeededDataset
+from .base import CropDataset, LowLightDataModule, SeededDataset
 from .raw_sources import SIDRawPairs
 from .sources import SourceError
 
@@ -198,16 +198,7 @@ class RawLowLightDataModule(LowLightDataModule):
 
     def __init__(
         self,
-        source: Any = None,
-        val_source: Any = None,
-        test_source: Any = None,
         crop: int | None = None,
-        batch_size: int = 1,
-        val_batch_size: int | None = None,
-        num_workers: int = DEFAULT_NUM_WORKERS,
-        seed: int = 0,
-        augment: bool = True,
-        limit_val: int | None = None,
         mode: str = "auto",
         eval_crop: int | None = None,
         cfa: str = "bayer",
@@ -220,6 +211,7 @@ class RawLowLightDataModule(LowLightDataModule):
         quantize: bool = True,
         black_level: float = SONY_BLACK_LEVEL,
         white_level: float = SONY_WHITE_LEVEL,
+        **loader: Any,
     ) -> None:
         if mode not in ("auto", "real", "synthetic"):
             raise ValueError(f"mode must be 'auto', 'real' or 'synthetic', got {mode!r}")
@@ -241,18 +233,7 @@ class RawLowLightDataModule(LowLightDataModule):
             raise ValueError(f"need 0 <= black_level < white_level, got {black_level}, {white_level}")
         if crop is not None and int(crop) < 1:
             raise ValueError(f"crop must be >= 1, got {crop}")
-        super().__init__(
-            source,
-            val_source,
-            test_source,
-            1 if crop is None else int(crop),
-            batch_size,
-            val_batch_size,
-            num_workers,
-            seed,
-            augment,
-            limit_val,
-        )
+        super().__init__(crop=1 if crop is None else int(crop), **loader)
         real = isinstance(self.source, SIDRawPairs)
         self.mode = ("real" if real else "synthetic") if mode == "auto" else mode
         sources = {"source": self.source, "val_source": self.val_source, "test_source": self.test_source}

@@ -48,9 +48,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
-from .sources import SourceError
+from .sources import ItemList, SourceError
 
 __all__ = [
     "RAW_SUFFIXES",
@@ -470,7 +469,7 @@ def read_linear_camera_rgb(path: str | Path) -> tuple[np.ndarray, dict[str, Any]
     }
 
 
-class SIDRawPairs(Dataset):
+class SIDRawPairs(ItemList):
     """Short-exposure raw inputs and rendered long-exposure references of SID (module docstring).
 
     ``dataset[i]`` gives ``raw`` float32 ``(C, h, w)`` (packed, black-level subtracted, multiplied by
@@ -542,16 +541,7 @@ class SIDRawPairs(Dataset):
         self._cache: dict[tuple[str, str], Any] = {}
         self._cached_bytes = 0
 
-    # ------------------------------------------------------------------ metadata
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def name(self, index: int) -> str:
-        return str(self.items[index]["name"])
-
-    def files(self, index: int) -> dict[str, Path]:
-        return dict(self.items[index]["files"])
-
+    # ------------------------------------------------------------------ metadata (len, name, files: ItemList)
     def ratio(self, index: int) -> float:
         return float(self.items[index]["ratio"])
 

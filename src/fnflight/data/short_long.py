@@ -119,7 +119,7 @@ from torch import Tensor
 from fnflight import imaging
 
 from . import batch as K
-from .base import DEFAULT_NUM_WORKERS, CropDataset, LowLightDataModule, crop_size
+from .base import CropDataset, LowLightDataModule, crop_size
 from .short_long_sources import DISPLAY_GAMMA, ShortLongPairs
 from .sources import SourceError
 
@@ -422,16 +422,8 @@ class ShortLongDataModule(LowLightDataModule):
 
     def __init__(
         self,
-        source: Any = None,
-        val_source: Any = None,
-        test_source: Any = None,
         crop: Any = 256,
         batch_size: int = 4,
-        val_batch_size: int | None = None,
-        num_workers: int = DEFAULT_NUM_WORKERS,
-        seed: int = 0,
-        augment: bool = True,
-        limit_val: int | None = None,
         eval_crop: Any = None,
         margin: int = 16,
         mode: str = "auto",
@@ -465,6 +457,7 @@ class ShortLongDataModule(LowLightDataModule):
         padding_mode: str = "border",
         real_long: str = "captured",
         test_long_exposures: Sequence[float] | None = None,
+        **loader: Any,
     ) -> None:
         if mode not in ("auto", "synthetic", "real"):
             raise ValueError(f"mode must be 'auto', 'synthetic' or 'real', got {mode!r}")
@@ -499,18 +492,7 @@ class ShortLongDataModule(LowLightDataModule):
         if real_long not in ("captured", "sharp"):
             raise ValueError(f"real_long must be 'captured' or 'sharp', got {real_long!r}")
         crop_hw = crop_size(crop, "crop")
-        super().__init__(
-            source,
-            val_source,
-            test_source,
-            crop_hw[0],
-            batch_size,
-            val_batch_size,
-            num_workers,
-            seed,
-            augment,
-            limit_val,
-        )
+        super().__init__(crop=crop_hw[0], batch_size=batch_size, **loader)
         real = isinstance(self.source, ShortLongPairs)
         self.mode = ("real" if real else "synthetic") if mode == "auto" else mode
         sources = {"source": self.source, "val_source": self.val_source, "test_source": self.test_source}

@@ -227,7 +227,24 @@ def write_png(path: str | Path, image: np.ndarray, text: dict[str, str] | None =
 
 
 # ----------------------------------------------------------------------------------------------------------
-class ImageSource(Dataset):
+class ItemList(Dataset):
+    """A source's list of items, each ``{"name": str, "files": {key: Path}, ...}`` in ``self.items``: its
+    length, names and files (shared by the image sources and
+    :class:`~fnflight.data.raw_sources.SIDRawPairs`)."""
+
+    items: list[dict[str, Any]]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def name(self, index: int) -> str:
+        return str(self.items[index]["name"])
+
+    def files(self, index: int) -> dict[str, Path]:
+        return dict(self.items[index]["files"])
+
+
+class ImageSource(ItemList):
     """Base class: a list of items, each one or more image files, with an in-memory decode cache.
 
     Subclasses fill ``self.items`` (a list of dicts ``{"name": str, "files": {key: Path}}``) and may override
@@ -243,15 +260,6 @@ class ImageSource(Dataset):
         self._cache: dict[tuple[int, str], np.ndarray] = {}
         self._cached_bytes = 0
         self._sizes: dict[int, tuple[int, int]] = {}
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def name(self, index: int) -> str:
-        return str(self.items[index]["name"])
-
-    def files(self, index: int) -> dict[str, Path]:
-        return dict(self.items[index]["files"])
 
     def _decode(self, index: int, key: str) -> np.ndarray:
         return decode_image(self.items[index]["files"][key])

@@ -17,11 +17,11 @@ Layout of ``OUT/``::
 Files are byte-identical across runs: arrays are written with a fixed-date zip writer (no timestamps), keys
 and JSON are sorted, floats are written by ``repr``.
 
-Adding a task: add a line to :data:`TASKS` mapping the task name to the DataModule class path and its
-default arguments. The DataModule must subclass :class:`~fnflight.data.base.LowLightDataModule` (its
-``make_dataset("test")`` gives the clean samples, its ``degrade(batch, generator, "test")`` the degradation),
-and may define ``protocol() -> dict`` for the manifest. ``shortlong`` and ``raw`` are listed already and
-become available as soon as their modules exist.
+A task's test sets: its :class:`~fnflight.tasks.spec.TaskSpec` names the DataModule (``datamodule``) and
+the test protocol's default arguments (``testset_defaults``). The DataModule must subclass
+:class:`~fnflight.data.base.LowLightDataModule` (its ``make_dataset("test")`` gives the clean samples, its
+``degrade(batch, generator, "test")`` the degradation), and may define ``protocol() -> dict`` for the
+manifest.
 """
 
 from __future__ import annotations
@@ -43,18 +43,10 @@ from torch.utils.data import DataLoader, Dataset
 from . import batch as K
 from .base import LowLightDataModule, collate
 
-__all__ = ["FORMAT", "TASKS", "TestSet", "TestSetError", "task_class", "write_npz", "write_testset"]
+__all__ = ["FORMAT", "TestSet", "TestSetError", "task_class", "write_npz", "write_testset"]
 
 FORMAT = "fnflight-testset"
 VERSION = 1
-
-# task name -> (DataModule class path, default keyword arguments for the test protocol)
-TASKS: dict[str, tuple[str, dict[str, Any]]] = {
-    "fnf": ("fnflight.data.fnf.FlashNoFlashDataModule", {}),
-    "burst": ("fnflight.data.burst.BurstDataModule", {}),
-    "shortlong": ("fnflight.data.short_long.ShortLongDataModule", {}),
-    "raw": ("fnflight.data.raw_lowlight.RawLowLightDataModule", {}),
-}
 
 # clean inputs are not stored (the degraded inputs and the target are what evaluation needs)
 _NOT_STORED = (K.AMBIENT, K.FLASH_ONLY)
@@ -66,14 +58,23 @@ class TestSetError(ValueError):
     __test__ = False  # not a pytest class
 
 
+def _spec(task: str):
+    """The task's spec. Imported when asked: the task specs sit next to the LightningModules, above this
+    floor; a test set only needs the DataModule they name."""
+    from fnflight.tasks.spec import UnknownTaskError, spec_for
+
+    try:
+        return spec_for(task)
+    except UnknownTaskError as err:
+        raise TestSetError(str(err)) from None
+
+
 def task_class(task: str) -> type:
     """The DataModule class of ``task``; an unknown or not yet available task lists the valid ones."""
     from fnflight.config import ConfigError, import_class
 
-    if task not in TASKS:
-        raise TestSetError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
     try:
-        return import_class(TASKS[task][0])
+        return import_class(_spec(task).datamodule)
     except ConfigError as err:
         raise TestSetError(f"task {task!r} is not available in this install ({err})") from None
 
@@ -129,7 +130,7 @@ def write_testset(
     """Write a deterministic test set (see the module docstring); returns the manifest path.
 
     Args:
-        task: a key of :data:`TASKS` (``fnf``, ``burst``, ...).
+        task: a task name (``fnf``, ``burst``, ...; :func:`fnflight.tasks.spec.specs`).
         source: the images: an ImageSource instance or ``{class_path, init_args}``.
         out: output folder (created; must not hold a test set unless ``overwrite``).
         seed: the seed of every random draw.
@@ -147,7 +148,7 @@ def write_testset(
         raise TestSetError(
             f"{out} already holds a test set (manifest.json); pass overwrite=true to replace it"
         )
-    kwargs: dict[str, Any] = {**TASKS[task][1], **(datamodule_args or {})}
+    kwargs: dict[str, Any] = {**_spec(task).testset_defaults, **(datamodule_args or {})}
     kwargs.update(source=source, val_source=source, test_source=source, num_workers=0, seed=int(seed))
     kwargs["limit_val"] = None if limit is None else int(limit)
     if crop is not None:
@@ -161,7 +162,7 @@ def write_testset(
             kwargs["crop"] = int(crop)
     dm = cls(**kwargs)
     if not isinstance(dm, LowLightDataModule):
-        raise TestSetError(f"{TASKS[task][0]} is not a LowLightDataModule")
+        raise TestSetError(f"{_spec(task).datamodule} is not a LowLightDataModule")
     dataset = dm.make_dataset("test")
     # written into a hidden folder beside ``out`` and moved into place at the end: a failure (a bad image,
     # an interrupt) leaves no half-written test set, and an old one in ``out`` stays until the new is whole
@@ -224,7 +225,7 @@ def _write_samples(dm, dataset, task, seed, limit, datamodule_args, progress, ou
         "format": FORMAT,
         "version": VERSION,
         "task": task,
-        "datamodule": TASKS[task][0],
+        "datamodule": _spec(task).datamodule,
         "datamodule_args": {k: v for k, v in sorted((datamodule_args or {}).items())},
         "seed": int(seed),
         "crop": _crop_record(dm.eval_crop if getattr(dm, "eval_crop", None) is not None else dm.crop),

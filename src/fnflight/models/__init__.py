@@ -3,7 +3,7 @@
 
 Each model is two files in this folder:
 
-- ``NAME.pt``: a weights-only file (:func:`fnflight.tasks.checkpoint.save_weights`, float16 tensors: a few
+- ``NAME.pt``: a weights-only file (:func:`fnflight.model_io.checkpoint.save_weights`, float16 tensors: a few
   MB), read with ``torch.load(weights_only=True)``: nothing is unpickled;
 - ``NAME.md``: its model card: the committed command that trained it, its data, the commit, its test table.
 

@@ -1,23 +1,103 @@
-"""Pieces shared by the flash/no-flash nets (DeepFnF and its baselines): the no-flash frame list and the
-one-image basis filtering of DeepFnF-style nets (paper 000 eq. 3-4). The input check is
-:func:`fnflight.nets.deepfnf.check_fnf_inputs`."""
+"""Pieces shared by the flash/no-flash nets (DeepFnF and its baselines): their one interface
+(:class:`FlashNoFlashNet`: the forward signature and its input check, :func:`check_fnf_inputs`), the no-flash
+frame list and the one-image basis filtering of DeepFnF-style nets (paper 000 eq. 3-4)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import Tensor
+from torch import Tensor, nn
 
 from fnflight import ops
 
 __all__ = [
+    "FlashNoFlashNet",
     "GlobalBasisTiling",
+    "check_fnf_inputs",
     "basis_radius",
     "exposure_normalize",
     "filter_with_basis",
     "match_exposure",
     "noflash_frames",
 ]
+
+
+def _check_image(name: str, x: object, like: Tensor | None = None) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"{name} must have shape (B, 3, H, W), got {tuple(x.shape)}")
+    if like is not None and x.shape != like.shape:
+        raise ValueError(f"{name} must have the shape of noflash {tuple(like.shape)}, got {tuple(x.shape)}")
+
+
+def check_fnf_inputs(inputs: Sequence[Tensor | None], extra_needed: int = 0) -> None:
+    """Validate the flash/no-flash forward arguments shared by every FnF net (DEVELOPING.md "nets"):
+    ``inputs = (noflash, flash, noflash_std, flash_std[, extra_noflash, extra_noflash_std])``.
+
+    ``noflash``, ``flash``, ``noflash_std``, ``flash_std``: ``(B, 3, H, W)``; ``extra_noflash`` and
+    ``extra_noflash_std``: ``(B, M, 3, H, W)`` with ``M >= extra_needed``. Raises ``TypeError`` /
+    ``ValueError`` naming the argument.
+
+    >>> import torch
+    >>> x = torch.rand(1, 3, 8, 8)
+    >>> check_fnf_inputs((x, x, x, x))
+    >>> check_fnf_inputs((x, x[..., :4], x, x))
+    Traceback (most recent call last):
+    ...
+    ValueError: flash must have the shape of noflash (1, 3, 8, 8), got (1, 3, 8, 4)
+    """
+    noflash, flash, noflash_std, flash_std, extra_noflash, extra_noflash_std = (list(inputs) + [None, None])[
+        :6
+    ]
+    _check_image("noflash", noflash)
+    _check_image("flash", flash, noflash)
+    _check_image("noflash_std", noflash_std, noflash)
+    _check_image("flash_std", flash_std, noflash)
+    if extra_needed <= 0:
+        return
+    b, _, h, w = noflash.shape
+    for name, t in (("extra_noflash", extra_noflash), ("extra_noflash_std", extra_noflash_std)):
+        if t is None:
+            raise ValueError(f"{name} is required: this net uses {extra_needed} extra no-flash frame(s)")
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dim() != 5 or t.shape[0] != b or t.shape[2] != 3 or t.shape[-2:] != (h, w):
+            raise ValueError(
+                f"{name} must have shape (B, M, 3, H, W) = ({b}, M, 3, {h}, {w}), got {tuple(t.shape)}"
+            )
+        if t.shape[1] < extra_needed:
+            raise ValueError(f"{name} must hold at least {extra_needed} frame(s), got {t.shape[1]}")
+
+
+class FlashNoFlashNet(nn.Module):
+    """The interface of every flash/no-flash net (DEVELOPING.md "nets"), stated once:
+    ``forward(noflash, flash, noflash_std, flash_std, extra_noflash=None, extra_noflash_std=None) -> dict``
+    checks the inputs (:func:`check_fnf_inputs`, ``extra_frames()`` extra no-flash frames required) and
+    returns :meth:`enhance` of them. A net implements :meth:`enhance`; nets that take no extra frames
+    ignore ``extra_noflash``.
+    """
+
+    def extra_frames(self) -> int:
+        """How many extra no-flash frames the net uses (0: none; the extras are then ignored)."""
+        return 0
+
+    def forward(
+        self,
+        noflash: Tensor,
+        flash: Tensor,
+        noflash_std: Tensor,
+        flash_std: Tensor,
+        extra_noflash: Tensor | None = None,
+        extra_noflash_std: Tensor | None = None,
+    ) -> dict[str, Tensor]:
+        extra = self.extra_frames()
+        check_fnf_inputs((noflash, flash, noflash_std, flash_std, extra_noflash, extra_noflash_std), extra)
+        return self.enhance(noflash, flash, noflash_std, flash_std, extra_noflash, extra_noflash_std)
+
+    def enhance(self, noflash: Tensor, flash: Tensor, noflash_std: Tensor, flash_std: Tensor, *extra):
+        """The net's output dict from checked inputs (``extra``: ``extra_noflash``, ``extra_noflash_std``)."""
+        raise NotImplementedError
 
 
 class GlobalBasisTiling:

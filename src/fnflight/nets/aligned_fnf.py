@@ -13,11 +13,12 @@ import torch
 from torch import Tensor, nn
 
 from fnflight.imaging.homography import warp_image
+from fnflight.nets._fnf_common import FlashNoFlashNet
 
 __all__ = ["AlignedFlashNet"]
 
 
-class AlignedFlashNet(nn.Module):
+class AlignedFlashNet(FlashNoFlashNet):
     """``net`` fed with the flash warped by ``aligner``'s homography (same FnF signature as ``net``).
 
     Args:
@@ -44,22 +45,17 @@ class AlignedFlashNet(nn.Module):
         if not self.train_aligner:
             self.aligner.requires_grad_(False)
 
-    def forward(
-        self,
-        noflash: Tensor,
-        flash: Tensor,
-        noflash_std: Tensor,
-        flash_std: Tensor,
-        extra_noflash: Tensor | None = None,
-        extra_noflash_std: Tensor | None = None,
-    ) -> dict[str, Tensor]:
+    def extra_frames(self) -> int:
+        return self.net.extra_frames()  # the filtering net's inputs, checked before the aligner runs
+
+    def enhance(self, noflash: Tensor, flash: Tensor, noflash_std: Tensor, flash_std: Tensor, *extra):
         with torch.set_grad_enabled(self.train_aligner and torch.is_grad_enabled()):
             homography = self.aligner(noflash, flash, noflash_std, flash_std)["homography"]
         back = torch.linalg.inv(homography)  # aligned(x) = flash(A x) = warp_image(flash, A^-1)
         # reflection at the border, as the data engine warps (the flash outside the frame is unknown)
         aligned = warp_image(flash, back)
         aligned_std = warp_image(flash_std, back)
-        out = dict(self.net(noflash, aligned, noflash_std, aligned_std, extra_noflash, extra_noflash_std))
+        out = dict(self.net(noflash, aligned, noflash_std, aligned_std, *extra))
         out["homography"] = homography
         out["aligned_flash"] = aligned
         return out

@@ -12,10 +12,17 @@ import math
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from fnflight import ops
-from fnflight.nets._fnf_common import GlobalBasisTiling, basis_radius, filter_with_basis, noflash_frames
+from fnflight.nets._fnf_common import (
+    FlashNoFlashNet,
+    GlobalBasisTiling,
+    basis_radius,
+    check_fnf_inputs,
+    filter_with_basis,
+    noflash_frames,
+)
 from fnflight.nets.unet import (
     EncoderDecoder,
     crop_padding,
@@ -57,58 +64,7 @@ def bounded_scale_map(raw: Tensor, g_max: float = 8.0) -> Tensor:
     return torch.exp(log_gain).expand_as(raw)
 
 
-def _check_image(name: str, x: object, like: Tensor | None = None) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != 4 or x.shape[1] != 3:
-        raise ValueError(f"{name} must have shape (B, 3, H, W), got {tuple(x.shape)}")
-    if like is not None and x.shape != like.shape:
-        raise ValueError(f"{name} must have the shape of noflash {tuple(like.shape)}, got {tuple(x.shape)}")
-
-
-def check_fnf_inputs(
-    noflash: Tensor,
-    flash: Tensor,
-    noflash_std: Tensor,
-    flash_std: Tensor,
-    extra_noflash: Tensor | None = None,
-    extra_noflash_std: Tensor | None = None,
-    extra_needed: int = 0,
-) -> None:
-    """Validate the flash/no-flash forward arguments shared by every FnF net (DEVELOPING.md "nets").
-
-    ``noflash``, ``flash``, ``noflash_std``, ``flash_std``: ``(B, 3, H, W)``; ``extra_noflash`` and
-    ``extra_noflash_std``: ``(B, M, 3, H, W)`` with ``M >= extra_needed``. Raises ``TypeError`` /
-    ``ValueError`` naming the argument.
-
-    >>> x = torch.rand(1, 3, 8, 8)
-    >>> check_fnf_inputs(x, x, x, x)
-    >>> check_fnf_inputs(x, x[..., :4], x, x)
-    Traceback (most recent call last):
-    ...
-    ValueError: flash must have the shape of noflash (1, 3, 8, 8), got (1, 3, 8, 4)
-    """
-    _check_image("noflash", noflash)
-    _check_image("flash", flash, noflash)
-    _check_image("noflash_std", noflash_std, noflash)
-    _check_image("flash_std", flash_std, noflash)
-    if extra_needed <= 0:
-        return
-    b, _, h, w = noflash.shape
-    for name, t in (("extra_noflash", extra_noflash), ("extra_noflash_std", extra_noflash_std)):
-        if t is None:
-            raise ValueError(f"{name} is required: this net uses {extra_needed} extra no-flash frame(s)")
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-        if t.dim() != 5 or t.shape[0] != b or t.shape[2] != 3 or t.shape[-2:] != (h, w):
-            raise ValueError(
-                f"{name} must have shape (B, M, 3, H, W) = ({b}, M, 3, {h}, {w}), got {tuple(t.shape)}"
-            )
-        if t.shape[1] < extra_needed:
-            raise ValueError(f"{name} must hold at least {extra_needed} frame(s), got {t.shape[1]}")
-
-
-class DeepFnF(GlobalBasisTiling, nn.Module):
+class DeepFnF(GlobalBasisTiling, FlashNoFlashNet):
     """Flash / no-flash denoiser of paper 000 (sec. 3.2, supplement Table 3).
 
     Args:
@@ -259,19 +215,11 @@ class DeepFnF(GlobalBasisTiling, nn.Module):
             f"scale_map={self.scale_map!r}"
         )
 
-    def forward(
-        self,
-        noflash: Tensor,
-        flash: Tensor,
-        noflash_std: Tensor,
-        flash_std: Tensor,
-        extra_noflash: Tensor | None = None,
-        extra_noflash_std: Tensor | None = None,
-    ) -> dict[str, Tensor]:
-        check_fnf_inputs(
-            noflash, flash, noflash_std, flash_std, extra_noflash, extra_noflash_std, self.extra_noflash
-        )
-        inputs = (noflash, flash, noflash_std, flash_std, extra_noflash, extra_noflash_std)
+    def extra_frames(self) -> int:
+        return self.extra_noflash
+
+    def enhance(self, noflash: Tensor, flash: Tensor, noflash_std: Tensor, flash_std: Tensor, *extra):
+        inputs = (noflash, flash, noflash_std, flash_std, *extra)
         pixel, basis = self.net(self.body_input(*inputs))
         return self.head(inputs, pixel, basis)
 
@@ -285,16 +233,11 @@ class DeepFnF(GlobalBasisTiling, nn.Module):
         )
 
     def body_input(
-        self,
-        noflash: Tensor,
-        flash: Tensor,
-        noflash_std: Tensor,
-        flash_std: Tensor,
-        extra_noflash: Tensor | None = None,
-        extra_noflash_std: Tensor | None = None,
+        self, noflash: Tensor, flash: Tensor, noflash_std: Tensor, flash_std: Tensor, *extra
     ) -> Tensor:
         """The encoder-decoder's input (sec. 3.2.1): images then their per-pixel noise std maps (NOTES order:
-        no-flash frames, flash, their stds)."""
+        no-flash frames, flash, their stds); ``extra``: ``extra_noflash``, ``extra_noflash_std`` (or none)."""
+        extra_noflash, extra_noflash_std = (list(extra) + [None, None])[:2]
         images, stds = noflash_frames(
             noflash, noflash_std, extra_noflash, extra_noflash_std, self.extra_noflash
         )

@@ -20,13 +20,13 @@ from torch import Tensor, nn
 
 from fnflight import ops
 from fnflight.nets._fnf_common import (
+    FlashNoFlashNet,
     GlobalBasisTiling,
     basis_radius,
     exposure_normalize,
     filter_with_basis,
     noflash_frames,
 )
-from fnflight.nets.deepfnf import check_fnf_inputs
 from fnflight.nets.unet import (
     EncoderDecoder,
     crop_padding,
@@ -38,7 +38,7 @@ from fnflight.nets.unet import (
 __all__ = ["BPN", "DirectPrediction", "KPNPair", "NoFlashOnly"]
 
 
-class NoFlashOnly(GlobalBasisTiling, nn.Module):
+class NoFlashOnly(GlobalBasisTiling, FlashNoFlashNet):
     """Single-image no-flash denoiser: DeepFnF's architecture on the no-flash image alone (supplement
     "Baselines": 6 input channels, image and noise std; the per-pixel decoder outputs only the J coefficients,
     no scale map).
@@ -81,16 +81,7 @@ class NoFlashOnly(GlobalBasisTiling, nn.Module):
         self.stride = self.net.stride
         init_weights(self, "fan_in_uniform")
 
-    def forward(
-        self,
-        noflash: Tensor,
-        flash: Tensor,
-        noflash_std: Tensor,
-        flash_std: Tensor,
-        extra_noflash: Tensor | None = None,
-        extra_noflash_std: Tensor | None = None,
-    ) -> dict[str, Tensor]:
-        check_fnf_inputs(noflash, flash, noflash_std, flash_std)
+    def enhance(self, noflash: Tensor, flash: Tensor, noflash_std: Tensor, flash_std: Tensor, *extra):
         inputs = (noflash, flash, noflash_std, flash_std)
         coeffs, basis = self.net(self.body_input(*inputs))
         return self.head(inputs, coeffs, basis)
@@ -117,7 +108,7 @@ class NoFlashOnly(GlobalBasisTiling, nn.Module):
         return {"output": out, "filtered": out}
 
 
-class BPN(nn.Module):
+class BPN(FlashNoFlashNet):
     """Basis prediction network (Xia et al. CVPR 2020) as the paper-000 baseline ("the original architecture
     from their paper": per-pixel decoder outputs the coefficients only, no scale map; one basis kernel per
     input frame; each frame filtered by its kernels and the results summed).
@@ -198,20 +189,13 @@ class BPN(nn.Module):
         basis = flat.reshape(bsz, j, c, n, k, k).permute(0, 1, 3, 2, 4, 5)
         return basis, coeffs.softmax(dim=1)
 
-    def forward(
-        self,
-        noflash: Tensor,
-        flash: Tensor,
-        noflash_std: Tensor,
-        flash_std: Tensor,
-        extra_noflash: Tensor | None = None,
-        extra_noflash_std: Tensor | None = None,
-    ) -> dict[str, Tensor]:
-        burst = self.mode == "noflash_burst"
-        extra = self.frames - 1 if burst else 0
-        check_fnf_inputs(noflash, flash, noflash_std, flash_std, extra_noflash, extra_noflash_std, extra)
-        if burst:
-            images, stds = noflash_frames(noflash, noflash_std, extra_noflash, extra_noflash_std, extra)
+    def extra_frames(self) -> int:
+        """The no-flash burst variant's extra frames (frames - 1); the pair variant takes none."""
+        return self.frames - 1 if self.mode == "noflash_burst" else 0
+
+    def enhance(self, noflash: Tensor, flash: Tensor, noflash_std: Tensor, flash_std: Tensor, *extra):
+        if self.extra_frames():
+            images, stds = noflash_frames(noflash, noflash_std, *extra, self.extra_frames())
         else:
             images, stds = [noflash, flash], [noflash_std, flash_std]
         coeffs, basis = self.net(torch.cat(images + stds, dim=1))
@@ -225,7 +209,7 @@ class BPN(nn.Module):
         return {"output": crop_padding(out, pads)}
 
 
-class KPNPair(nn.Module):
+class KPNPair(FlashNoFlashNet):
     """KPN (Mildenhall et al. 2018) on the flash/no-flash pair (supplement "Baselines"): Table 3 encoder and
     per-pixel decoder, no global decoder; the per-pixel decoder outputs ``2 x 3 x K x K`` channels (150 for
     K = 5): one K x K kernel per colour channel for each of the no-flash and flash images. Both are filtered
@@ -250,16 +234,7 @@ class KPNPair(nn.Module):
         self.stride = self.net.stride
         init_weights(self, "fan_in_uniform")
 
-    def forward(
-        self,
-        noflash: Tensor,
-        flash: Tensor,
-        noflash_std: Tensor,
-        flash_std: Tensor,
-        extra_noflash: Tensor | None = None,
-        extra_noflash_std: Tensor | None = None,
-    ) -> dict[str, Tensor]:
-        check_fnf_inputs(noflash, flash, noflash_std, flash_std)
+    def enhance(self, noflash: Tensor, flash: Tensor, noflash_std: Tensor, flash_std: Tensor, *extra):
         kernels, _ = self.net(torch.cat([noflash, flash, noflash_std, flash_std], dim=1))
         b, _, h, w = kernels.shape
         kernels = kernels.reshape(b, 2, 3, self.kernel_size**2, h, w)
@@ -268,7 +243,7 @@ class KPNPair(nn.Module):
         return {"output": crop_padding(ops.kernel_field_filter(frames, kernels), pads)}
 
 
-class DirectPrediction(nn.Module):
+class DirectPrediction(FlashNoFlashNet):
     """Direct prediction baseline (supplement "Baselines"): Table 3 encoder and per-pixel decoder, no global
     decoder; the decoder outputs a 3-channel map added as a residual to the noisy no-flash image.
 
@@ -292,16 +267,7 @@ class DirectPrediction(nn.Module):
         nn.init.zeros_(self.net.pixel_decoder.out.weight)
         nn.init.zeros_(self.net.pixel_decoder.out.bias)
 
-    def forward(
-        self,
-        noflash: Tensor,
-        flash: Tensor,
-        noflash_std: Tensor,
-        flash_std: Tensor,
-        extra_noflash: Tensor | None = None,
-        extra_noflash_std: Tensor | None = None,
-    ) -> dict[str, Tensor]:
-        check_fnf_inputs(noflash, flash, noflash_std, flash_std)
+    def enhance(self, noflash: Tensor, flash: Tensor, noflash_std: Tensor, flash_std: Tensor, *extra):
         # every input divided by the no-flash mean brightness m (exposure_normalize); the residual is
         # predicted in units of m and scaled back, so it lives at the no-flash exposure. The flash is divided
         # by the same m, not by its own mean: how it relates to the no-flash exposure is the shared input

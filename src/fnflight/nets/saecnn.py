@@ -13,11 +13,10 @@ No public code exists (NOTES.md); every choice the paper leaves open is listed i
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from fnflight import ops
-from fnflight.nets._fnf_common import basis_radius
-from fnflight.nets.deepfnf import check_fnf_inputs
+from fnflight.nets._fnf_common import FlashNoFlashNet, basis_radius
 from fnflight.nets.unet import (
     BasisDecoder,
     Encoder,
@@ -31,7 +30,7 @@ from fnflight.nets.unet import (
 __all__ = ["SAECNN"]
 
 
-class SAECNN(nn.Module):
+class SAECNN(FlashNoFlashNet):
     """Flash Compensated Dynamic Filtering Network (paper 001).
 
     Architecture (sec. 2.2, Fig. 1) with the choices made where the paper is silent:
@@ -147,16 +146,7 @@ class SAECNN(nn.Module):
         bases = [basis.reshape(b, j, 3, k, k) for basis, k in zip(bases, self.kernel_sizes)]
         return bases, coarse, [coeffs] * layers, list(biases), list(alphas), importance
 
-    def forward(
-        self,
-        noflash: Tensor,
-        flash: Tensor,
-        noflash_std: Tensor,
-        flash_std: Tensor,
-        extra_noflash: Tensor | None = None,
-        extra_noflash_std: Tensor | None = None,
-    ) -> dict[str, Tensor]:
-        check_fnf_inputs(noflash, flash, noflash_std, flash_std)
+    def enhance(self, noflash: Tensor, flash: Tensor, noflash_std: Tensor, flash_std: Tensor, *extra):
         if self.flash_branch == "noflash":  # Table 2 ablation: no flash at all
             flash, flash_std = noflash, noflash_std
         xn, pads = pad_to_multiple(torch.cat([noflash, noflash_std], dim=1), self.stride)

@@ -41,8 +41,8 @@ import torch
 from torch import Tensor, nn
 
 from fnflight.data import batch as keys
-from fnflight.tasks.image_logging import grid, log_grid
-from fnflight.tasks.metrics import PAPER_DIMS, DimMetrics
+from fnflight.evaluation.pictures import grid, log_grid
+from fnflight.metrics.image_quality import PAPER_DIMS, DimMetrics
 
 __all__ = ["SCHEDULES", "EnhancementTask", "cosine_rate"]
 
@@ -101,7 +101,7 @@ class EnhancementTask(pl.LightningModule):
             paper 000's dimming factors).
         model_config: the ``model`` section of the run config (name, net, loss, task); saved in the
         checkpoint's
-            hyperparameters so that :func:`fnflight.tasks.checkpoint.load_task` can rebuild the net.
+            hyperparameters so that :func:`fnflight.model_io.checkpoint.load_task` can rebuild the net.
     """
 
     #: the batch key whose values the metrics are binned by (``val/psnr_dim50``, ``val/psnr_ratio100``, ...)

@@ -15,18 +15,32 @@ from torch import Tensor
 from fnflight.data import batch as keys
 from fnflight.data.burst import TEST_LEVELS
 from fnflight.imaging.color import render_srgb
+from fnflight.metrics.image_quality import render_for_metrics
 from fnflight.tasks.base import EnhancementTask
 from fnflight.tasks.losses import KPNAnnealedLoss
-from fnflight.tasks.metrics import render_for_metrics
+from fnflight.tasks.spec import TaskSpec
 
 __all__ = ["BurstTask"]
+
+
+SPEC = TaskSpec(
+    name="burst",
+    datamodule="fnflight.data.burst.BurstDataModule",
+    level_key=keys.LEVEL,  # paper 002 Table 1: a column per noise gain
+    floors="fnflight.evaluation.floors.burst_floors",
+    shown_as_input=("reference_frame",),
+    enhance_mode="burst",
+    enhance_keys=("burst", "std_read", "std_shot", "noise", "tile", "bits"),
+    folder_layout="subfolders",  # in=DIR: a sub-folder of frames per burst
+    inputs="burst: burst=DIR_OR_GLOB",
+)
 
 
 class BurstTask(EnhancementTask):
     """Train / validate / test a burst net (see the module docstring and :class:`EnhancementTask`)."""
 
-    testset_task = "burst"  # the `fnflight testset task=...` whose test sets it evaluates on
-    level_key = keys.LEVEL
+    spec = SPEC  # what the command line knows of this task (fnflight.tasks.spec)
+    level_key = SPEC.level_key
 
     default_loss = KPNAnnealedLoss
     defaults = {**EnhancementTask.defaults, "dims": TEST_LEVELS}  # metrics per test noise level

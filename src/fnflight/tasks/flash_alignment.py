@@ -18,9 +18,9 @@ from torchmetrics import MeanMetric
 
 from fnflight.data import batch as keys
 from fnflight.imaging.homography import mean_displacement, warp_image
+from fnflight.metrics.image_quality import dim_label
 from fnflight.tasks.fnf import FlashNoFlashTask, fnf_inputs
 from fnflight.tasks.losses import HomographyResidualLoss
-from fnflight.tasks.metrics import dim_label
 
 __all__ = ["FlashAlignmentTask"]
 

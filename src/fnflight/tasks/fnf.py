@@ -13,12 +13,15 @@ import torch
 from torch import Tensor, nn
 
 from fnflight.data import batch as keys
+from fnflight.data.raw_sources import RAW_SUFFIXES
+from fnflight.data.sources import SUPPORTED_EXTENSIONS
+from fnflight.evaluation.pictures import normalise_map
 from fnflight.imaging.color import render_srgb
+from fnflight.metrics.image_quality import render_for_metrics
 from fnflight.nets._fnf_common import match_exposure
 from fnflight.tasks.base import EnhancementTask
-from fnflight.tasks.image_logging import normalise_map
 from fnflight.tasks.losses import DeepFnFLoss
-from fnflight.tasks.metrics import render_for_metrics
+from fnflight.tasks.spec import TaskSpec
 
 __all__ = [
     "INPUT_PREPARATIONS",
@@ -134,6 +137,22 @@ def nlmeans_noflash(batch: dict[str, Tensor]) -> Tensor | None:
     return vst_denoise(batch[keys.NOFLASH], ones, batch[keys.STD_READ], batch[keys.STD_SHOT])
 
 
+SPEC = TaskSpec(
+    name="fnf",
+    datamodule="fnflight.data.fnf.FlashNoFlashDataModule",
+    level_key=keys.DIM,  # paper 000 Table 1: a column per dimming factor
+    floors="fnflight.evaluation.floors.fnf_floors",
+    shown_as_input=("noisy_input",),
+    enhance_mode="own",
+    enhance_keys=("noflash", "flash", "dim", "std_read", "std_shot", "noise", "compare", "tile", "bits"),
+    enhance_files=("noflash", "flash"),
+    # FAID's naming (NAME_ambient / NAME_flash) or ours; raw files too (decoded like noflash=A.dng)
+    folder_roles={"noflash": ("_ambient", "_noflash"), "flash": ("_flash",)},
+    folder_suffixes=SUPPORTED_EXTENSIONS + RAW_SUFFIXES,
+    inputs="flash/no-flash pair: noflash= flash=",
+)
+
+
 class FlashNoFlashTask(EnhancementTask):
     """Train / validate / test an FnF net with paper 000's loss, metrics and schedule.
 
@@ -149,7 +168,7 @@ class FlashNoFlashTask(EnhancementTask):
     the net returns them).
     """
 
-    testset_task = "fnf"  # the `fnflight testset task=...` whose test sets it evaluates on
+    spec = SPEC  # what the command line knows of this task (fnflight.tasks.spec)
 
     default_loss = DeepFnFLoss
 

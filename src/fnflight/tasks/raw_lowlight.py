@@ -23,8 +23,10 @@ from torch import Tensor, nn
 
 from fnflight.classical import traditional_isp
 from fnflight.data import batch as keys
+from fnflight.data.raw_sources import RAW_SUFFIXES
 from fnflight.tasks.base import EnhancementTask
 from fnflight.tasks.losses import L1Loss
+from fnflight.tasks.spec import TaskSpec
 
 __all__ = ["SID_RATIOS", "RawLowLightTask", "sid_quantize"]
 
@@ -42,6 +44,20 @@ def sid_quantize(image: Tensor) -> Tensor:
     return (image.float().clamp(0.0, 1.0) * 65535.0).round() / 65535.0
 
 
+SPEC = TaskSpec(
+    name="raw",
+    datamodule="fnflight.data.raw_lowlight.RawLowLightDataModule",
+    level_key=keys.RATIO,  # paper 004: a column per amplification ratio
+    floors="fnflight.evaluation.floors.raw_floors",
+    enhance_mode="raw",
+    enhance_keys=("raw", "ratio", "tile", "bits"),
+    enhance_files=("raw",),
+    folder_layout="files",  # in=DIR: every raw file (ratio= applies to all)
+    folder_suffixes=RAW_SUFFIXES,
+    inputs="raw low-light capture: raw= ratio=",
+)
+
+
 class RawLowLightTask(EnhancementTask):
     """Train / validate / test a raw low-light net (module docstring; :class:`EnhancementTask`).
 
@@ -55,9 +71,9 @@ class RawLowLightTask(EnhancementTask):
             floored at ``min_lr``).
     """
 
-    testset_task = "raw"  # the `fnflight testset task=...` whose test sets it evaluates on
+    spec = SPEC  # what the command line knows of this task (fnflight.tasks.spec)
 
-    level_key = keys.RATIO
+    level_key = SPEC.level_key
 
     default_loss = L1Loss
     # sec. 3.4: Adam 1e-4 dropped once to 1e-5; metrics per amplification ratio

@@ -18,9 +18,11 @@ import torch
 from torch import Tensor
 
 from fnflight.data import batch as keys
+from fnflight.data.sources import SUPPORTED_EXTENSIONS
+from fnflight.metrics.image_quality import render_for_metrics
 from fnflight.tasks.base import EnhancementTask
 from fnflight.tasks.losses import MSELoss
-from fnflight.tasks.metrics import render_for_metrics
+from fnflight.tasks.spec import TaskSpec
 
 __all__ = ["ShortLongTask", "display", "display_short"]
 
@@ -53,6 +55,21 @@ def display_short(batch: dict[str, Tensor]) -> Tensor:
     return display(batch, short)
 
 
+SPEC = TaskSpec(
+    name="shortlong",
+    datamodule="fnflight.data.short_long.ShortLongDataModule",
+    level_key=None,  # paper 003 Table 1: one column
+    floors="fnflight.evaluation.floors.shortlong_floors",
+    shown_as_input=("blurry_long",),
+    enhance_mode="shortlong",
+    enhance_keys=("short", "long", "tile", "bits"),
+    enhance_files=("short", "long"),
+    folder_roles={"short": ("_short",), "long": ("_long",)},
+    folder_suffixes=SUPPORTED_EXTENSIONS,
+    inputs="short/long exposure pair: short= long=",
+)
+
+
 class ShortLongTask(EnhancementTask):
     """Train / validate / test a short/long net (module docstring; :class:`EnhancementTask`).
 
@@ -60,7 +77,7 @@ class ShortLongTask(EnhancementTask):
     ``lr`` to 5e-5 and ``lr_drop_factor`` to 0.5 (the paper's halvings, at ``drop_steps``).
     """
 
-    testset_task = "shortlong"  # the `fnflight testset task=...` whose test sets it evaluates on
+    spec = SPEC  # what the command line knows of this task (fnflight.tasks.spec)
 
     default_loss = MSELoss
     # paper 003 sec. 3.2: Adam 5e-5, halved (at drop_steps); metrics in one bin

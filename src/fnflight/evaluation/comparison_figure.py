@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from fnflight.data.image_writer import write_image
-from fnflight.tasks.image_logging import grid, to_uint8
+from fnflight.evaluation.pictures import grid, to_uint8
 
 __all__ = ["ComparisonFigure"]
 

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from fnflight.tasks.metrics import DimMetrics, psnr_per_image, render_for_metrics, ssim_per_image
+from fnflight.metrics.image_quality import DimMetrics, psnr_per_image, render_for_metrics, ssim_per_image
 
 
 def test_psnr_is_per_image_then_averaged():

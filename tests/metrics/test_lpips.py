@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fnflight.tasks.lpips import LPIPS, LPIPSError, file_state, load_lpips
+from fnflight.metrics.lpips import LPIPS, LPIPSError, file_state, load_lpips
 
 
 def _state(model: LPIPS) -> dict[str, torch.Tensor]:

@@ -120,7 +120,7 @@ def load_lpips(path: str | Path, map_location: str | torch.device = "cpu") -> LP
     path = Path(path)
     if not path.is_file():
         raise LPIPSError(
-            f"LPIPS weights {path} not found (fnflight never downloads them: see fnflight.tasks.lpips)"
+            f"LPIPS weights {path} not found (fnflight never downloads them: see fnflight.metrics.lpips)"
         )
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)

@@ -7,6 +7,7 @@ import onnx
 import pytest
 import torch
 
+from fnflight.model_io.onnx_export import ExportError, check_onnx, export_onnx
 from fnflight.nets.deepfnf import DeepFnF
 from fnflight.nets.fnf_baselines import BPN, DirectPrediction, KPNPair, NoFlashOnly
 from fnflight.nets.kpn_burst import KPNBurst
@@ -15,7 +16,6 @@ from fnflight.nets.saecnn import SAECNN
 from fnflight.nets.sid import SIDUNet
 from fnflight.tasks.burst import BurstTask
 from fnflight.tasks.fnf import FlashNoFlashTask
-from fnflight.tasks.onnx_export import ExportError, check_onnx, export_onnx
 from fnflight.tasks.raw_lowlight import RawLowLightTask
 from fnflight.tasks.short_long import ShortLongTask
 

@@ -82,7 +82,7 @@ class DimMetrics(Metric):
     Args:
         levels: the levels to report (dimming factors by default).
         key: the level's name in metric keys and records (``"dim"``: ``psnr_dim50``, ``{"dim": 50}``).
-        lpips: an :class:`~fnflight.tasks.lpips.LPIPS` module (``fnflight eval lpips=PATH``): its mean
+        lpips: an :class:`~fnflight.metrics.lpips.LPIPS` module (``fnflight eval lpips=PATH``): its mean
             distance is reported as ``lpips`` too; ``None`` (default): PSNR and SSIM only.
 
     Example:

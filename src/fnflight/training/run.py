@@ -176,7 +176,7 @@ def _init_net_from(task: pl.LightningModule, spec: Any) -> None:
     ``spec`` is a path (the whole net) or a mapping ``{submodule: path}`` that starts parts of a composed net
     from other runs (e.g. ``{aligner: RUN/checkpoints/best.ckpt}`` for ``model=deepfnf_aligned``).
     """
-    from fnflight.tasks.checkpoint import CheckpointError, load_task
+    from fnflight.model_io.checkpoint import CheckpointError, load_task
 
     parts = {"": spec} if isinstance(spec, str | Path) else dict(spec)
     for name, path in parts.items():
@@ -351,10 +351,10 @@ def write_sample(
 ) -> tuple[Path, float | None]:
     """``input preview | output | target`` (the task's :meth:`sample_panels`) for the first validation images,
     one row per image; returns the path and the output's
-    :func:`~fnflight.tasks.validation_report.detail_ratio` on those crops (``None`` for a task that does not
-    predict images)."""
-    from fnflight.tasks.image_logging import grid, save_png
-    from fnflight.tasks.validation_report import detail_ratio, validation_batches
+    :func:`~fnflight.evaluation.validation_report.detail_ratio` on those crops (``None`` for a task that
+    does not predict images)."""
+    from fnflight.evaluation.pictures import grid, save_png
+    from fnflight.evaluation.validation_report import detail_ratio, validation_batches
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     task = task.to(device).eval()
@@ -370,10 +370,10 @@ def write_validation_records(
 ) -> Path:
     """``results.json``: ``{"records": [{"method", <level>, "psnr", "ssim", "count"}]}`` of the trained
     model, the noisy input and the task's comparisons on the validation data
-    (:func:`fnflight.tasks.validation_report.validation_records`), written after the best checkpoint was
+    (:func:`fnflight.evaluation.validation_report.validation_records`), written after the best checkpoint was
     validated (``task`` holds its weights then)."""
-    from fnflight.tasks.checkpoint import method_name
-    from fnflight.tasks.validation_report import validation_records
+    from fnflight.evaluation.validation_report import validation_records
+    from fnflight.model_io.checkpoint import method_name
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     records = validation_records(task.to(device), datamodule, method_name(task))
@@ -521,7 +521,7 @@ def train(cfg: DictConfig) -> RunResult:
     trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
 
     result = RunResult(run_dir=directory, config_path=config_path, trainer=trainer, task=task)
-    result.testset_task = str(getattr(task, "testset_task", "fnf"))
+    result.testset_task = task.spec.name if hasattr(task, "spec") else "fnf"
     result.global_step = int(trainer.global_step)
     best_cb = next(cb for cb in callbacks if isinstance(cb, ModelCheckpoint))
     if best_cb.best_model_path:

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from fnflight.tasks.training import RunResult
+from fnflight.training.run import RunResult
 
 
 def test_summary_paths_relative_and_dims_in_table_order(tmp_path, monkeypatch):

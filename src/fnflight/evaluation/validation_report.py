@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from fnflight.tasks.metrics import DimMetrics
+from fnflight.metrics.image_quality import DimMetrics
 
 __all__ = ["detail_ratio", "mean_gradient_magnitude", "validation_batches", "validation_records"]
 
