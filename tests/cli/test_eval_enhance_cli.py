@@ -95,6 +95,13 @@ def test_eval_figures_off(ckpts, testset, tmp_path):
     assert eval_cli.run([f"ckpt={ckpts['direct']}", f"testset={testset}", f"out={out}", "figures=0"]) == 0
     assert (out / "results.json").is_file() and not list(out.glob("*.png"))
     assert eval_cli.run([f"ckpt={ckpts['direct']}", f"testset={testset}", "figures=-1"]) == 2
+    # the chroma_off column (issue 22): the learned net's share of pixels with a colour no input has, per
+    # level, in [0, 1]; the floors have none
+    records = json.loads((out / "results.json").read_text())
+    net = [r for r in records if r["method"] == "direct"]
+    assert net and all(0.0 <= r["chroma_off"] <= 1.0 for r in net)
+    assert all("chroma_off" not in r for r in records if r["method"] != "direct")
+    assert "chroma_off |" in (out / "results.md").read_text()
 
 
 def test_eval_errors(ckpts, testset, tmp_path, capsys):

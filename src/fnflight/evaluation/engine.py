@@ -164,11 +164,37 @@ def evaluate_checkpoint(task, testset, opts: dict[str, Any], device: torch.devic
     task = task.to(device).eval()
     key = level_key(testset)
     metrics = DimMetrics(levels(testset), key=key or "_one", lpips=opts.get("_lpips")).to(device)
+    floors, _ = _floors(testset)
+    chroma: dict[float, list[float]] = {}  # level -> per-image chroma_off shares
     for batch in batches(testset, opts, device, method):
         outputs = task.predict(batch)
         pred, target = task.metric_images(batch, outputs)
-        metrics.update(pred, target, batch.get(key or "", task.metric_levels(batch)))
+        level = batch.get(key or "", task.metric_levels(batch))
+        metrics.update(pred, target, level)
+        if floors is not None:
+            _, inputs, _ = floors(batch, testset, {**opts, "_floors": False})
+            _chroma_update(chroma, pred, [image for image, _ in inputs.values()], level)
         if figure:
             add_inputs(figure, batch, testset, opts)
             figure.add(method, batch, pred, target)
-    return metrics.records(method)
+    records = metrics.records(method)
+    for record in records:  # the share of output pixels whose colour no input has, per level
+        shares = chroma.get(float(record[key or "_one"]))
+        if shares:
+            record["chroma_off"] = sum(shares) / len(shares)
+    return records
+
+
+def _chroma_update(chroma: dict[float, list[float]], pred: Tensor, inputs: list[Tensor], level) -> None:
+    """Per image, :func:`~fnflight.metrics.color_artifacts.chroma_off` of the output against the task's
+    input panels (the colours it may take: FnF both images, burst the reference frame, short/long both
+    exposures), binned by level. A task without input panels (raw: the net makes the colours) has none."""
+    from fnflight.metrics.color_artifacts import chroma_off
+
+    inputs = [image for image in inputs if image.shape == pred.shape]
+    if not inputs:
+        return
+    shares = chroma_off(pred.float().clamp(0, 1), [image.float().clamp(0, 1) for image in inputs])
+    values = torch.as_tensor(level).reshape(-1).expand(len(shares)).tolist()
+    for value, share in zip(values, shares.tolist()):
+        chroma.setdefault(float(value), []).append(float(share))

@@ -1,6 +1,7 @@
 """Evaluation records -> the papers' table layouts (markdown), and the files ``fnflight eval`` writes.
 
-A record is ``{"method", <level key>, "psnr", "ssim"[, "lpips"][, "count"]}`` (one method at one level).
+A record is ``{"method", <level key>, "psnr", "ssim"[, "lpips"][, "chroma_off"][, "count"]}`` (one method
+at one level; ``chroma_off``: :func:`fnflight.metrics.color_artifacts.chroma_off`, a share in [0, 1]).
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ def table(
         n = sum(float(r.get("count", 1)) for r in rows)
         return [f"{sum(float(r['lpips']) * float(r.get('count', 1)) for r in rows) / n:.3f}"]
 
+    # chroma_off (the share of output pixels whose colour no input has, issue 22): one column over all images,
+    # for the methods that report it (learned nets of tasks with input panels; not the floors)
+    with_chroma = any("chroma_off" in r for r in records)
+    if with_chroma:
+        head += " chroma_off |"
+        rule += "---:|"
     lines = [head, rule]
     for m in methods:
         cells = []
@@ -65,6 +72,11 @@ def table(
             psnr = sum(float(r["psnr"]) * float(r.get("count", 1)) for r in rows) / n
             ssim = sum(float(r["ssim"]) * float(r.get("count", 1)) for r in rows) / n
             cells += [f"{psnr:.2f} dB", f"{ssim:.3f}"] + lpips_cell(rows)
+        if with_chroma:
+            have = [r for r in rows if "chroma_off" in r]
+            n = sum(float(r.get("count", 1)) for r in have)
+            off = sum(float(r["chroma_off"]) * float(r.get("count", 1)) for r in have) / n if have else None
+            cells.append("-" if off is None else f"{100 * off:.3f}%")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -77,6 +89,8 @@ def clean_record(record: dict[str, Any], key: str | None = "dim") -> dict[str, A
     out = {**out, "psnr": round(float(record["psnr"]), 4), "ssim": round(float(record["ssim"]), 5)}
     if "lpips" in record:
         out["lpips"] = round(float(record["lpips"]), 5)
+    if "chroma_off" in record:
+        out["chroma_off"] = round(float(record["chroma_off"]), 7)
     return out
 
 
