@@ -173,7 +173,8 @@ def evaluate_checkpoint(task, testset, opts: dict[str, Any], device: torch.devic
         metrics.update(pred, target, level)
         if floors is not None:
             _, inputs, _ = floors(batch, testset, {**opts, "_floors": False})
-            _chroma_update(chroma, pred, [image for image, _ in inputs.values()], level)
+            one_bin = torch.ones(len(pred)) if key is None else level  # a table without levels: one bin
+            _chroma_update(chroma, pred, [image for image, _ in inputs.values()], one_bin)
         if figure:
             add_inputs(figure, batch, testset, opts)
             figure.add(method, batch, pred, target)
