@@ -34,4 +34,5 @@ def test_bench_train_bad_options(capsys):
     assert "bad cases=" in capsys.readouterr().err
     assert cli_bench.run(["train", "precision=8-true"]) == 2
     assert "8-true is not one of" in capsys.readouterr().err
-    assert bench_train.run(["device=tpu"]) == 2
+    assert cli_bench.run(["train", "device=tpu"]) == 2
+    assert "bad device=tpu" in capsys.readouterr().err

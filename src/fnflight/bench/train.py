@@ -132,12 +132,6 @@ KEYS = (
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true")
 
 
-def _device(name: str) -> torch.device:
-    from fnflight.cli.arguments import parse_device
-
-    return parse_device(name)
-
-
 def _overrides(name: str, cfg: dict[str, Any]) -> list[str]:
     """The ``fnflight train`` arguments of a case: its model, its own settings, then the options."""
     model, own, _ = CASES[name]
@@ -237,7 +231,9 @@ def _worker(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     warnings.filterwarnings("ignore")
     if cfg["threads"]:
         torch.set_num_threads(int(cfg["threads"]))
-    device = _device(str(cfg["device"]))
+    from fnflight.cli.arguments import parse_device
+
+    device = parse_device(str(cfg["device"]))
     own_warmup, own_steps = CASES[name][2]
     warmup = int(own_warmup if cfg["warmup"] is None else cfg["warmup"])
     steps = int(own_steps if cfg["steps"] is None else cfg["steps"])
@@ -386,16 +382,11 @@ def _write_profile(profiler: Any, path: str, name: str, device: torch.device) ->
 
 def run(overrides: list[str] | None = None, json_out: bool = True) -> int:
     """Run each case in a fresh subprocess; print one JSON line per case (``json_out``) or key=value text."""
-    from fnflight.cli.arguments import parse_overrides
+    from fnflight.cli.arguments import parse_device, parse_overrides
 
     # the one argument layer's rules, the cases and precisions as choices
     plain = parse_overrides(DEFAULTS, overrides or [], {"cases": list(CASES), "precision": list(PRECISIONS)})
-    if str(plain["device"]) not in ("cpu", "auto") and not str(plain["device"]).startswith("cuda"):
-        print(
-            f"fnflight bench train: bad device {plain['device']!r}; valid: cpu, cuda, cuda:N, auto",
-            file=sys.stderr,
-        )
-        return 2
+    parse_device(plain["device"])  # a bad name, or CUDA where there is none: one line, exit 2
     if any(plain[k] is not None and int(plain[k]) < 1 for k in ("steps", "warmup", "repeats")):
         print("fnflight bench train: steps, repeats and warmup must be >= 1", file=sys.stderr)
         return 2
